@@ -1,0 +1,65 @@
+"""Colour preservation (Section 7.2, Fig. 9): give the style image the colour statistics of the content.
+
+Before encoding, the style image's pixels are linearly transformed so that their mean and 3x3 colour
+covariance equal the content's (CORAL / the "colour histogram matching" of Gatys et al. 2016):
+
+    x' = Sigma_t^{1/2} Sigma_s^{-1/2} (x - mu_s) + mu_t
+
+The reference code (pytorch-AdaIN ``util.coral``) forms its "covariances" as ``F F^T + I`` of
+per-channel-standardised pixels *without dividing by the pixel count*, so its result is scaled by
+sqrt(N_content / N_style) whenever the two images differ in size, and the ``+ I`` regulariser's
+strength depends on the image size. Here the covariances are divided by the pixel count and a small
+``eps * I`` keeps them invertible: the transformed style image's statistics match the content's
+exactly, whatever the sizes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .errors import UserError
+
+__all__ = ["color_stats", "match_color"]
+
+
+def color_stats(img: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
+    """Mean ``[3]`` and covariance ``[3, 3]`` (divided by the pixel count, plus ``eps * I``) of ``[3, H, W]``."""
+    if img.dim() != 3 or img.shape[0] != 3:
+        raise UserError(f"expected an RGB image [3, H, W], got shape {tuple(img.shape)}")
+    flat = img.reshape(3, -1).double()
+    mean = flat.mean(1)
+    centred = flat - mean[:, None]
+    cov = centred @ centred.T / flat.shape[1] + eps * torch.eye(3, dtype=flat.dtype, device=flat.device)
+    return mean, cov
+
+
+def _sqrtm(cov: Tensor, inverse: bool = False) -> Tensor:
+    vals, vecs = torch.linalg.eigh(cov)
+    vals = vals.clamp_min(1e-12)
+    power = -0.5 if inverse else 0.5
+    return vecs @ torch.diag(vals.pow(power)) @ vecs.T
+
+
+def match_color(source: Tensor, target: Tensor, eps: float = 1e-5, clamp: bool = True) -> Tensor:
+    """Return ``source`` with the colour mean and covariance of ``target``.
+
+    For colour preservation pass ``source=style, target=content``. Both are ``[3, H, W]`` (any sizes)
+    or ``[N, 3, H, W]`` batches (a batch of 1 broadcasts). The result is clamped to [0, 1] unless
+    ``clamp=False``.
+    """
+    if source.dim() == 4 or target.dim() == 4:
+        s = source if source.dim() == 4 else source[None]
+        t = target if target.dim() == 4 else target[None]
+        n = max(s.shape[0], t.shape[0])
+        if s.shape[0] not in (1, n) or t.shape[0] not in (1, n):
+            raise UserError(f"batch sizes {s.shape[0]} and {t.shape[0]} do not match")
+        return torch.stack(
+            [match_color(s[min(i, s.shape[0] - 1)], t[min(i, t.shape[0] - 1)], eps, clamp) for i in range(n)]
+        )
+    mu_s, cov_s = color_stats(source, eps)
+    mu_t, cov_t = color_stats(target, eps)
+    transform = _sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)
+    flat = source.reshape(3, -1).double()
+    out = (transform @ (flat - mu_s[:, None]) + mu_t[:, None]).to(source.dtype).reshape(source.shape)
+    return out.clamp(0, 1) if clamp else out

@@ -1,0 +1,118 @@
+"""The course itself: the list of notebooks, and the Colab links made from the one repository constant.
+
+:data:`adain_lesson.REPO_URL` is the single place the repository's address lives. The notebooks and the
+README hold copies of it (a Markdown badge cannot import Python), so :func:`sync` rewrites those copies
+from the constant, and ``tests/test_notebooks_static.py`` fails while any copy disagrees:
+change the constant, run ``python -m adain_lesson sync-notebooks``, commit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import REPO_BRANCH, REPO_URL
+
+__all__ = ["NOTEBOOKS", "Notebook", "badge", "colab_url", "install_command", "readme_table", "sync"]
+
+
+@dataclass(frozen=True)
+class Notebook:
+    file: str
+    title: str
+    teaches: str
+    minutes: int
+    gpu: str  # "no", "recommended" or "yes" (for full mode; every notebook runs on a CPU in smoke mode)
+
+
+NOTEBOOKS: tuple[Notebook, ...] = (
+    Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
+)  # fmt: skip
+
+_BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+_INSTALL_RE = re.compile(r'^(\s*)%pip install .*adain-lesson.*$', re.MULTILINE)
+
+
+def _slug() -> str:
+    return REPO_URL.rstrip("/").removeprefix("https://github.com/")
+
+
+def colab_url(notebook: str) -> str:
+    """The Colab address that opens ``notebooks/<notebook>`` from the repository."""
+    return f"https://colab.research.google.com/github/{_slug()}/blob/{REPO_BRANCH}/notebooks/{notebook}"
+
+
+def badge(notebook: str) -> str:
+    """The Markdown "Open in Colab" badge for ``notebook``."""
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
+
+
+def install_command() -> str:
+    """The notebooks' Colab install line: the package from the repository, without pinning torch."""
+    return f'%pip install -q "adain-lesson[notebooks] @ git+{REPO_URL}@{REPO_BRANCH}"'
+
+
+def readme_table() -> str:
+    """The README's notebook table (Markdown)."""
+    rows = ["| # | Notebook | What it teaches | Time | GPU (full mode) | Colab |", "|---|---|---|---|---|---|"]
+    for nb in NOTEBOOKS:
+        rows.append(
+            f"| {nb.file[:2]} | [{nb.title}](notebooks/{nb.file}) | {nb.teaches} | {nb.minutes} min | {nb.gpu} | {badge(nb.file)} |"
+        )
+    return "\n".join(rows)
+
+
+def _sync_notebook(path: Path, write: bool) -> list[str]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    problems = []
+    cells = nb.get("cells", [])
+    header = cells[0] if cells else None
+    if header is None or header.get("cell_type") != "markdown":
+        return [f"{path.name}: the first cell must be the Markdown header"]
+    text = "".join(header["source"])
+    want = badge(path.name)
+    if want not in text:
+        problems.append(f"{path.name}: header badge differs from REPO_URL")
+        text = _BADGE_RE.sub(want, text) if _BADGE_RE.search(text) else text.rstrip() + "\n\n" + want + "\n"
+        header["source"] = text.splitlines(keepends=True)
+    setup = [c for c in cells if "setup" in c.get("metadata", {}).get("tags", [])]
+    if len(setup) != 1:
+        problems.append(f"{path.name}: needs exactly one code cell tagged 'setup'")
+    else:
+        src = "".join(setup[0]["source"])
+        if install_command() not in src:
+            problems.append(f"{path.name}: the Colab install line differs from REPO_URL")
+            if _INSTALL_RE.search(src):
+                src = _INSTALL_RE.sub(lambda m: m.group(1) + install_command(), src)
+                setup[0]["source"] = src.splitlines(keepends=True)
+    if write and problems:
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return problems
+
+
+def sync(root: str | Path, write: bool = True) -> list[str]:
+    """Bring every notebook's badge and install line, and the README's table, in line with REPO_URL.
+
+    Returns what was (or, with ``write=False``, would be) changed; an empty list means all agree.
+    """
+    root = Path(root)
+    problems = []
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        problems += _sync_notebook(path, write)
+    readme = root / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        start, end = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            _, tail = rest.split(end, 1)
+            new = f"{head}{start}\n{readme_table()}\n{end}{tail}"
+            if new != text:
+                problems.append("README.md: notebook table differs from adain_lesson.course.NOTEBOOKS")
+                if write:
+                    readme.write_text(new, encoding="utf-8")
+        else:
+            problems.append("README.md: missing the <!-- notebooks:start/end --> markers")
+    return problems

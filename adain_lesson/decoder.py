@@ -1,0 +1,48 @@
+"""The decoder g of Fig. 2, laid out exactly as the released ``decoder.pth``.
+
+It mirrors the encoder up to relu4_1: 29 modules, 3x3 convolutions at 1, 5, 8, 11, 14, 18, 21, 25, 28,
+each after a ``ReflectionPad2d(1)`` (Section 6.1: reflection padding avoids border artifacts), nearest
+x2 upsampling at 3, 16 and 23 (the paper: pooling layers replaced by nearest up-sampling to reduce
+checkerboard effects), and no activation after the last convolution. It has no normalization layers:
+Section 7.1 (Figs. 5 and 6) shows that BN and IN in the decoder normalize each sample to one style and
+hurt. ``make_decoder(norm="batch" | "instance")`` builds those ablation variants; their module indices
+differ, so they cannot load ``decoder.pth``.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .errors import UserError
+
+__all__ = ["CONV_INDICES", "UPSAMPLE_INDICES", "make_decoder"]
+
+CONV_INDICES = (1, 5, 8, 11, 14, 18, 21, 25, 28)
+UPSAMPLE_INDICES = (3, 16, 23)
+# (in, out) channels of the nine convolutions; "U" is a nearest x2 upsampling.
+_CFG = [(512, 256), "U", (256, 256), (256, 256), (256, 256), (256, 128), "U", (128, 128), (128, 64), "U",
+        (64, 64), (64, 3)]  # fmt: skip
+
+
+def make_decoder(norm: str | None = None) -> nn.Sequential:
+    """The decoder with random weights. ``norm``: ``None`` (the paper's), ``"batch"`` or ``"instance"``
+    to put a normalization layer after every convolution but the last (the ablation of Figs. 5-6)."""
+    if norm not in (None, "batch", "instance"):
+        raise UserError(f"unknown decoder norm {norm!r}: use None, 'batch' or 'instance'")
+    layers: list[nn.Module] = []
+    n_convs = sum(1 for item in _CFG if item != "U")
+    seen = 0
+    for item in _CFG:
+        if item == "U":
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            continue
+        cin, cout = item
+        seen += 1
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, kernel_size=3)]
+        if seen < n_convs:
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(cout))
+            elif norm == "instance":
+                layers.append(nn.InstanceNorm2d(cout, affine=True))
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)

@@ -1,0 +1,229 @@
+"""Pinned downloads: the released weights and the paper's images, each with URL, size and SHA-256.
+
+The registry is ``data/manifest.tsv`` (shipped inside the package as ``adain_lesson/_data``). Files
+are cached under :func:`cache_dir`, which follows ``torch.hub``'s conventions:
+``$ADAIN_LESSON_HOME`` if set, else ``<torch.hub.get_dir()>/adain_lesson`` (that is
+``$TORCH_HOME/hub/adain_lesson``, by default ``~/.cache/torch/hub/adain_lesson``).
+
+A download streams into ``<name>.part`` with a progress bar, then checks the size and SHA-256, and only
+then renames the file into place: the cache never holds a half-written or unverified file. A cut-off
+download is resumed on the next call (HTTP Range); a wrong size or hash deletes the partial file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import DownloadError, OfflineError, UserError
+
+__all__ = [
+    "WEIGHT_FILES",
+    "Asset",
+    "cache_dir",
+    "download",
+    "fetch",
+    "manifest",
+    "sha256_file",
+    "verify",
+]
+
+#: The two files of the pytorch-AdaIN release (v0.0.0), as a user who downloads them by hand names them.
+WEIGHT_FILES = ("vgg_normalised.pth", "decoder.pth")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One downloadable file: ``name`` (unique), ``kind`` (weights, content, style, mask, figure),
+    ``path`` (where it goes under the cache), ``size`` in bytes, ``sha256`` and the pinned ``url``."""
+
+    name: str
+    kind: str
+    path: str
+    size: int
+    sha256: str
+    url: str
+
+
+def _manifest_text() -> str:
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "data" / "manifest.tsv"  # an editable install or a plain checkout
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    return resources.files("adain_lesson").joinpath("_data/manifest.tsv").read_text(encoding="utf-8")
+
+
+def manifest(kind: str | None = None) -> dict[str, Asset]:
+    """The registry of downloadable files by name, optionally only one ``kind``."""
+    lines = [ln for ln in _manifest_text().splitlines() if ln and not ln.startswith("#")]
+    assets = {}
+    for row in csv.DictReader(lines, delimiter="\t"):
+        a = Asset(row["name"], row["kind"], row["path"], int(row["bytes"]), row["sha256"].lower(), row["url"])
+        if kind is None or a.kind == kind:
+            assets[a.name] = a
+    return assets
+
+
+def cache_dir() -> Path:
+    """Where downloads are cached: ``$ADAIN_LESSON_HOME``, else ``<torch.hub.get_dir()>/adain_lesson``."""
+    env = os.environ.get("ADAIN_LESSON_HOME")
+    if env:
+        return Path(env).expanduser()
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "adain_lesson"
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file, as lower-case hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: str | os.PathLike, size: int | None, sha256: str | None) -> str | None:
+    """``None`` if ``path`` has the expected size and SHA-256, else what is wrong (one phrase)."""
+    actual = os.path.getsize(path)
+    if size is not None and actual != size:
+        return f"size {actual:,} bytes, expected {size:,}"
+    if sha256:
+        digest = sha256_file(path)
+        if digest != sha256.lower():
+            return f"SHA-256 {digest[:12]}..., expected {sha256[:12]}..."
+    return None
+
+
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    *,
+    size: int | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
+) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file, then verify and rename.
+
+    Raises :class:`OfflineError` when the server cannot be reached, and :class:`DownloadError` when the
+    transfer is cut off (the partial file is kept, so the next call resumes) or when the finished file
+    has the wrong size or SHA-256 (the partial file is deleted).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    if size is not None and have > size:
+        part.unlink()
+        have = 0
+    headers = {"User-Agent": "adain-lesson"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the partial file is already complete
+            response = None
+        else:
+            raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise OfflineError(
+            f"cannot reach {url} ({reason}); if you are offline, download it elsewhere and put it at {dest}"
+        ) from None
+    if response is not None:
+        with response:
+            append = have and response.status == 206
+            total = size if size is not None else None
+            if total is None and response.headers.get("Content-Length"):
+                total = int(response.headers["Content-Length"]) + (have if append else 0)
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=total, initial=have if append else 0, unit="B", unit_scale=True, desc=dest.name)
+            try:
+                with open(part, "ab" if append else "wb") as f:
+                    while True:
+                        block = response.read(_CHUNK)
+                        if not block:
+                            break
+                        f.write(block)
+                        if bar is not None:
+                            bar.update(len(block))
+            except (http.client.IncompleteRead, socket.timeout, ConnectionError, OSError) as exc:
+                got = part.stat().st_size if part.exists() else 0
+                raise DownloadError(
+                    f"download of {dest.name} was cut off after {got:,} bytes ({type(exc).__name__}); "
+                    "run it again to resume"
+                ) from None
+            finally:
+                if bar is not None:
+                    bar.close()
+    got = part.stat().st_size
+    if size is not None and got < size:
+        raise DownloadError(
+            f"download of {dest.name} was cut off at {got:,} of {size:,} bytes; run it again to resume"
+        )
+    problem = verify(part, size, sha256)
+    if problem:
+        part.unlink()
+        raise DownloadError(
+            f"downloaded {dest.name} has {problem}; the file was deleted: run it again, or fetch {url} by hand"
+        )
+    os.replace(part, dest)
+    return dest
+
+
+def _resolve(asset: Asset | str) -> Asset:
+    if isinstance(asset, Asset):
+        return asset
+    assets = manifest()
+    if asset not in assets:
+        raise UserError(f"unknown asset {asset!r}: see data/manifest.tsv for the names")
+    return assets[asset]
+
+
+def fetch(
+    asset: Asset | str,
+    *,
+    root: str | os.PathLike | None = None,
+    mirror: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Path:
+    """The local path of ``asset`` (a manifest name or an :class:`Asset`), downloading it if missing.
+
+    A cached file is trusted if its size matches (the hash was checked when it arrived). ``root``
+    overrides :func:`cache_dir`. ``mirror`` is a folder laid out like the cache (for example a USB stick
+    in a classroom): a file found there is verified and copied instead of downloaded.
+    """
+    a = _resolve(asset)
+    dest = Path(root) if root is not None else cache_dir()
+    dest = dest / a.path
+    if dest.is_file():
+        if dest.stat().st_size == a.size:
+            return dest
+        dest.unlink()  # a stale or foreign file: replace it
+    if mirror is not None:
+        source = Path(mirror) / a.path
+        if source.is_file():
+            problem = verify(source, a.size, a.sha256)
+            if problem:
+                raise DownloadError(f"{source} has {problem}: replace it with the file from {a.url}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, dest)
+            return dest
+    return download(a.url, dest, size=a.size, sha256=a.sha256, progress=progress)

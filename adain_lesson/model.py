@@ -1,0 +1,364 @@
+"""The feed-forward AdaIN model (Fig. 2) and its runtime controls (Section 7.2, Eqs. 14-15).
+
+``T(c, s) = g(t)`` with ``t = AdaIN(f(c), f(s))`` (Eqs. 9-10): a frozen VGG encoder f up to relu4_1,
+the AdaIN layer, and a trained decoder g. :class:`StyleTransfer` adds what the paper shows at test time:
+
+- content-style trade-off ``T = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s)))`` (Eq. 14, Fig. 7);
+- style interpolation ``T = g(sum_k w_k AdaIN(f(c), f(s_k)))`` (Eq. 15, Fig. 8);
+- colour preservation (Fig. 9): the style image is colour-matched to the content before encoding;
+- spatial control (Fig. 10): each mask region gets its own style, with the content statistics taken
+  over that region only (as the Lua reference does); any number of regions, soft masks, and alpha per
+  region;
+- style statistics computed once (:meth:`StyleTransfer.encode_style`) and reused for many contents.
+
+``load_pretrained`` builds the model from the released files (downloaded and hash-checked by
+:mod:`adain_lesson.hub`), from a folder holding them, or with random weights for offline demos.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import hub
+from .color import match_color
+from .decoder import make_decoder
+from .errors import UserError
+from .norms import EPS, adaptive_instance_norm_from_stats, calc_mean_std
+from .vgg import STYLE_LAYERS, Encoder, make_vgg
+
+__all__ = [
+    "RANDOM_WEIGHTS_BANNER",
+    "StyleStats",
+    "StyleTransfer",
+    "load_pretrained",
+    "load_weights_file",
+    "default_device",
+    "masked_adain",
+    "normalize_weights",
+    "prepare_masks",
+    "random_init_",
+]
+
+RANDOM_WEIGHTS_BANNER = (
+    "RANDOM WEIGHTS: this model has untrained, randomly initialised weights. Its outputs show the "
+    "mechanics only and are not meaningful stylizations. Use the pretrained weights for real results."
+)
+
+
+@dataclass(frozen=True)
+class StyleStats:
+    """Channel-wise mean and std of a style's relu4_1 features (mu(y), sigma(y) of Eq. 8), ``[B, C, 1, 1]``."""
+
+    mean: Tensor
+    std: Tensor
+
+    def to(self, device: torch.device | str) -> StyleStats:
+        return StyleStats(self.mean.to(device), self.std.to(device))
+
+
+StyleInput = Union[Tensor, StyleStats]
+
+
+def normalize_weights(weights: Sequence[float] | Tensor | None, k: int) -> list[float]:
+    """Validate interpolation weights for ``k`` styles and scale them to sum to 1 (Eq. 15).
+
+    ``None`` gives equal weights. Weights must be finite, non-negative and not all zero.
+    """
+    if weights is None:
+        return [1.0 / k] * k
+    w = [float(x) for x in (weights.tolist() if isinstance(weights, Tensor) else weights)]
+    if len(w) != k:
+        raise UserError(f"got {len(w)} style weights for {k} styles: give one weight per style")
+    if any(not torch.isfinite(torch.tensor(x)) or x < 0 for x in w):
+        raise UserError(f"style weights must be finite and non-negative, got {w}")
+    total = sum(w)
+    if total <= 0:
+        raise UserError("style weights are all zero: give at least one positive weight")
+    return [x / total for x in w]
+
+
+def _as_batch(img: Tensor, what: str) -> Tensor:
+    if img.dim() == 3:
+        img = img.unsqueeze(0)
+    if img.dim() != 4 or img.shape[1] != 3:
+        raise UserError(f"{what} must be an RGB image [3, H, W] or a batch [N, 3, H, W], got {tuple(img.shape)}")
+    return img
+
+
+class StyleTransfer(nn.Module):
+    """Encoder (frozen VGG to relu4_1), AdaIN, decoder: the network of Fig. 2.
+
+    Inputs are RGB in [0, 1], ``[3, H, W]`` or ``[N, 3, H, W]``, on any device (they are moved to the
+    model's). Outputs have the content's height and width: the decoder's output (a multiple of 8, since
+    the encoder pools with ``ceil_mode``) is cropped to it, where the reference returns the padded size.
+    """
+
+    def __init__(self, encoder: Encoder | nn.Sequential, decoder: nn.Sequential) -> None:
+        super().__init__()
+        self.encoder = encoder if isinstance(encoder, Encoder) else Encoder(encoder, "relu4_1")
+        self.decoder = decoder
+        #: True when the weights are random (set by :func:`load_pretrained`); shown as a banner.
+        self.random_weights = False
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.decoder.parameters()).device
+
+    def encode(self, img: Tensor) -> Tensor:
+        """f(x): relu4_1 features of ``img`` (Eq. 9)."""
+        return self.encoder(_as_batch(img, "image").to(self.device))
+
+    def encode_with_intermediate(self, img: Tensor, layers: Sequence[str] = STYLE_LAYERS) -> list[Tensor]:
+        """phi_i(x) for the style-loss layers relu1_1 ... relu4_1 (Eq. 13), in one pass."""
+        return self.encoder.features(_as_batch(img, "image").to(self.device), layers)
+
+    def encode_style(self, style: Tensor) -> StyleStats:
+        """Style statistics mu(f(s)), sigma(f(s)), computed once and reusable for any number of contents."""
+        mean, std = calc_mean_std(self.encode(style))
+        return StyleStats(mean, std)
+
+    def decode(self, t: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+        """g(t), cropped to ``size`` (H, W) when given."""
+        out = self.decoder(t)
+        if size is not None:
+            out = out[..., : size[0], : size[1]]
+        return out
+
+    def forward(self, content: Tensor, style: StyleInput, alpha: float = 1.0) -> Tensor:
+        """T(c, s) (Eq. 10) with the trade-off alpha (Eq. 14)."""
+        return self.stylize(content, style, alpha=alpha)
+
+    # ---------------------------------------------------------------------------------------------
+    def _style_stats(self, style: StyleInput, content: Tensor | None, preserve_color: bool) -> StyleStats:
+        if isinstance(style, StyleStats):
+            if preserve_color:
+                raise UserError("preserve_color needs the style image itself, not precomputed style statistics")
+            return style.to(self.device)
+        style = _as_batch(style, "style").to(self.device)
+        if preserve_color and content is not None:
+            style = match_color(style, content)
+        return self.encode_style(style)
+
+    def stylize(
+        self,
+        content: Tensor,
+        styles: StyleInput | Sequence[StyleInput],
+        *,
+        alpha: float | Sequence[float] = 1.0,
+        weights: Sequence[float] | Tensor | None = None,
+        masks: Tensor | Sequence[Tensor] | None = None,
+        preserve_color: bool = False,
+    ) -> Tensor:
+        """Stylize ``content`` with one or more styles; returns ``[N, 3, H, W]`` (not clamped).
+
+        Args:
+            content: ``[3, H, W]`` or ``[N, 3, H, W]`` in [0, 1].
+            styles: one style (an image ``[3, h, w]``, a batch ``[N or 1, 3, h, w]`` paired with the
+                contents, or precomputed :class:`StyleStats`), or a list of K of them. Sizes may differ.
+            alpha: content-style trade-off in [0, 1] (Eq. 14); with masks, one value per region allowed.
+            weights: K interpolation weights (Eq. 15), validated and normalised; default equal.
+            masks: K masks ``[H, W]`` (or ``[N, H, W]``) with values in [0, 1], one per style; or, with
+                two styles, a single mask (style 1 where it is 1, style 2 where it is 0). Soft masks
+                blend. A mask of another size is resized (with a warning); pixels no mask covers keep
+                the content. ``weights`` and ``masks`` cannot be combined.
+            preserve_color: colour-match each style image to the content before encoding (Fig. 9).
+        """
+        content = _as_batch(content, "content").to(self.device)
+        style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        if not style_list:
+            raise UserError("no style given: pass at least one style image")
+        k = len(style_list)
+        alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
+        for a in alphas:
+            if not 0.0 <= a <= 1.0:
+                raise UserError(f"alpha must lie in [0, 1], got {a}")
+        h, w = content.shape[-2:]
+        f_c = self.encode(content)
+        stats = [self._style_stats(s, content, preserve_color) for s in style_list]
+        if masks is None:
+            if len(alphas) != 1:
+                raise UserError("one alpha per region needs masks; without masks give a single alpha")
+            wk = normalize_weights(weights, k)
+            t = sum(wi * adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for wi, s in zip(wk, stats))
+            t = alphas[0] * t + (1.0 - alphas[0]) * f_c
+        else:
+            if weights is not None:
+                raise UserError("give either style weights (interpolation) or masks (spatial control), not both")
+            region_masks = prepare_masks(masks, k, (h, w), content.shape[0])
+            if len(alphas) == 1:
+                alphas = alphas * k
+            if len(alphas) != k:
+                raise UserError(f"got {len(alphas)} alpha values for {k} mask regions: give one or one per region")
+            t = masked_adain(f_c, stats, region_masks.to(self.device), alphas)
+        return self.decode(t, (h, w))
+
+
+def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int], batch: int) -> Tensor:
+    """Validate masks and stack them as ``[N, K, H, W]`` at the content's size ``size``.
+
+    Raises :class:`UserError` for a wrong count, values outside [0, 1], NaN, or an empty region; resizes
+    (with a warning) masks of another size.
+    """
+    if isinstance(masks, Tensor) and masks.dim() == 2:
+        mlist = [masks]
+    elif isinstance(masks, Tensor) and masks.dim() == 3 and masks.shape[0] == k and k > 1:
+        mlist = list(masks)
+    else:
+        mlist = list(masks) if isinstance(masks, (list, tuple)) else [masks]
+    if len(mlist) == 1 and k == 2:
+        mlist = [mlist[0], 1.0 - mlist[0]]  # the paper's two-region form: a mask and its complement
+    if len(mlist) != k:
+        raise UserError(f"got {len(mlist)} masks for {k} styles: give one mask per style (or one mask for two)")
+    out = []
+    for i, m in enumerate(mlist):
+        m = torch.as_tensor(m).detach().float()
+        if m.dim() == 2:
+            m = m.unsqueeze(0)
+        if m.dim() != 3:
+            raise UserError(f"mask {i + 1} must be [H, W] or [N, H, W], got shape {tuple(m.shape)}")
+        if not torch.isfinite(m).all():
+            raise UserError(f"mask {i + 1} contains NaN or infinite values")
+        lo, hi = float(m.min()), float(m.max())
+        if lo < 0.0 or hi > 1.0:
+            raise UserError(f"mask {i + 1} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)")
+        if tuple(m.shape[-2:]) != tuple(size):
+            warnings.warn(
+                f"mask {i + 1} is {m.shape[-1]}x{m.shape[-2]} but the content is {size[1]}x{size[0]}: resized to fit",
+                stacklevel=3,
+            )
+            m = F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
+        if float(m.sum()) == 0.0:
+            raise UserError(f"mask {i + 1} is empty (all zero): its style would be used nowhere; fix or drop it")
+        out.append(m.expand(batch, -1, -1) if m.shape[0] == 1 else m)
+    return torch.stack(out, dim=1)
+
+
+def masked_adain(f_c: Tensor, stats: Sequence[StyleStats], masks: Tensor, alphas: Sequence[float]) -> Tensor:
+    """Spatially controlled AdaIN (Fig. 10) on features ``f_c [N, C, h, w]`` with masks ``[N, K, H, W]``.
+
+    Masks are area-resized to the feature grid. For region k with weight map m_k the content statistics
+    are the m_k-weighted mean and (unbiased) std of f_c, so a hard mask matches the Lua reference, which
+    applies AdaIN to the selected pixels only. The output is ``sum_k m_k t_k / sum_k m_k`` with
+    ``t_k = alpha_k AdaIN_k + (1 - alpha_k) f_c``; where no mask covers a pixel, ``f_c`` is kept.
+    """
+    n, _, fh, fw = f_c.shape
+    m = F.adaptive_avg_pool2d(masks.to(f_c.dtype), (fh, fw))  # [N, K, fh, fw]
+    blended = torch.zeros_like(f_c)
+    for i, (s, a) in enumerate(zip(stats, alphas)):
+        wk = m[:, i : i + 1]  # [N, 1, fh, fw]
+        total = wk.sum(dim=(2, 3), keepdim=True)
+        if bool((total < 2.0).any()):
+            raise UserError(
+                f"mask region {i + 1} covers less than 2 feature positions (1 position = 8x8 pixels): "
+                "make the region larger or the image bigger"
+            )
+        mean = (f_c * wk).sum(dim=(2, 3), keepdim=True) / total
+        var = ((f_c - mean) ** 2 * wk).sum(dim=(2, 3), keepdim=True) / (total - 1.0) + EPS
+        t_k = (f_c - mean) / var.sqrt() * s.std + s.mean
+        blended = blended + wk * (a * t_k + (1.0 - a) * f_c)
+    cover = m.sum(dim=1, keepdim=True)
+    return torch.where(cover > 0, blended / cover.clamp_min(1e-8), f_c)
+
+
+# ------------------------------------------------------------------------------------------------
+# Weights
+# ------------------------------------------------------------------------------------------------
+
+
+def random_init_(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Kaiming-normal convolutions and zero biases, from ``seed``: random weights whose activations keep
+    their scale through the depth (PyTorch's default init shrinks them), for offline demonstrations."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.zero_()
+    return module
+
+
+def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Load a state dict with ``torch.load(weights_only=True)`` and check every tensor is finite."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise UserError(f"cannot read weights file {path} ({type(exc).__name__}): download it again") from None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise UserError(f"{path} is not a state dict of tensors: use the released vgg_normalised.pth / decoder.pth")
+    for key, value in state.items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise UserError(f"weights file {path} contains NaN or infinite values (in {key}): download it again")
+    return state
+
+
+def _load_strict(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise UserError(f"{path.name} does not fit the expected layout ({first}): is it the right file?") from None
+
+
+def load_pretrained(
+    weights: str | os.PathLike = "auto",
+    device: str | torch.device | None = None,
+    *,
+    progress: bool = True,
+    seed: int = 0,
+    mirror: str | os.PathLike | None = None,
+) -> StyleTransfer:
+    """A ready :class:`StyleTransfer` in eval mode.
+
+    ``weights``:
+      - ``"auto"``: the released ``vgg_normalised.pth`` and ``decoder.pth``, from the cache or downloaded
+        (pinned URL, size and SHA-256; see :mod:`adain_lesson.hub`);
+      - a folder holding those two files under those names (hash not checked; strict keys);
+      - ``"random"``: random weights of the same layout (``model.random_weights`` is True: show
+        :data:`RANDOM_WEIGHTS_BANNER`).
+    ``device``: ``"cpu"``, ``"cuda"``, ``"mps"``... (default: CUDA, then MPS, then CPU).
+    """
+    device = torch.device(device) if device is not None else default_device()
+    vgg, dec = make_vgg(), make_decoder()
+    is_random = str(weights) == "random"
+    if is_random:
+        random_init_(vgg, seed)
+        random_init_(dec, seed + 1)
+    else:
+        if str(weights) == "auto":
+            paths = [hub.fetch(name, progress=progress, mirror=mirror) for name in hub.WEIGHT_FILES]
+        else:
+            folder = Path(weights)
+            if not folder.is_dir():
+                raise UserError(f"--weights must be auto, random, or a folder with {' and '.join(hub.WEIGHT_FILES)}; got {folder}")
+            paths = [folder / name for name in hub.WEIGHT_FILES]
+            missing = [p.name for p in paths if not p.is_file()]
+            if missing:
+                raise UserError(f"{folder} lacks {', '.join(missing)}: put the released files there under those names")
+        for module, path in zip((vgg, dec), paths):
+            _load_strict(module, load_weights_file(path), path)
+    model = StyleTransfer(Encoder(vgg, "relu4_1"), dec).to(device).eval()
+    model.random_weights = is_random
+    return model
+
+
+def default_device() -> torch.device:
+    """CUDA if available, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

@@ -1,0 +1,94 @@
+"""Pictures for the notebooks: image grids, side-by-side panels, and a visible banner.
+
+matplotlib is imported lazily, inside the functions, so importing the package stays light.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["banner", "image_grid", "show_images"]
+
+
+def _as_image(t: Tensor) -> Tensor:
+    if t.dim() == 4:
+        t = t[0]
+    if t.dim() == 2:
+        t = t.unsqueeze(0)
+    if t.shape[0] == 1:
+        t = t.expand(3, -1, -1)
+    return t.detach().float().cpu().clamp(0, 1)
+
+
+def image_grid(images: Sequence[Tensor], nrow: int, padding: int = 4, pad_value: float = 1.0) -> Tensor:
+    """Tile ``[3, H, W]`` images (sizes may differ: each cell takes the largest) into ``[3, H', W']``,
+    ``nrow`` images per row, in reading order."""
+    if not images:
+        raise ValueError("image_grid needs at least one image")
+    imgs = [_as_image(t) for t in images]
+    ch = max(t.shape[1] for t in imgs)
+    cw = max(t.shape[2] for t in imgs)
+    rows = math.ceil(len(imgs) / nrow)
+    grid = torch.full((3, rows * ch + (rows + 1) * padding, nrow * cw + (nrow + 1) * padding), pad_value)
+    for i, t in enumerate(imgs):
+        r, c = divmod(i, nrow)
+        top = padding + r * (ch + padding) + (ch - t.shape[1]) // 2
+        left = padding + c * (cw + padding) + (cw - t.shape[2]) // 2
+        grid[:, top : top + t.shape[1], left : left + t.shape[2]] = t
+    return grid
+
+
+def show_images(
+    images: Sequence[Tensor],
+    titles: Sequence[str] | None = None,
+    ncols: int | None = None,
+    size: float = 3.0,
+    suptitle: str | None = None,
+):
+    """Show images side by side (``ncols`` per row) with titles; returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    ncols = ncols or n
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, img in enumerate(images):
+        ax = axes.flat[i]
+        ax.imshow(_as_image(img).permute(1, 2, 0).numpy())
+        if titles is not None and i < len(titles):
+            ax.set_title(titles[i], fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def banner(text: str, kind: str = "warning") -> str:
+    """Show ``text`` as a boxed banner: a coloured box in a notebook, a framed block in a terminal.
+
+    Returns the plain-text version (also printed), so callers and tests can check it.
+    """
+    width = min(max(len(line) for line in text.splitlines()) + 4, 100)
+    rule = "!" * width if kind == "warning" else "=" * width
+    plain = f"{rule}\n{text}\n{rule}"
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+
+        if get_ipython() is not None and type(get_ipython()).__name__ != "TerminalInteractiveShell":
+            colour = "#b00020" if kind == "warning" else "#1565c0"
+            display(HTML(
+                f'<div style="border:3px solid {colour};padding:8px;margin:6px 0;font-weight:bold;'
+                f'color:{colour}">{html.escape(text)}</div>'
+            ))
+    except ImportError:
+        pass
+    print(plain)
+    return plain
