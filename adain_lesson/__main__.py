@@ -25,7 +25,8 @@ def _add_stylize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", default="sample:mosaic",
                    help="style image or folder; several images comma-separated (a,b) are interpolated or "
                         "placed by --mask (default: the built-in sample sample:mosaic)")
-    p.add_argument("--style-weights", default=None, help="comma-separated interpolation weights, one per style (Eq. 15)")
+    p.add_argument("--style-weights", default=None,
+                   help="comma-separated interpolation weights, one per style (Eq. 15)")
     p.add_argument("--mask", nargs="+", default=None,
                    help="one mask image per style (white = that style's region); one mask for two styles "
                         "means the mask and its complement (Fig. 10)")
@@ -114,7 +115,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     alphas = _floats(args.alpha, "--alpha") or [1.0]
     if len(style_specs) > 1:
         style_sets = [[_expand(s, "style")[0]] for s in style_specs]
-        for spec, (entry,) in zip(style_specs, style_sets):
+        for spec in style_specs:
             if Path(spec).is_dir():
                 raise UserError(f"a folder ({spec}) cannot be one of several comma-separated styles: name images")
         combos = [[e[0] for e in style_sets]]
@@ -151,7 +152,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         if args.mask:
             masks = [images.load_mask(m) for m in args.mask]
         styles = []
-        for s_name, s_src in combo:
+        for _, s_src in combo:
             if args.preserve_color:
                 styles.append(_load(s_src, args.style_size, args.crop))  # needs the image, per content
             else:

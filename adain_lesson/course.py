@@ -32,6 +32,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+_CLONE_RE = re.compile(r"git clone \S+ ")
 _INSTALL_RE = re.compile(r'^(\s*)%pip install .*adain-lesson.*$', re.MULTILINE)
 
 
@@ -115,4 +116,10 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
                     readme.write_text(new, encoding="utf-8")
         else:
             problems.append("README.md: missing the <!-- notebooks:start/end --> markers")
+        text = readme.read_text(encoding="utf-8") if write else new if start in text else text
+        cloned = _CLONE_RE.sub(f"git clone {REPO_URL} ", text)
+        if cloned != text:
+            problems.append("README.md: the git clone line differs from REPO_URL")
+            if write:
+                readme.write_text(cloned, encoding="utf-8")
     return problems

@@ -17,7 +17,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -137,7 +136,7 @@ def download(
             response = None
         else:
             raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+    except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise OfflineError(
             f"cannot reach {url} ({reason}); if you are offline, download it elsewhere and put it at {dest}"
@@ -162,7 +161,7 @@ def download(
                         f.write(block)
                         if bar is not None:
                             bar.update(len(block))
-            except (http.client.IncompleteRead, socket.timeout, ConnectionError, OSError) as exc:
+            except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as exc:
                 got = part.stat().st_size if part.exists() else 0
                 raise DownloadError(
                     f"download of {dest.name} was cut off after {got:,} bytes ({type(exc).__name__}); "

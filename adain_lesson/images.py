@@ -155,7 +155,9 @@ def resize_shorter(t: torch.Tensor, size: int) -> torch.Tensor:
         return t
     scale = size / min(h, w)
     new = (max(1, round(h * scale)), max(1, round(w * scale)))
-    out = torch.nn.functional.interpolate(t.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False)
+    out = torch.nn.functional.interpolate(
+        t.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False
+    )
     return out.squeeze(0).clamp_(0, 1)
 
 
@@ -349,7 +351,10 @@ def _dots(h: int, w: int) -> torch.Tensor:
     return img
 
 
-_DRAWN = {"house": _house, "mountains": _mountains, "stripes": _stripes, "mosaic": _mosaic, "waves": _waves, "dots": _dots}
+_DRAWN = {
+    "house": _house, "mountains": _mountains,
+    "stripes": _stripes, "mosaic": _mosaic, "waves": _waves, "dots": _dots,
+}  # fmt: skip
 
 
 def sample_image(name: str, size: int = 256) -> torch.Tensor:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 from torch import Tensor, nn
 
 from .errors import UserError

@@ -39,6 +39,7 @@ __all__ = [
     "RANDOM_WEIGHTS_BANNER",
     "StyleStats",
     "StyleTransfer",
+    "lesson_model",
     "load_pretrained",
     "load_weights_file",
     "default_device",
@@ -229,7 +230,9 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
             raise UserError(f"mask {i + 1} contains NaN or infinite values")
         lo, hi = float(m.min()), float(m.max())
         if lo < 0.0 or hi > 1.0:
-            raise UserError(f"mask {i + 1} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)")
+            raise UserError(
+                f"mask {i + 1} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)"
+            )
         if tuple(m.shape[-2:]) != tuple(size):
             warnings.warn(
                 f"mask {i + 1} is {m.shape[-1]}x{m.shape[-2]} but the content is {size[1]}x{size[0]}: resized to fit",
@@ -343,7 +346,9 @@ def load_pretrained(
         else:
             folder = Path(weights)
             if not folder.is_dir():
-                raise UserError(f"--weights must be auto, random, or a folder with {' and '.join(hub.WEIGHT_FILES)}; got {folder}")
+                raise UserError(
+                    f"--weights must be auto, random, or a folder with {' and '.join(hub.WEIGHT_FILES)}; got {folder}"
+                )
             paths = [folder / name for name in hub.WEIGHT_FILES]
             missing = [p.name for p in paths if not p.is_file()]
             if missing:
@@ -352,6 +357,20 @@ def load_pretrained(
             _load_strict(module, load_weights_file(path), path)
     model = StyleTransfer(Encoder(vgg, "relu4_1"), dec).to(device).eval()
     model.random_weights = is_random
+    return model
+
+
+def lesson_model(smoke: bool, device: str | torch.device | None = None) -> StyleTransfer:
+    """The notebooks' model: in smoke mode random weights, announced by a visible banner; otherwise the
+    released weights (cached or downloaded). Offline outside smoke mode, the error says what to do."""
+    from .viz import banner
+
+    try:
+        model = load_pretrained("random" if smoke else "auto", device)
+    except hub.OfflineError as exc:
+        raise UserError(f"{exc}; or set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights") from None
+    if model.random_weights:
+        banner(RANDOM_WEIGHTS_BANNER)
     return model
 
 

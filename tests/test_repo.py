@@ -1,0 +1,92 @@
+"""Repository hygiene: notebooks stored without outputs, ruff-clean code, README and CI in agreement,
+and every copy of the repository URL made from the one constant."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adain_lesson import REPO_URL, course
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks() -> None:
+    assert (ROOT / "notebooks" / "00_setup_and_tour.ipynb") in NOTEBOOKS
+
+
+def test_notebooks_have_no_outputs() -> None:
+    exe = shutil.which("nbstripout")
+    if exe is None:
+        pytest.skip("nbstripout is not installed (pip install -e '.[test]')")
+    result = subprocess.run([exe, "--verify", *map(str, NOTEBOOKS)], capture_output=True, text=True)
+    hint = "notebooks hold outputs; run 'nbstripout notebooks/*.ipynb'"
+    assert result.returncode == 0, f"{hint}\n{result.stdout}{result.stderr}"
+
+
+def test_ruff_is_clean() -> None:
+    exe = shutil.which("ruff")
+    if exe is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+    result = subprocess.run([exe, "check", "--no-cache", str(ROOT)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_notebooks_and_readme_agree_with_repo_url() -> None:
+    problems = course.sync(ROOT, write=False)
+    assert problems == [], "run 'python -m adain_lesson sync-notebooks':\n" + "\n".join(problems)
+
+
+def test_every_notebook_is_listed_in_the_course() -> None:
+    listed = {nb.file for nb in course.NOTEBOOKS}
+    assert {p.name for p in NOTEBOOKS} == listed
+
+
+def test_notebook_structure() -> None:
+    """Header with badge, one setup cell, one parameters cell reading ADAIN_LESSON_SMOKE, English prose."""
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = nb["cells"]
+        head = "".join(cells[0]["source"])
+        assert head.startswith("# "), path.name
+        assert "Time:" in head and "Prerequisites" in head, path.name
+        params = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+        assert len(params) == 1, f"{path.name}: needs exactly one 'parameters'-tagged cell"
+        assert "ADAIN_LESSON_SMOKE" in "".join(params[0]["source"]), path.name
+        assert any("solution" in c["metadata"].get("tags", []) for c in cells), f"{path.name}: exercises need solutions"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    line = 'pip install -e ".[test]" && python -m pytest'
+    assert line in readme and line in ci
+    assert "-eq 5" in ci  # pytest's "no tests" is a failure
+
+
+def test_course_urls_use_the_constant() -> None:
+    assert course.badge("00_setup_and_tour.ipynb").count(REPO_URL.removeprefix("https://github.com/")) == 1
+    assert REPO_URL in course.install_command()
+    assert not re.search(r"torch[=<>]", course.install_command())
+
+
+def test_no_exact_torch_pin() -> None:
+    for name in ("pyproject.toml", "environment.yml"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert not re.search(r"torch(vision)?\s*==", text), name
+
+
+def test_package_manifest_ships(tmp_path: Path) -> None:
+    """The data manifest is inside the package, so a non-editable install (Colab) finds it."""
+    shipped = ROOT / "adain_lesson" / "_data" / "manifest.tsv"
+    assert shipped.read_text(encoding="utf-8") == (ROOT / "data" / "manifest.tsv").read_text(encoding="utf-8")
+    code = "from adain_lesson import hub; print(len(hub.manifest()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and int(out.stdout) >= 57, out.stderr
