@@ -8,6 +8,8 @@ are cached under :func:`cache_dir`, which follows ``torch.hub``'s conventions:
 A download streams into ``<name>.part`` with a progress bar, then checks the size and SHA-256, and only
 then renames the file into place: the cache never holds a half-written or unverified file. A cut-off
 download is resumed on the next call (HTTP Range); a wrong size or hash deletes the partial file.
+``ADAIN_LESSON_OFFLINE=1`` forbids the network: a file that is not cached is an :class:`OfflineError`
+that says where to put it by hand.
 """
 
 from __future__ import annotations
@@ -225,4 +227,9 @@ def fetch(
             shutil.copyfile(source, tmp)
             os.replace(tmp, dest)
             return dest
+    if os.environ.get("ADAIN_LESSON_OFFLINE", "0") == "1":
+        raise OfflineError(
+            f"{a.name} is not cached and ADAIN_LESSON_OFFLINE=1 forbids downloading: "
+            f"download {a.url} elsewhere and put it at {dest}"
+        )
     return download(a.url, dest, size=a.size, sha256=a.sha256, progress=progress)
