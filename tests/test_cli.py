@@ -1,0 +1,129 @@
+"""The stylize command: built-in samples, folders, interpolation, masks, and every bad input as one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from adain_lesson.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--weights", "random", "--content-size", "48", "--style-size", "48", "--device", "cpu"]
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> dict[str, Path]:
+    d = tmp_path / "in"
+    (d / "contents").mkdir(parents=True)
+    paths = {}
+    for i, name in enumerate(["a.jpg", "B.PNG"]):
+        p = d / "contents" / name
+        Image.effect_noise((80, 64), 40 + 10 * i).convert("RGB").save(p)
+        paths[name] = p
+    for name, color in (("s1.png", (200, 30, 30)), ("s2.png", (30, 30, 200))):
+        p = d / name
+        im = Image.effect_noise((64, 64), 80).convert("RGB")
+        Image.blend(im, Image.new("RGB", (64, 64), color), 0.5).save(p)
+        paths[name] = p
+    mask = Image.new("L", (80, 64), 0)
+    mask.paste(255, (0, 0, 40, 64))
+    mask.save(d / "mask.png")
+    Image.new("L", (80, 64), 0).save(d / "black.png")
+    (d / "text.jpg").write_text("not an image")
+    (d / "empty.jpg").write_bytes(b"")
+    good = paths["a.jpg"].read_bytes()
+    (d / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    Image.new("RGB", (8, 8)).save(d / "tiny.png")
+    paths.update({n: d / n for n in ("mask.png", "black.png", "text.jpg", "empty.jpg", "truncated.jpg", "tiny.png")})
+    paths["contents"] = d / "contents"
+    return paths
+
+
+def test_builtin_samples_with_random_weights_show_the_banner(tmp_path: Path, capsys) -> None:
+    assert main(["stylize", *SMALL, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "RANDOM WEIGHTS" in out
+    result = tmp_path / "out" / "grace_hopper_stylized_mosaic.png"
+    assert result.is_file() and min(Image.open(result).size) == 48
+
+
+def test_folder_of_contents_interpolation_masks_and_colour(files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["stylize", *SMALL, "--content", str(files["contents"]), "--style", str(files["s1.png"]),
+                 "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["B_stylized_s1.png", "a_stylized_s1.png"]
+    both = f"{files['s1.png']},{files['s2.png']}"
+    assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", both,
+                 "--style-weights", "1,3", "--out", str(out / "interp")]) == 0
+    assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", both,
+                 "--mask", str(files["mask.png"]), "--alpha", "1,0.5", "--out", str(out / "mask")]) == 0
+    assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", str(files["s1.png"]),
+                 "--preserve-color", "--crop", "--out", str(out / "color")]) == 0
+    assert (out / "interp" / "a_stylized_s1-s2.png").is_file()
+    assert (out / "mask" / "a_stylized_s1-s2.png").is_file()
+    assert Image.open(out / "color" / "a_stylized_s1.png").size == (48, 48)
+
+
+def _nan_weights(folder: Path) -> Path:
+    from adain_lesson.decoder import make_decoder
+    from adain_lesson.vgg import make_vgg
+
+    folder.mkdir()
+    dec = make_decoder().state_dict()
+    dec["1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(make_vgg().state_dict(), folder / "vgg_normalised.pth")
+    torch.save(dec, folder / "decoder.pth")
+    return folder
+
+
+def test_every_bad_input_is_one_line_and_exit_2(files, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    s1, both = str(files["s1.png"]), f"{files['s1.png']},{files['s2.png']}"
+    a = str(files["a.jpg"])
+    cases = [
+        (["--content", str(tmp_path / "nope.jpg")], "no such file"),
+        (["--content", str(files["text.jpg"])], "not an image"),
+        (["--content", str(files["empty.jpg"])], "empty"),
+        (["--content", str(files["truncated.jpg"])], "truncated"),
+        (["--content", str(files["tiny.png"]), "--content-size", "0"], "too small"),
+        (["--content", a, "--style", both, "--mask", str(files["black.png"]), str(files["mask.png"])], "empty"),
+        (["--content", a, "--style", both, "--mask", str(files["mask.png"])] * 1 + ["--style-weights", "1,1"],
+         "not both"),
+        (["--content", a, "--style", s1, "--mask", str(files["mask.png"]), str(files["mask.png"])], "2 files for 1"),
+        (["--content", a, "--style", both, "--style-weights", "1"], "one per style"),
+        (["--content", a, "--style", both, "--style-weights", "x,y"], "numbers"),
+        (["--content", a, "--style", s1, "--alpha", "1.5"], "alpha"),
+        (["--content", a, "--style", "sample:nope"], "unknown built-in sample"),
+        (["--content", a, "--device", "cuda:0" if not torch.cuda.is_available() else "tpu"], "device"),
+        (["--content", a, "--weights", str(tmp_path)], "lacks"),
+        (["--content", a, "--weights", str(_nan_weights(tmp_path / "nan"))], "NaN"),
+    ]
+    for extra, pattern in cases:
+        args = ["stylize", *SMALL, "--out", str(tmp_path / "o"), *extra]
+        assert main(args) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, (extra, err)
+        assert __import__("re").search(pattern, err), (pattern, err)
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())  # nothing half-written
+
+
+def test_offline_auto_suggests_random_weights(tmp_path: Path, monkeypatch) -> None:
+    """A real process: exit status 2, one line on stderr, no traceback."""
+    env = {**__import__("os").environ, "ADAIN_LESSON_HOME": str(tmp_path), "ADAIN_LESSON_OFFLINE": "1",
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "adain_lesson", "stylize", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--weights random" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_help_lists_the_commands(capsys) -> None:
+    assert main([]) == 2
+    assert "stylize" in capsys.readouterr().out

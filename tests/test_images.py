@@ -1,0 +1,134 @@
+"""Image loading: EXIF, modes, resizing, every bad input as a clear error, and atomic saving."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from adain_lesson import images
+from adain_lesson.errors import UserError
+
+
+def _png_bytes(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
+    im = Image.new("RGB", (40, 20), (255, 0, 0))
+    im.paste((0, 0, 255), (20, 0, 40, 20))  # right half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    path = tmp_path / "rotated.jpg"
+    im.save(path, exif=exif, quality=100)
+    t = images.load_image(path)
+    assert t.shape == (3, 40, 20)  # portrait after applying the orientation
+    assert t[2, -5, 10] > 0.8 and t[0, 5, 10] > 0.8  # blue ends at the bottom, red at the top
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "1", "LA", "RGBA", "I;16", "I", "F"])
+def test_modes_convert_to_rgb(mode: str) -> None:
+    im = Image.new("RGB", (24, 20), (200, 100, 50)).convert(mode)
+    t = images.load_image(im)
+    assert t.shape == (3, 20, 24) and t.dtype == torch.float32
+    assert 0.0 <= float(t.min()) and float(t.max()) <= 1.0
+
+
+def test_transparency_is_composited_on_white() -> None:
+    im = Image.new("RGBA", (20, 20), (255, 0, 0, 255))
+    im.paste((0, 0, 0, 0), (0, 0, 10, 20))  # left half fully transparent
+    t = images.load_image(_png_bytes(im))
+    torch.testing.assert_close(t[:, 5, 2], torch.ones(3))
+    torch.testing.assert_close(t[:, 5, 15], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_sixteen_bit_keeps_its_range(tmp_path: Path) -> None:
+    im = Image.new("I;16", (20, 20))
+    im.putpixel((3, 3), 65535)
+    path = tmp_path / "deep.png"
+    im.save(path)
+    t = images.load_image(path)
+    assert float(t[0, 3, 3]) == 1.0 and float(t[0, 0, 0]) == 0.0
+
+
+def test_resize_by_shorter_side_and_crop() -> None:
+    im = Image.new("RGB", (300, 200), (10, 20, 30))
+    t = images.load_image(im, size=100)
+    assert t.shape == (3, 100, 150)
+    assert images.load_image(im, size=100, crop=True).shape == (3, 100, 100)
+    assert images.load_image(im, size=0).shape == (3, 200, 300)  # 0 keeps the original size
+
+
+def test_bytes_path_and_pil_agree(tmp_path: Path) -> None:
+    im = Image.effect_noise((32, 24), 60).convert("RGB")
+    path = tmp_path / "noise.png"
+    im.save(path)
+    a, b, c = images.load_image(path), images.load_image(path.read_bytes()), images.load_image(im)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a, c)
+
+
+def _huge_png_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
+    good = tmp_path / "good.jpg"
+    Image.effect_noise((64, 64), 50).convert("RGB").save(good, quality=90)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("hello, I am not an image")
+    (tmp_path / "truncated.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    Image.new("RGB", (10, 12)).save(tmp_path / "tiny.png")
+    (tmp_path / "bomb.png").write_bytes(_huge_png_header(30000, 30000))
+    cases = {
+        "missing.jpg": "not found",
+        "empty.jpg": "empty",
+        "text.jpg": "not an image",
+        "truncated.jpg": "truncated",
+        "tiny.png": "too small",
+        "bomb.png": "too large|pixels",
+    }
+    for name, pattern in cases.items():
+        with pytest.raises(UserError, match=pattern) as info:
+            images.load_image(tmp_path / name)
+        assert "\n" not in str(info.value)
+    with pytest.raises(UserError, match="folder"):
+        images.load_image(tmp_path)
+    with pytest.raises(UserError, match="empty"):
+        images.load_image(b"")
+
+
+def test_save_image_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    t = torch.rand(3, 20, 30)
+    out = images.save_image(t, tmp_path / "sub" / "out.png")
+    assert out.is_file() and sorted(p.name for p in out.parent.iterdir()) == ["out.png"]
+    torch.testing.assert_close(images.load_image(out), t, atol=1 / 255, rtol=0)
+    with pytest.raises(UserError, match="extension"):
+        images.save_image(t, tmp_path / "out.xyz")
+    assert not list(tmp_path.glob("*.xyz")) and not list(tmp_path.glob(".*part"))
+
+
+def test_builtin_samples_and_masks() -> None:
+    for name in images.SAMPLE_CONTENTS + images.SAMPLE_STYLES:
+        t = images.sample_image(name, 32)
+        assert t.shape[0] == 3 and min(t.shape[-2:]) == 32
+        assert t.std() > 0.05, f"{name} should have visible structure"
+    with pytest.raises(UserError, match="unknown sample"):
+        images.sample_image("nope")
+    left = images.split_mask("left", 10, 20)
+    assert left[:, :10].min() == 1 and left[:, 10:].max() == 0
+    soft = images.split_mask("ellipse", 32, 32, softness=0.2)
+    assert 0 <= float(soft.min()) and float(soft.max()) <= 1
+    assert float(((soft > 0.05) & (soft < 0.95)).float().mean()) > 0.05  # a soft border
+    assert set(images.split_mask("ellipse", 32, 32).unique().tolist()) == {0.0, 1.0}
