@@ -164,3 +164,30 @@ def test_inputs_must_be_rgb_images(random_model) -> None:
         random_model.stylize(torch.rand(4, 32, 32), torch.rand(3, 32, 32))
     with pytest.raises(UserError, match="no style"):
         random_model.stylize(torch.rand(3, 32, 32), [])
+
+
+def test_matches_the_reference_pipeline(random_model) -> None:
+    """Our stylize equals the reference test.py pipeline: vgg[:31], AdaIN with the unbiased std + 1e-5,
+    alpha blend, decoder (sizes that are multiples of 8, where the reference needs no crop)."""
+    enc = torch.nn.Sequential(*list(random_model.encoder.body.children())[:31])
+    dec = random_model.decoder
+
+    def ref_adain(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        n, ch = c.shape[:2]
+        c_mean = c.view(n, ch, -1).mean(2).view(n, ch, 1, 1)
+        c_std = (c.view(n, ch, -1).var(2) + 1e-5).sqrt().view(n, ch, 1, 1)
+        s_mean = s.view(s.shape[0], ch, -1).mean(2).view(-1, ch, 1, 1)
+        s_std = (s.view(s.shape[0], ch, -1).var(2) + 1e-5).sqrt().view(-1, ch, 1, 1)
+        return (c - c_mean) / c_std * s_std + s_mean
+
+    content, s1, s2 = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 80, 80), torch.rand(1, 3, 80, 80)
+    with torch.no_grad():
+        ref = dec(0.7 * ref_adain(enc(content), enc(s1)) + 0.3 * enc(content))
+        ours = random_model.stylize(content, s1, alpha=0.7)
+        torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-4)
+        # interpolation as the reference does it: the content repeated per style, weights summed
+        styles = torch.cat([s1, s2])
+        base = ref_adain(enc(content.expand(2, -1, -1, -1)), enc(styles))
+        ref_mix = dec(0.25 * base[0:1] + 0.75 * base[1:2])
+        torch.testing.assert_close(random_model.stylize(content, [s1, s2], weights=[1, 3]), ref_mix,
+                                   atol=1e-5, rtol=1e-4)
