@@ -51,8 +51,10 @@ def badge(notebook: str) -> str:
 
 
 def install_command() -> str:
-    """The notebooks' Colab install line: the package from the repository, without pinning torch."""
-    return f'%pip install -q "adain-lesson[notebooks] @ git+{REPO_URL}@{REPO_BRANCH}"'
+    """The notebooks' Colab install line: the package from the repository, without pinning torch and
+    without the ``notebooks`` extra (Colab brings its own Jupyter and ipywidgets 7.7.1; installing
+    JupyterLab there would only risk conflicts)."""
+    return f'%pip install -q "adain-lesson @ git+{REPO_URL}@{REPO_BRANCH}"'
 
 
 def readme_table() -> str:
