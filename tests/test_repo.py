@@ -90,3 +90,19 @@ def test_package_manifest_ships(tmp_path: Path) -> None:
     code = "from adain_lesson import hub; print(len(hub.manifest()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0 and int(out.stdout) >= 57, out.stderr
+
+
+def test_changing_the_constant_changes_every_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-place promise: with another REPO_URL, sync rewrites badges, install lines and README."""
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    new = "https://github.com/someone-else/adain-fork"
+    monkeypatch.setattr(course, "REPO_URL", new)
+    changed = course.sync(tmp_path, write=True)
+    assert changed and course.sync(tmp_path, write=False) == []
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert f"git clone {new} " in readme and "someone-else/adain-fork/blob/main/notebooks/00_" in readme
+    for path in (tmp_path / "notebooks").glob("*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        assert "colab.research.google.com/github/someone-else/adain-fork/blob/main/notebooks/" in text
+        assert f"git+{new}@main" in text and "adain-lesson/adain-lesson" not in text
