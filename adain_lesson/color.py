@@ -24,10 +24,11 @@ __all__ = ["color_stats", "match_color"]
 
 
 def color_stats(img: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
-    """Mean ``[3]`` and covariance ``[3, 3]`` (divided by the pixel count, plus ``eps * I``) of ``[3, H, W]``."""
+    """Mean ``[3]`` and covariance ``[3, 3]`` (divided by the pixel count, plus ``eps * I``) of ``[3, H, W]``,
+    in float64 on the CPU."""
     if img.dim() != 3 or img.shape[0] != 3:
         raise UserError(f"expected an RGB image [3, H, W], got shape {tuple(img.shape)}")
-    flat = img.reshape(3, -1).double()
+    flat = img.detach().reshape(3, -1).cpu().double()  # float64 on the CPU: MPS has neither float64 nor eigh
     mean = flat.mean(1)
     centred = flat - mean[:, None]
     cov = centred @ centred.T / flat.shape[1] + eps * torch.eye(3, dtype=flat.dtype, device=flat.device)
@@ -59,7 +60,7 @@ def match_color(source: Tensor, target: Tensor, eps: float = 1e-5, clamp: bool =
         )
     mu_s, cov_s = color_stats(source, eps)
     mu_t, cov_t = color_stats(target, eps)
-    transform = _sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)
-    flat = source.reshape(3, -1).double()
-    out = (transform @ (flat - mu_s[:, None]) + mu_t[:, None]).to(source.dtype).reshape(source.shape)
+    transform = (_sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)).to(source.device, source.dtype)
+    shift = (mu_t - transform.double().cpu() @ mu_s).to(source.device, source.dtype)
+    out = (transform @ source.reshape(3, -1) + shift[:, None]).reshape(source.shape)
     return out.clamp(0, 1) if clamp else out
