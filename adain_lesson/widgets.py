@@ -27,7 +27,6 @@ import asyncio
 import html
 import io
 import time
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +38,15 @@ from torch import Tensor
 
 from . import hub, images
 from .errors import UserError
-from .model import RANDOM_WEIGHTS_BANNER, StyleStats, StyleTransfer, normalize_weights
+from .model import (
+    RANDOM_WEIGHTS_BANNER,
+    StyleStats,
+    StyleTransfer,
+    masked_adain,
+    normalize_weights,
+    prepare_masks,
+)
+from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
 
 __all__ = [
@@ -170,6 +177,7 @@ class Render:
     settings: Settings
     notes: list[str] = field(default_factory=list)
     inputs: list[Tensor] = field(default_factory=list)
+    content_cached: bool = False
 
 
 class PlaygroundEngine:
@@ -194,6 +202,7 @@ class PlaygroundEngine:
         self._upload_kind: dict[str, str] = {}
         self._images = _LRU(cache_size)
         self._stats = _LRU(4 * cache_size)
+        self._features = _LRU(4)
         #: How many style statistics were computed (for tests and the status line).
         self.encodings = 0
 
@@ -282,6 +291,20 @@ class PlaygroundEngine:
         m = images.load_mask(raw, size=(height, width))
         return m, notes
 
+    def content_features(self, key: str, size: int) -> tuple[Tensor, bool]:
+        """f(c), the relu4_1 features of content ``key`` at ``size`` (Eq. 9), and whether they were cached.
+
+        Caching them is what makes a change of alpha, a weight or the mask cost one decoder pass only.
+        """
+        ck = ("features", key, size)
+        feats = self._features.get(ck)
+        if feats is not None:
+            return feats, True
+        with torch.inference_mode():
+            feats = self.model.encode(self.image(key, size))
+        self._features.put(ck, feats)
+        return feats, False
+
     def style_stats(self, key: str, size: int, content_key: str | None = None) -> tuple[StyleStats, bool]:
         """mu(f(s)), sigma(f(s)) of style ``key`` at ``size``, and whether they were computed now.
 
@@ -304,7 +327,11 @@ class PlaygroundEngine:
 
     # -- the work ---------------------------------------------------------------------------------
     def render(self, s: Settings) -> Render:
-        """Stylize according to ``s`` (Eqs. 14 and 15, Figs. 9 and 10); raises :class:`UserError` on a mistake."""
+        """Stylize according to ``s`` (Eqs. 14 and 15, Figs. 9 and 10); raises :class:`UserError` on a mistake.
+
+        The result equals :meth:`StyleTransfer.stylize` with the same inputs (``tests/test_widgets.py``
+        checks it); the difference is that the content features and the style statistics come from caches.
+        """
         t0 = time.perf_counter()
         if s.size not in SIZES and not images.MIN_SIDE <= s.size <= 4096:
             raise UserError(f"output size {s.size} is out of range: choose one of {SIZES}")
@@ -336,19 +363,21 @@ class PlaygroundEngine:
             st, new = self.style_stats(key, s.size, content_key)
             stats.append(st)
             fresh += int(new)
-        with warnings.catch_warnings(record=True) as caught, torch.inference_mode():
-            warnings.simplefilter("always")
-            if mask is None:
-                out = self.model.stylize(content, stats, alpha=s.alpha, weights=weights)
-            else:
-                out = self.model.stylize(content, stats, alpha=s.alpha, masks=mask)
+        f_c, content_cached = self.content_features(s.content, s.size)
+        with torch.inference_mode():
+            if mask is None:  # Eq. 15, then Eq. 14 (as StyleTransfer.stylize does)
+                t = sum(wk * adaptive_instance_norm_from_stats(f_c, st.mean, st.std) for wk, st in zip(weights, stats))
+                t = s.alpha * t + (1.0 - s.alpha) * f_c
+            else:  # Fig. 10: region statistics, one style per region
+                regions = prepare_masks(mask, len(stats), (h, w), 1).to(f_c.device)
+                t = masked_adain(f_c, stats, regions, [s.alpha] * len(stats))
+            out = self.model.decode(t, (h, w))
             image = out[0].clamp(0, 1).float().cpu()  # the copy waits for the device: the time is honest
-        notes += [str(c.message) for c in caught]
         ms = (time.perf_counter() - t0) * 1000.0
         inputs = [content.cpu()] + [self.image(k, s.size).cpu() for k, _ in slots]
         if mask is not None:
             inputs.append(mask.cpu().expand(3, -1, -1))
-        return Render(image, ms, fresh, len(stats) - fresh, s, notes, inputs)
+        return Render(image, ms, fresh, len(stats) - fresh, s, notes, inputs, content_cached)
 
 
 class Debouncer:
@@ -609,7 +638,8 @@ class Playground:
         thumbs = [images.resize_shorter(t, 64) for t in r.inputs]
         self.preview.value = png_bytes(image_grid(thumbs, nrow=len(thumbs), padding=2))
         h, w = r.image.shape[-2:]
-        styles = f"{r.encoded} style(s) encoded, {r.cached} from cache"
+        content = "content from cache" if r.content_cached else "content encoded"
+        styles = f"{r.encoded} style(s) encoded, {r.cached} from cache; {content}"
         self.timing.value = (
             f"<b>{r.ms:.0f} ms</b> for {w}x{h} on {self.engine.model.device.type} ({html.escape(styles)})"
         )

@@ -338,6 +338,45 @@ def test_engine_render_without_widgets(model) -> None:
         engine.render(Settings(size=SIZE, content="nowhere:x"))
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(styles=("sample:mosaic", "sample:dots"), weights=(1.0, 3.0), alpha=0.7),
+        dict(styles=("sample:mosaic", "sample:waves"), weights=(1.0, 1.0), mask="left", alpha=0.8),
+        dict(styles=("sample:stripes",), weights=(1.0,), mask="ellipse", softness=0.2),
+        dict(styles=("sample:mosaic",), weights=(1.0,), preserve_color=True, alpha=0.6),
+    ],
+    ids=["interpolation", "split", "one-region", "colour"],
+)
+def test_engine_agrees_with_model_stylize(model, case) -> None:
+    """The engine's cached path gives what StyleTransfer.stylize gives from scratch (Eqs. 14, 15, Figs. 9, 10)."""
+    s = Settings(content="sample:house", size=SIZE, **case)
+    got = PlaygroundEngine(model).render(s).image
+    content = images.sample_image("house", SIZE)
+    styles = [images.sample_image(k.removeprefix("sample:"), SIZE) for k in s.styles]
+    kwargs = dict(alpha=s.alpha, preserve_color=s.preserve_color)
+    if s.mask == "none":
+        kwargs["weights"] = list(s.weights)
+    else:
+        kwargs["masks"] = images.split_mask(s.mask, *content.shape[-2:], s.softness)
+    with torch.inference_mode():
+        want = model.stylize(content, styles, **kwargs)[0].clamp(0, 1)
+    assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+
+
+def test_moving_alpha_runs_no_encoder_at_all(model, monkeypatch) -> None:
+    """Content features and style statistics are both cached: an alpha change costs one decoder pass."""
+    engine = PlaygroundEngine(model)
+    engine.render(Settings(size=SIZE))
+    calls = []
+    original = model.encode
+    monkeypatch.setattr(model, "encode", lambda x: calls.append(1) or original(x))
+    r = engine.render(Settings(size=SIZE, alpha=0.4))
+    assert calls == [] and r.content_cached and r.encoded == 0
+    engine.render(Settings(size=SIZE, content="sample:house", alpha=0.4))
+    assert calls == [1]  # a new content: one encoder pass, the style still cached
+
+
 def _shared() -> Path | None:
     for base in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
         if (base / "adain-style-repo" / "input" / "content" / "chicago.jpg").is_file():
