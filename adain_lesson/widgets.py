@@ -11,13 +11,14 @@ Every control maps onto one idea of the paper:
 
 The module has two layers. The computation layer has no ipywidgets in it: :class:`Settings` (a plain,
 frozen description of what to render), :class:`PlaygroundEngine` (image sources, uploads, caches, and
-:meth:`PlaygroundEngine.render`, which calls :meth:`adain_lesson.model.StyleTransfer.stylize`),
-:func:`parse_upload` and :class:`Debouncer`. The UI layer, :class:`Playground`, builds the widgets
-(ipywidgets 7.7.1, as on Colab, or 8.x) and its callbacks only read the widgets into a :class:`Settings`,
-call the engine, and show the result, or the error as a one-line message, never a traceback.
+:meth:`PlaygroundEngine.render`, made of :mod:`adain_lesson.model`'s functions and equal to
+:meth:`~adain_lesson.model.StyleTransfer.stylize`), :func:`parse_upload` and :class:`Debouncer`.
+The UI layer, :class:`Playground`, builds the widgets (ipywidgets 7.7.1, as on Colab, or 8.x); its
+callbacks only read the widgets into a :class:`Settings`, call the engine, and show the result, or the
+error as a one-line message, never a traceback.
 
-Style statistics ``mu(f(s)), sigma(f(s))`` are cached (:meth:`StyleTransfer.encode_style`), so moving
-alpha, a weight or the mask only re-runs the content encoder and the decoder. Updates are debounced:
+Style statistics ``mu(f(s)), sigma(f(s))`` (:meth:`StyleTransfer.encode_style`) and the content features
+``f(c)`` are cached, so moving alpha, a weight or the mask runs the decoder only. Updates are debounced:
 a burst of slider events (a drag) gives one render, after the burst.
 """
 
@@ -251,7 +252,7 @@ class PlaygroundEngine:
         if key.startswith("upload:") and key in self._uploads:
             return self._uploads[key]
         if key.startswith("paper:"):
-            return hub.fetch(key.removeprefix("paper:"), mirror=self.mirror)
+            return hub.fetch(key.removeprefix("paper:"), mirror=self.mirror, progress=False)
         if key.startswith("sample:"):
             return key
         raise UserError(f"unknown image source {key!r}: choose one from the list or upload a file")
