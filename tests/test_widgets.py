@@ -16,7 +16,6 @@ from PIL import Image
 
 from adain_lesson import images
 from adain_lesson.errors import UserError
-from adain_lesson.model import load_pretrained
 from adain_lesson.widgets import (
     MAX_STYLES,
     Debouncer,
@@ -29,13 +28,13 @@ from adain_lesson.widgets import (
 
 W = pytest.importorskip("ipywidgets")
 MAJOR = int(W.__version__.split(".")[0])
-ROOT = Path(__file__).resolve().parents[1]
 SIZE = 32  # small: the tests check behaviour, not looks
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_pretrained("random", "cpu")
+@pytest.fixture()
+def model(random_model):
+    """The session's random-weight model (tests/conftest.py); monkeypatching it is undone after each test."""
+    return random_model
 
 
 @pytest.fixture()
@@ -377,17 +376,10 @@ def test_moving_alpha_runs_no_encoder_at_all(model, monkeypatch) -> None:
     assert calls == [1]  # a new content: one encoder pass, the style still cached
 
 
-def _shared() -> Path | None:
-    for base in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
-        if (base / "adain-style-repo" / "input" / "content" / "chicago.jpg").is_file():
-            return base
-    return None
-
-
-@pytest.mark.skipif(_shared() is None, reason="../shared/adain-style-repo is absent (a fresh clone)")
-def test_paper_images_from_the_shared_mirror(model, tmp_path, monkeypatch) -> None:
+def test_paper_images_from_the_shared_mirror(model, shared_repo, tmp_path, monkeypatch) -> None:
+    """Full mode's defaults (the paper's Chicago and Asheville) and the mask of Fig. 10, via hub.fetch's mirror."""
     monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "cache"))
-    pg = Playground(model, paper_images=True, size=SIZE, debounce_s=0, mirror=_shared())
+    pg = Playground(model, paper_images=True, size=SIZE, debounce_s=0, mirror=shared_repo.parent)
     pg.mask.value = "paper:mask.png"
     pg.style_sources[1].value = "sample:waves"
     assert pg.last is not None, pg.message.value
