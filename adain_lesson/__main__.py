@@ -236,7 +236,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if result.checkpoint is not None:
             print(f"checkpoint: {result.checkpoint}")
         if result.skipped:
-            print(f"note: {result.skipped} unreadable image files were skipped", file=sys.stderr)
+            print(f"note: unreadable image files were met {result.skipped} times and skipped (see the notes above)",
+                  file=sys.stderr)
     if result.stopped:
         print(f"stopped by {result.stopped} at iteration {result.iteration}: add --resume to the same command "
               "to continue", file=sys.stderr)

@@ -150,8 +150,8 @@ def describe_config(config: TrainConfig | None = None) -> str:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` did: the iteration reached, whether a signal stopped it, the last checkpoint,
-    this process's log rows, and the number of unreadable files skipped."""
+    """What :func:`train` did: the iteration reached, the signal that stopped it (or ``None``), the last
+    checkpoint written, the log rows (rank 0), and how many times an unreadable file was skipped."""
 
     iteration: int
     stopped: str | None
@@ -174,7 +174,8 @@ def training_losses(encoder: Encoder, decoder: nn.Module, content: Tensor, style
     output. Losses are computed in float32 even under autocast (the variances of Eq. 13 overflow float16).
     """
     style_feats = encoder.features(style, STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
-    t = adaptive_instance_norm(encoder(content), style_feats[-1]).detach()  # Eq. 9
+    # Eq. 9, in float32: under autocast the features are float16, and their variances can overflow float16
+    t = adaptive_instance_norm(encoder(content).float(), style_feats[-1].float()).detach()
     g_t = decoder(t)  # Eq. 10
     out_feats = encoder.features(g_t, STYLE_LAYERS)  # phi_i(g(t)); the last one is f(g(t))
     loss_c = content_loss(out_feats[-1].float(), t.float(), reduction)  # Eq. 12
