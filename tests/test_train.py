@@ -199,3 +199,32 @@ def test_ddp_two_processes_on_cpu(dirs, tmp_path: Path) -> None:
     assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000002.pt", "ckpt-00000003.pt"]
     assert T.load_checkpoint(T.find_checkpoints(out)[-1])["world_size"] == 2
     assert proc.stdout.count("checkpoint:") == 1
+
+
+def test_cli_sigterm_writes_a_checkpoint_and_exits_143(dirs, tmp_path: Path) -> None:
+    """The command line, stopped by SIGTERM mid-run: a checkpoint at the iteration reached, exit 143."""
+    import time
+
+    out = tmp_path / "sig"
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "adain_lesson", "train", "--content-dir", str(dirs[0]), "--style-dir", str(dirs[1]),
+           "--out", str(out), "--encoder", "random", "--load-size", "24", "--crop-size", "16", "--batch-size", "1",
+           "--max-iter", "100000", "--log-every", "1", "--checkpoint-every", "100000", "--sample-every", "0",
+           "--device", "cpu", "--workers", "0", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not T.read_log(out / "log.jsonl") and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-3000:]
+    assert "stopped by SIGTERM" in err and "--resume" in err
+    last = T.read_log(out / "log.jsonl")[-1]["iteration"]
+    ckpts = T.find_checkpoints(out)
+    assert [p.name for p in ckpts] == [f"ckpt-{last:08d}.pt"]
+    assert T.load_checkpoint(ckpts[0])["iteration"] == last
