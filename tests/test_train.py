@@ -228,3 +228,14 @@ def test_cli_sigterm_writes_a_checkpoint_and_exits_143(dirs, tmp_path: Path) -> 
     ckpts = T.find_checkpoints(out)
     assert [p.name for p in ckpts] == [f"ckpt-{last:08d}.pt"]
     assert T.load_checkpoint(ckpts[0])["iteration"] == last
+
+
+def test_benchmark_training_reports_both_loops(dirs) -> None:
+    """The function ``python -m adain_lesson bench --train`` calls: keys and sane values (speed is not tested)."""
+    naive = T.benchmark_training(2, False, "cpu", batch=2, size=16, warmup=1, image_dir=dirs[0])
+    tuned = T.benchmark_training(2, True, "cpu", batch=2, size=16, warmup=1, image_dir=dirs[0], workers=1)
+    for r in (naive, tuned):
+        assert r["it_per_s"] > 0 and 0.0 <= r["data_wait_share"] <= 1.0 and r["steps"] == 2
+        assert r["images_per_s"] == pytest.approx(r["it_per_s"] * 2)
+    assert (naive["workers"], tuned["workers"]) == (0, 1) and not naive["tuned"] and tuned["tuned"]
+    assert not tuned["amp"] and not tuned["channels_last"]  # CUDA only
