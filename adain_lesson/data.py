@@ -269,9 +269,9 @@ SOURCES: dict[str, DataSource] = {
     "wikiart": DataSource(
         "wikiart", "http://web.fsktm.um.edu.my/~cschan/source/ICIP2017/wikiart.zip", "wikiart.zip",
         None, None, None,
-        "WikiArt as packaged by ArtGAN (about 25 GB, ~80k paintings; size and hash not published). The paper's "
-        "source is Kaggle's 'Painter by Numbers' train.zip, which needs a Kaggle login: download it by hand "
-        "and pass --archive",
+        "WikiArt as packaged by ArtGAN (about 25 GB, ~80k paintings; size and hash not published). The authors' "
+        "README points to Kaggle's 'Painter by Numbers' train.zip instead, which needs a Kaggle login: download "
+        "it by hand and pass --archive",
     ),
 }
 
