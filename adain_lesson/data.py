@@ -277,7 +277,11 @@ SOURCES: dict[str, DataSource] = {
 
 
 def _is_image_name(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+    """An image by its extension, but not macOS's ``__MACOSX/`` or ``._name`` metadata files."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if "__MACOSX" in pure.parts or pure.name.startswith("._"):
+        return False
+    return pure.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def _safe_target(dest: Path, name: str, archive: Path) -> Path:

@@ -154,6 +154,7 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
 def test_extract_zip_with_max_images(tmp_path: Path) -> None:
     members = {f"val/img_{i}.jpg": _png(20, 20, i) for i in range(5)}
     members["val/labels.json"] = b"{}"
+    members["__MACOSX/val/._img_0.jpg"] = b"resource fork"  # macOS metadata: not an image
     archive = _zip(tmp_path / "a.zip", members)
     out = data.extract_archive(archive, tmp_path / "out", max_images=3, progress=False)
     assert [p.name for p in out] == ["img_0.jpg", "img_1.jpg", "img_2.jpg"]
