@@ -7,6 +7,7 @@ A user's mistake ends with one line on stderr (``error: ...``) and exit status 2
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -193,11 +194,86 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# train, download-data
+# ------------------------------------------------------------------------------------------------
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    from dataclasses import MISSING, fields
+
+    from .train import TrainConfig
+
+    p.epilog = ("Several GPUs: torchrun --nproc_per_node=N -m adain_lesson train ... (one data shard per GPU; "
+                "--batch-size is per GPU). Stop with Ctrl-C or SIGTERM: a checkpoint is written; add --resume "
+                "to the same command to continue exactly.")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        text = f"{f.metadata['help']} (default: {default}; source: {f.metadata['source']})"
+        text = text.replace("%", "%%")
+        if f.name == "progress":
+            p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the tqdm progress bar")
+        elif f.name == "squash":
+            p.add_argument(flag, action="store_true", help=text)
+        elif f.name == "resume":
+            p.add_argument(flag, nargs="?", const="latest", default=None, metavar="CHECKPOINT",
+                           help="continue from the newest checkpoint in --out (or from the file given), exactly")
+        elif f.name in ("content_dir", "style_dir"):
+            p.add_argument(flag, required=True, help=f.metadata["help"])
+        else:
+            kind = type(default) if default is not None else (int if f.name == "max_images" else str)
+            p.add_argument(flag, type=kind, default=default, choices=f.metadata.get("choices"), help=text)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from .train import TrainConfig, train
+
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    result = train(config)
+    if os.environ.get("RANK", "0") == "0":
+        if result.checkpoint is not None:
+            print(f"checkpoint: {result.checkpoint}")
+        if result.skipped:
+            print(f"note: unreadable image files were met {result.skipped} times and skipped (see the notes above)",
+                  file=sys.stderr)
+    if result.stopped:
+        print(f"stopped by {result.stopped} at iteration {result.iteration}: add --resume to the same command "
+              "to continue", file=sys.stderr)
+        return 130 if result.stopped == "SIGINT" else 143
+    return 0
+
+
+def _add_download(p: argparse.ArgumentParser) -> None:
+    from .data import SOURCES
+
+    p.add_argument("dataset", choices=list(SOURCES), help="; ".join(f"{k}: {v.note}" for k, v in SOURCES.items()))
+    p.add_argument("--root", default="data", help="where archives/ and the image folder go (default: ./data)")
+    p.add_argument("--max-images", type=int, default=None, help="extract only the first N images (a quick subset)")
+    p.add_argument("--archive", default=None, help="use an archive you downloaded yourself (e.g. Kaggle's train.zip)")
+    p.add_argument("--url", default=None, help="download from this address instead (a mirror; not verified)")
+    p.add_argument("--delete-archive", action="store_true", help="delete the archive after extracting it")
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .data import download_dataset
+
+    folder = download_dataset(args.dataset, args.root, max_images=args.max_images, archive=args.archive,
+                              url=args.url, keep_archive=not args.delete_archive)
+    print(folder)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # Registry: name -> (help, add_arguments, run). Other modules' commands are added here.
 # ------------------------------------------------------------------------------------------------
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "stylize": ("stylize images with AdaIN (Eqs. 14-15, Figs. 7-10)", _add_stylize, cmd_stylize),
+    "train": ("train the decoder on folders of content and style images (Section 6.1, Eqs. 11-13)",
+              _add_train, cmd_train),
+    "download-data": ("download and extract MS-COCO or WikiArt images for training", _add_download, cmd_download),
     "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL", _add_sync, cmd_sync),
 }
 

@@ -29,6 +29,7 @@ class Notebook:
 
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
+    Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13), the paper's data pipeline, a short run with loss curves and samples, exact resume, full 160k training on GPU, Colab or torchrun", 40, "recommended"),
     Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 20, "recommended"),
 )  # fmt: skip
 

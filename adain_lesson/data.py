@@ -1,0 +1,429 @@
+"""Training data for the decoder: folder datasets, the paper's crops, an infinite sharded sampler, downloads.
+
+Section 6.1 of the paper: content images from MS-COCO, style images from WikiArt (about 80,000 each);
+"we first resize the smallest dimension of both images to 512 while preserving the aspect ratio, then
+randomly crop regions of size 256 x 256". :class:`PaperTransform` does exactly that. (The PyTorch port,
+pytorch-AdaIN ``train.py``, instead *squashes* every image to 512 x 512 with ``Resize((512, 512))``
+before the random crop, which distorts the aspect ratio; ``PaperTransform(squash=True)`` reproduces it.)
+
+Determinism, for an exact ``--resume``: :class:`InfiniteSampler` yields ``(index, seed)`` pairs that are
+a pure function of ``(seed, rank, world_size, position)``, and :class:`ImageFolder` draws each random
+crop from that per-sample seed. The stream of batches therefore does not depend on the number of loader
+workers, and a resumed run restarts the stream at ``position = iteration * batch``.
+
+Downloads (:func:`download_dataset`): MS-COCO ``train2014`` (what the paper used) or ``val2017`` (a
+smaller 5,000-image set for a quick run), and a WikiArt archive. Archives are fetched with
+:func:`adain_lesson.hub.download` (resumable, size / SHA-256 checked where known) and unpacked by
+:func:`extract_archive`, which refuses any member that would land outside the target folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset, Sampler
+
+from . import hub
+from .errors import UserError
+from .images import IMAGE_EXTENSIONS, MIN_SIDE, list_images, open_image, to_tensor
+
+__all__ = [
+    "PAPER_CROP_SIZE",
+    "PAPER_LOAD_SIZE",
+    "SOURCES",
+    "DataSource",
+    "ImageFolder",
+    "InfiniteSampler",
+    "PaperTransform",
+    "download_dataset",
+    "extract_archive",
+    "sample_seed",
+]
+
+#: Section 6.1: the shorter side is resized to 512, keeping the aspect ratio ...
+PAPER_LOAD_SIZE = 512
+#: ... then a random 256 x 256 region is cropped.
+PAPER_CROP_SIZE = 256
+
+_MASK63 = (1 << 63) - 1
+
+
+def sample_seed(seed: int, rank: int, position: int) -> int:
+    """A well-mixed 63-bit seed for the ``position``-th sample of ``rank``'s stream (SplitMix64)."""
+    z = (seed * 0x9E3779B97F4A7C15 + rank * 0xBF58476D1CE4E5B9 + position * 0x94D049BB133111EB) & ((1 << 64) - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
+    return (z ^ (z >> 31)) & _MASK63
+
+
+# --------------------------------------------------------------------------------------------------
+# Transform
+# --------------------------------------------------------------------------------------------------
+
+
+class PaperTransform:
+    """Resize the shorter side to ``load_size`` keeping the aspect ratio, then crop ``crop_size`` at random.
+
+    ``load_size=0`` keeps the original size (images smaller than the crop are scaled up to it).
+    ``squash=True`` resizes to ``load_size x load_size`` instead, as the PyTorch port does.
+    Call it with a PIL image and a ``torch.Generator`` (the crop position comes from it); returns
+    ``float32 [3, crop, crop]`` in [0, 1].
+    """
+
+    def __init__(self, load_size: int = PAPER_LOAD_SIZE, crop_size: int = PAPER_CROP_SIZE, squash: bool = False):
+        if crop_size < MIN_SIDE:
+            raise UserError(f"crop size {crop_size} is too small: the encoder needs at least {MIN_SIDE} px")
+        if load_size and load_size < crop_size:
+            raise UserError(f"load size {load_size} is smaller than the crop {crop_size}: use load size >= crop")
+        self.load_size, self.crop_size, self.squash = load_size, crop_size, squash
+
+    def __repr__(self) -> str:
+        return f"PaperTransform(load_size={self.load_size}, crop_size={self.crop_size}, squash={self.squash})"
+
+    def resize(self, im: Image.Image) -> Image.Image:
+        """The deterministic part: the resize before the crop."""
+        w, h = im.size
+        if self.squash and self.load_size:
+            size = (self.load_size, self.load_size)
+        else:
+            target = self.load_size or max(min(w, h), self.crop_size)
+            scale = target / min(w, h)
+            size = (max(self.crop_size, round(w * scale)), max(self.crop_size, round(h * scale)))
+        if size == (w, h):
+            return im
+        return im.resize(size, Image.BILINEAR, reducing_gap=3.0 if min(w, h) > 2 * min(size) else None)
+
+    def __call__(self, im: Image.Image, generator: torch.Generator | None = None) -> torch.Tensor:
+        im = self.resize(im)
+        w, h = im.size
+        c = self.crop_size
+        top = int(torch.randint(0, h - c + 1, (1,), generator=generator))
+        left = int(torch.randint(0, w - c + 1, (1,), generator=generator))
+        return to_tensor(im.crop((left, top, left + c, top + c)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------------------
+
+
+class ImageFolder(Dataset):
+    """The images under ``root`` (recursively; extensions of :data:`IMAGE_EXTENSIONS`, any case), sorted.
+
+    ``dataset[i]`` is one transformed image ``[3, crop, crop]``; ``i`` may also be an ``(index, seed)``
+    pair from :class:`InfiniteSampler`, whose seed fixes the random crop. An unreadable file (corrupt,
+    truncated, too large) is skipped: the next file is taken instead, a note goes to stderr once per
+    process and file, and :meth:`load` reports how many were skipped, so a long run never dies on one
+    bad JPEG. ``max_images`` keeps only the first N files (a quick subset).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        transform: PaperTransform | None = None,
+        *,
+        max_images: int | None = None,
+        what: str = "image",
+    ) -> None:
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise UserError(f"{what} folder not found: {root} (check the path, or download a dataset first)")
+        files = list_images(root, recursive=True)
+        if max_images is not None:
+            if max_images < 1:
+                raise UserError(f"max_images must be at least 1, got {max_images}")
+            files = files[:max_images]
+        if not files:
+            exts = ", ".join(IMAGE_EXTENSIONS)
+            raise UserError(f"{what} folder {root} holds no images ({exts}), not even in sub-folders")
+        self.root = root
+        self.files = files
+        self.transform = transform if transform is not None else PaperTransform()
+        self.bad: set[int] = set()  # indices found unreadable in this process
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load(self, index: int, seed: int | None = None) -> tuple[torch.Tensor, int]:
+        """Image ``index`` (or the next readable one) transformed with a crop drawn from ``seed``;
+        returns ``(image, number of unreadable files skipped to get it)``."""
+        n = len(self.files)
+        g = torch.Generator().manual_seed(seed if seed is not None else index)
+        skipped = 0
+        for k in range(n):
+            i = (index + k) % n
+            if i in self.bad:
+                skipped += 1
+                continue
+            try:
+                im = open_image(self.files[i])
+                return self.transform(im, g), skipped
+            except (UserError, OSError, ValueError, Image.DecompressionBombError) as exc:
+                self.bad.add(i)
+                skipped += 1
+                print(f"note: skipping unreadable image {self.files[i]} ({str(exc).splitlines()[0]})", file=sys.stderr)
+        raise UserError(f"none of the {n} files under {self.root} could be read as an image: check the folder")
+
+    def __getitem__(self, item: int | tuple[int, int]) -> torch.Tensor:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        return self.load(index, seed)[0]
+
+
+class CountingView(Dataset):
+    """``dataset[item]`` as ``(image, skipped)``: lets a DataLoader carry the skip counts to the loop."""
+
+    def __init__(self, dataset: ImageFolder) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        return self.dataset.load(index, seed)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampler
+# --------------------------------------------------------------------------------------------------
+
+
+class InfiniteSampler(Sampler):
+    """An endless stream of ``(index, seed)`` pairs: a fresh shuffle of the dataset every epoch.
+
+    For several processes (DDP), rank ``r`` of ``world_size`` takes every ``world_size``-th element of
+    each epoch's permutation, starting at ``r``: the shards are disjoint and together cover the data.
+    ``start`` skips the first ``start`` elements of this rank's stream in O(1) (used to resume exactly).
+    Everything is a function of ``(seed, rank, world_size, position)``: no global random state is used.
+    """
+
+    def __init__(self, size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1, start: int = 0,
+                 shuffle: bool = True) -> None:
+        if size < world_size:
+            raise UserError(f"{size} images cannot be shared among {world_size} processes: add images")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside [0, {world_size})")
+        self.size, self.seed, self.rank, self.world_size = size, seed, rank, world_size
+        self.start, self.shuffle = start, shuffle
+        self.shard_len = len(range(rank, size, world_size))
+
+    def _order(self, epoch: int) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.size))[self.rank :: self.world_size]
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) & _MASK63)
+        return torch.randperm(self.size, generator=g)[self.rank :: self.world_size].tolist()
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        position = self.start
+        epoch, offset = divmod(position, self.shard_len)
+        while True:
+            order = self._order(epoch)
+            for idx in order[offset:]:
+                yield idx, sample_seed(self.seed, self.rank, position)
+                position += 1
+            epoch, offset = epoch + 1, 0
+
+    def __len__(self) -> int:  # DataLoader only uses it for len(loader); the stream is endless
+        return sys.maxsize
+
+
+# --------------------------------------------------------------------------------------------------
+# Downloads and safe extraction
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A downloadable archive of training images. ``size`` / ``sha256`` are ``None`` where not known."""
+
+    name: str
+    url: str
+    archive: str
+    size: int | None
+    sha256: str | None
+    images: int | None
+    note: str
+
+
+SOURCES: dict[str, DataSource] = {
+    "coco-train2014": DataSource(
+        "coco-train2014", "http://images.cocodataset.org/zips/train2014.zip", "train2014.zip",
+        13_510_573_713, None, 82_783,
+        "MS-COCO 2014 training images, the paper's content set (13.5 GB; size checked, no published SHA-256)",
+    ),
+    "coco-val2017": DataSource(
+        "coco-val2017", "http://images.cocodataset.org/zips/val2017.zip", "val2017.zip",
+        815_585_330, "4f7e2ccb2866ec5041993c9cf2a952bbed69647b115d0f74da7ce8f4bef82f05", 5_000,
+        "MS-COCO 2017 validation images: 5,000 photos (816 MB), enough for a quick run",
+    ),
+    "wikiart": DataSource(
+        "wikiart", "http://web.fsktm.um.edu.my/~cschan/source/ICIP2017/wikiart.zip", "wikiart.zip",
+        None, None, None,
+        "WikiArt as packaged by ArtGAN (about 25 GB, ~80k paintings; size and hash not published). The authors' "
+        "README points to Kaggle's 'Painter by Numbers' train.zip instead, which needs a Kaggle login: download "
+        "it by hand and pass --archive",
+    ),
+}
+
+
+def _is_image_name(name: str) -> bool:
+    """An image by its extension, but not macOS's ``__MACOSX/`` or ``._name`` metadata files."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if "__MACOSX" in pure.parts or pure.name.startswith("._"):
+        return False
+    return pure.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _safe_target(dest: Path, name: str, archive: Path) -> Path:
+    """Where member ``name`` goes under ``dest``; raises if it would land outside ``dest``."""
+    norm = name.replace("\\", "/")
+    pure = PurePosixPath(norm)
+    if pure.is_absolute() or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or ".." in pure.parts:
+        raise UserError(f"archive {archive.name} holds an unsafe path {name!r} (outside the target): not extracting it")
+    target = (dest / Path(*pure.parts)).resolve()
+    root = dest.resolve()
+    if target != root and root not in target.parents:
+        raise UserError(f"archive {archive.name} holds an unsafe path {name!r} (outside the target): not extracting it")
+    return target
+
+
+def _write_member(source, target: Path, size: int) -> bool:
+    """Copy one member atomically; skip it if ``target`` already exists with the right size."""
+    if target.is_file() and target.stat().st_size == size:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, max_images: int | None = None,
+                    images_only: bool = True, progress: bool = True) -> list[Path]:
+    """Extract a ``.zip`` or ``.tar[.gz|.bz2|.xz]`` into ``dest``; returns the files written or present.
+
+    Every member name is checked *before* anything is written: an absolute path, a ``..`` component, a
+    link or a device raises :class:`UserError` and nothing is extracted. Files are written atomically and
+    a file already present with the right size is kept (a cut-off extraction resumes). ``max_images``
+    takes the first N image members by name; ``images_only`` skips everything else (annotations, CSVs).
+    """
+    archive, dest = Path(archive), Path(dest)
+    if not archive.is_file():
+        raise UserError(f"archive not found: {archive}")
+    dest.mkdir(parents=True, exist_ok=True)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            members = []
+            for info in zf.infolist():
+                target = _safe_target(dest, info.filename, archive)
+                mode = (info.external_attr >> 16) & 0o170000
+                if mode == 0o120000:
+                    raise UserError(f"archive {archive.name} holds a symbolic link {info.filename!r}: "
+                                    "not extracting it")
+                if info.is_dir() or (images_only and not _is_image_name(info.filename)):
+                    continue
+                members.append((info.filename, info, target))
+            members.sort(key=lambda m: m[0])
+            if max_images is not None:
+                members = members[:max_images]
+            bar = _bar(len(members), archive.name, progress)
+            for _, info, target in members:
+                with zf.open(info) as src:
+                    _write_member(src, target, info.file_size)
+                bar.update(1)
+            bar.close()
+            return [t for _, _, t in members]
+    try:
+        tf = tarfile.open(archive)
+    except tarfile.TarError:
+        raise UserError(f"{archive} is neither a zip nor a tar archive: download it again") from None
+    with tf:
+        members = []
+        for info in tf.getmembers():
+            target = _safe_target(dest, info.name, archive)
+            if info.issym() or info.islnk():
+                raise UserError(f"archive {archive.name} holds a link {info.name!r}: not extracting it")
+            if info.isdir():
+                continue
+            if not info.isfile():
+                raise UserError(f"archive {archive.name} holds a special file {info.name!r}: not extracting it")
+            if images_only and not _is_image_name(info.name):
+                continue
+            members.append((info.name, info, target))
+        members.sort(key=lambda m: m[0])
+        if max_images is not None:
+            members = members[:max_images]
+        bar = _bar(len(members), archive.name, progress)
+        for _, info, target in members:
+            src = tf.extractfile(info)
+            if src is not None:
+                with src:
+                    _write_member(src, target, info.size)
+            bar.update(1)
+        bar.close()
+        return [t for _, _, t in members]
+
+
+def _bar(total: int, desc: str, progress: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"extract {desc}", unit="file", disable=not progress)
+
+
+def download_dataset(
+    source: str | DataSource,
+    root: str | os.PathLike,
+    *,
+    max_images: int | None = None,
+    archive: str | os.PathLike | None = None,
+    url: str | None = None,
+    keep_archive: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Download ``source`` (a name of :data:`SOURCES` or a :class:`DataSource`) and extract its images.
+
+    The archive goes to ``root/archives/`` through :func:`adain_lesson.hub.download` (resumable: run it
+    again after a disconnect; size and SHA-256 checked where :data:`SOURCES` knows them). The images go to
+    ``root/<name>/``, which is returned: pass it as ``--content-dir`` or ``--style-dir``. ``archive``
+    uses a file you downloaded yourself instead; ``url`` overrides the address (a mirror; no checks).
+    ``max_images`` extracts only the first N images (the whole archive is still downloaded).
+    """
+    if isinstance(source, str):
+        if source not in SOURCES:
+            raise UserError(f"unknown dataset {source!r}: choose one of {', '.join(SOURCES)}")
+        source = SOURCES[source]
+    root = Path(root).expanduser()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the data folder {root}: {exc.strerror}") from None
+    if archive is not None:
+        path = Path(archive).expanduser()
+        if not path.is_file():
+            raise UserError(f"--archive {path} does not exist: download {source.url} (or the Kaggle file) first")
+    else:
+        path = root / "archives" / source.archive
+        if not path.is_file():
+            checked = url is None
+            hub.download(url or source.url, path, size=source.size if checked else None,
+                         sha256=source.sha256 if checked else None, progress=progress)
+    out = root / source.name
+    extract_archive(path, out, max_images=max_images, progress=progress)
+    if not keep_archive and archive is None:
+        path.unlink(missing_ok=True)
+    return out

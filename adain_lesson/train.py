@@ -1,0 +1,818 @@
+"""Training the decoder g (Section 6.1): the objective of Eqs. 11-13, the paper's recipe, exact resume, DDP.
+
+The encoder f (VGG-19 to relu4_1) stays frozen; only the decoder learns. For a content batch c and a
+style batch s (Fig. 2, Eqs. 9-13)::
+
+    t = AdaIN(f(c), f(s))                                    (Eq. 9)
+    T(c, s) = g(t)                                           (Eq. 10)
+    L = L_c + lambda * L_s                                   (Eq. 11)
+    L_c = || f(g(t)) - t ||_2                                (Eq. 12, at relu4_1, against t, not f(c))
+    L_s = sum_i || mu(phi_i(g(t))) - mu(phi_i(s)) ||_2
+              + || sigma(phi_i(g(t))) - sigma(phi_i(s)) ||_2  (Eq. 13, phi_i = relu1_1 ... relu4_1)
+
+Every default lives in :class:`TrainConfig`, each field with its source (``field.metadata["source"]``;
+:func:`describe_config` prints them). :func:`train` runs the loop: Adam with ``lr / (1 + decay * t)``,
+AMP (float16 + GradScaler) and channels_last on CUDA, atomic checkpoints every N iterations and on
+SIGINT / SIGTERM (the last K kept), exact ``resume``, JSON-lines or CSV logs, a tqdm bar, sample grids,
+and several processes under ``torchrun --nproc_per_node=N`` (DistributedDataParallel, one data shard per
+rank, only rank 0 writes). :func:`benchmark_training` measures the naive loop beside the tuned one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from . import hub
+from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
+from .decoder import make_decoder
+from .errors import UserError
+from .losses import content_loss, mean_std_loss
+from .model import load_weights_file, random_init_
+from .norms import adaptive_instance_norm
+from .vgg import STYLE_LAYERS, Encoder, make_vgg
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "TrainConfig",
+    "TrainResult",
+    "benchmark_training",
+    "describe_config",
+    "find_checkpoints",
+    "learning_rate",
+    "load_checkpoint",
+    "read_log",
+    "train",
+    "training_losses",
+]
+
+#: The tag every checkpoint carries; a file without it is not one of ours.
+CHECKPOINT_FORMAT = "adain-lesson-train/1"
+
+
+def _f(default: Any, source: str, help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
+    return field(default=default, metadata={"source": source, "help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run, with its default and where that default comes from.
+
+    References: *paper* = Huang & Belongie, ICCV 2017, Section 6.1; *Lua* = the authors' ``train.lua``
+    (github.com/xunhuang1995/AdaIN-style); *port* = pytorch-AdaIN ``train.py`` (github.com/naoto0804/
+    pytorch-AdaIN), whose converted ``decoder.pth`` this package loads.
+    """
+
+    # --- data ---------------------------------------------------------------------------------------
+    content_dir: str = _f("", "paper: MS-COCO (about 80k images)", "folder of content images (searched recursively)")
+    style_dir: str = _f("", "paper: WikiArt (about 80k paintings)", "folder of style images (searched recursively)")
+    load_size: int = _f(512, "paper, Lua -contentSize/-styleSize 512",
+                        "shorter side before the crop, aspect ratio kept (0 = original size)")
+    crop_size: int = _f(256, "paper, Lua -finalSize 256", "random square crop fed to the network")
+    squash: bool = _f(False, "port: Resize((512, 512)) squashes instead",
+                      "resize to load_size x load_size (the port's distortion) instead of keeping the aspect")
+    max_images: int | None = _f(None, "this package", "use only the first N images of each folder (a quick subset)")
+    # --- objective (Eqs. 11-13) ------------------------------------------------------------------
+    content_weight: float = _f(1.0, "Lua -contentWeight 1; port --content_weight 1.0", "weight of L_c (Eq. 12)")
+    style_weight: float = _f(
+        10.0,
+        "port --style_weight 10.0 with MSE terms. The paper gives no lambda. Lua: -styleWeight 1e-2 by "
+        "default (decoder-content-similar.t7) and 1e-1 for the released decoder.t7 (its README), with each "
+        "layer's squared errors summed over channels (not averaged), i.e. about C_i times larger terms",
+        "lambda of Eq. 11, the weight of L_s (Eq. 13)",
+    )
+    reduction: str = _f("mse", "port: nn.MSELoss (mean over batch and channels)",
+                        "how the squared errors are reduced: mse (mean) or sum", choices=("mse", "sum"))
+    # --- optimisation --------------------------------------------------------------------------------
+    lr: float = _f(1e-4, "Lua -learningRate 1e-4; port --lr 1e-4 (the paper: Adam, no rate given)",
+                   "Adam learning rate")
+    lr_decay: float = _f(5e-5, "Lua -learningRateDecay 5e-5; port --lr_decay 5e-5",
+                         "learning rate at iteration t is lr / (1 + lr_decay * t)")
+    batch_size: int = _f(8, "paper: 8 content-style pairs; Lua -batchSize 8; port 8",
+                         "pairs per iteration, per process (under torchrun the effective batch is N times this)")
+    max_iter: int = _f(160_000, "Lua -maxIter 160000; port --max_iter 160000", "iterations to train")
+    seed: int = _f(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
+    # --- model -------------------------------------------------------------------------------------
+    encoder: str = _f("auto", "the released vgg_normalised.pth",
+                      "auto (released VGG, downloaded and verified), random (tests only), or a .pth file")
+    decoder_norm: str = _f("none", "paper Section 7.1: no normalization in the decoder",
+                           "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
+    # --- machine -----------------------------------------------------------------------------------
+    device: str | None = _f(None, "this package",
+                            "cpu, cuda, mps (default: the best available; cuda:LOCAL_RANK under torchrun)")
+    amp: str = _f("auto", "this package", "float16 autocast + GradScaler: auto (on for CUDA), on, off",
+                  choices=("auto", "on", "off"))
+    channels_last: str = _f("auto", "this package", "channels_last memory format: auto (on for CUDA), on, off",
+                            choices=("auto", "on", "off"))
+    workers: int = _f(-1, "Lua -nThreads 2; port --n_threads 16",
+                      "data-loading processes per stream (-1 = auto: up to 4 per stream, 0 on CPU devices)")
+    # --- output ------------------------------------------------------------------------------------
+    out: str = _f("runs/adain", "this package", "output folder: checkpoints/, samples/, log.jsonl or log.csv")
+    checkpoint_every: int = _f(1000, "Lua -saveEvery 2000; port --save_model_interval 10000 (shorter here, for Colab)",
+                               "write a checkpoint every N iterations (and on SIGINT/SIGTERM and at the end)")
+    keep_last: int = _f(3, "this package", "keep the newest K checkpoints")
+    log_every: int = _f(10, "Lua -printEvery 10", "log the losses every N iterations")
+    log_format: str = _f("jsonl", "this package", "jsonl or csv", choices=("jsonl", "csv"))
+    sample_every: int = _f(1000, "Lua -displayEvery 100 (shown in a browser there)",
+                           "save a grid of stylized samples every N iterations (0 = never)")
+    progress: bool = _f(True, "this package", "show a tqdm progress bar")
+    resume: str | None = _f(None, "this package", "continue from a checkpoint: 'latest' in --out, or a file")
+
+
+#: Fields that define the computation: a resumed run must agree on them to continue exactly.
+_RUN_FIELDS = ("load_size", "crop_size", "squash", "max_images", "content_weight", "style_weight", "reduction",
+               "lr", "lr_decay", "batch_size", "seed", "encoder", "decoder_norm")
+
+
+def describe_config(config: TrainConfig | None = None) -> str:
+    """A plain-text table: each setting, its value, and the source of its default."""
+    config = config or TrainConfig()
+    lines = []
+    for f in fields(TrainConfig):
+        lines.append(f"{f.name:17s} {getattr(config, f.name)!s:12s} {f.metadata['source']}")
+    return "\n".join(lines)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did: the iteration reached, the signal that stopped it (or ``None``), the last
+    checkpoint written, the log rows (rank 0), and how many times an unreadable file was skipped."""
+
+    iteration: int
+    stopped: str | None
+    checkpoint: Path | None
+    log: list[dict]
+    skipped: int
+    out: Path
+
+
+# --------------------------------------------------------------------------------------------------
+# The objective
+# --------------------------------------------------------------------------------------------------
+
+
+def training_losses(encoder: Encoder, decoder: nn.Module, content: Tensor, style: Tensor,
+                    reduction: str = "mse") -> tuple[Tensor, Tensor]:
+    """``(L_c, L_s)`` for one batch: Eqs. 9-10 forward, Eq. 12 content loss, Eq. 13 style loss.
+
+    The content target is ``t`` itself (Eq. 12), not ``f(c)``: the decoder learns to invert AdaIN's
+    output. Losses are computed in float32 even under autocast (the variances of Eq. 13 overflow float16).
+    """
+    style_feats = encoder.features(style, STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
+    # Eq. 9, in float32: under autocast the features are float16, and their variances can overflow float16
+    t = adaptive_instance_norm(encoder(content).float(), style_feats[-1].float()).detach()
+    g_t = decoder(t)  # Eq. 10
+    out_feats = encoder.features(g_t, STYLE_LAYERS)  # phi_i(g(t)); the last one is f(g(t))
+    loss_c = content_loss(out_feats[-1].float(), t.float(), reduction)  # Eq. 12
+    loss_s = mean_std_loss([f.float() for f in out_feats], [f.float() for f in style_feats], reduction)  # Eq. 13
+    return loss_c, loss_s
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """The rate for iteration ``t`` (0-based): ``lr / (1 + lr_decay * t)``, as Lua's optim and the port do."""
+    return config.lr / (1.0 + config.lr_decay * iteration)
+
+
+# --------------------------------------------------------------------------------------------------
+# Setup helpers
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _dist_env() -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    return _Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _device(config: TrainConfig, dist: _Dist) -> torch.device:
+    from .model import default_device
+
+    if config.device is None:
+        dev = default_device()
+        if dev.type == "cuda" and dist.world > 1:
+            dev = torch.device("cuda", dist.local_rank)
+        return dev
+    try:
+        dev = torch.device(config.device)
+    except RuntimeError:
+        raise UserError(f"unknown device {config.device!r}: use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA GPU is available: use --device cpu")
+    if dev.type == "cuda" and dist.world > 1 and dev.index is None:
+        dev = torch.device("cuda", dist.local_rank)
+    return dev
+
+
+def _flag(value: str, device: torch.device, what: str) -> bool:
+    if value == "auto":
+        return device.type == "cuda"
+    if value == "on" and device.type != "cuda":
+        raise UserError(f"--{what} on needs a CUDA GPU (the device is {device}): use --{what} auto or off")
+    return value == "on"
+
+
+def _check_config(c: TrainConfig) -> None:
+    for name in ("batch_size", "max_iter", "checkpoint_every", "keep_last", "log_every", "crop_size"):
+        if getattr(c, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(c, name)}")
+    for name in ("lr", "content_weight", "style_weight", "lr_decay"):
+        value = getattr(c, name)
+        if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
+            raise UserError(f"--{name.replace('_', '-')} must be a finite, non-negative number, got {value}")
+    if c.sample_every < 0:
+        raise UserError(f"--sample-every must be >= 0, got {c.sample_every}")
+    if not c.content_dir or not c.style_dir:
+        raise UserError("give both --content-dir and --style-dir (folders of images)")
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise UserError(f"cannot write to the output folder {out} ({exc.strerror}): choose another --out") from None
+
+
+def _build_encoder(config: TrainConfig) -> Encoder:
+    vgg = make_vgg()
+    if config.encoder == "random":
+        random_init_(vgg, config.seed)
+    else:
+        path = hub.fetch("vgg_normalised.pth") if config.encoder == "auto" else Path(config.encoder)
+        state = load_weights_file(path)
+        try:
+            vgg.load_state_dict(state, strict=True)
+        except RuntimeError:
+            raise UserError(f"{path} is not a normalised VGG-19 state dict: use the released vgg_normalised.pth"
+                            ) from None
+    return Encoder(vgg, "relu4_1")
+
+
+def _build_decoder(config: TrainConfig) -> nn.Sequential:
+    dec = make_decoder(None if config.decoder_norm == "none" else config.decoder_norm)
+    return random_init_(dec, config.seed + 1)
+
+
+def _shapes(module: nn.Module) -> dict[str, list[int]]:
+    return {k: list(v.shape) for k, v in module.state_dict().items()}
+
+
+def find_checkpoints(out: str | os.PathLike) -> list[Path]:
+    """The checkpoints in ``out/checkpoints``, oldest first."""
+    folder = Path(out) / "checkpoints"
+    return sorted(folder.glob("ckpt-*.pt")) if folder.is_dir() else []
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`train` (``torch.load(weights_only=True)``), checking its tag."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise UserError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is damaged or not a checkpoint"
+                        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"{path} is not an adain-lesson training checkpoint (format {CHECKPOINT_FORMAT})")
+    return ckpt
+
+
+def _resolve_resume(config: TrainConfig, out: Path) -> Path | None:
+    if not config.resume:
+        return None
+    if config.resume == "latest":
+        found = find_checkpoints(out)
+        if not found:
+            raise UserError(f"--resume: no checkpoint in {out / 'checkpoints'}: check --out, or start without --resume")
+        return found[-1]
+    return Path(config.resume)
+
+
+def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path: Path) -> None:
+    if ckpt.get("arch") != _shapes(decoder):
+        was = ckpt.get("config", {}).get("decoder_norm", "?")
+        raise UserError(
+            f"checkpoint {path.name} holds a decoder of another architecture (decoder_norm={was}, this run "
+            f"{config.decoder_norm}): resume with the same --decoder-norm, or start a new --out"
+        )
+    old = ckpt.get("config", {})
+    for name in _RUN_FIELDS:
+        if name in old and old[name] != getattr(config, name):
+            raise UserError(
+                f"checkpoint {path.name} was trained with {name}={old[name]!r} but this run has "
+                f"{getattr(config, name)!r}: use the same setting to resume exactly, or start a new --out"
+            )
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+# --------------------------------------------------------------------------------------------------
+# Logging
+# --------------------------------------------------------------------------------------------------
+
+_LOG_COLUMNS = ("iteration", "loss", "content", "style", "lr", "it_per_s", "data_wait", "skipped", "elapsed_s")
+
+
+def _log_path(out: Path, fmt: str) -> Path:
+    return out / ("log.csv" if fmt == "csv" else "log.jsonl")
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The rows of a ``log.jsonl`` or ``log.csv`` written by :func:`train`, as dicts of numbers."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+        return [{k: (int(v) if k in ("iteration", "skipped") else float(v)) for k, v in r.items()} for r in rows]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _truncate_log(path: Path, iteration: int) -> None:
+    """Drop rows after ``iteration`` (they will be recomputed by the resumed run)."""
+    rows = [r for r in read_log(path) if r["iteration"] <= iteration]
+    _write_rows(path, rows, mode="w")
+
+
+def _write_rows(path: Path, rows: list[dict], mode: str = "a") -> None:
+    new = mode == "w" or not path.exists()
+    if path.suffix == ".csv":
+        lines = [",".join(_LOG_COLUMNS)] if new else []
+        lines += [",".join(repr(r[k]) if isinstance(r[k], float) else str(r[k]) for k in _LOG_COLUMNS) for r in rows]
+    else:
+        lines = [json.dumps(r) for r in rows]
+    if mode == "w":
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+        os.replace(tmp, path)
+    else:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+
+# --------------------------------------------------------------------------------------------------
+# Signals
+# --------------------------------------------------------------------------------------------------
+
+
+class _StopFlag:
+    """SIGINT / SIGTERM set a flag; the loop finishes the iteration, checkpoints and returns."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------------
+
+
+def _datasets(config: TrainConfig) -> tuple[ImageFolder, ImageFolder]:
+    tf = PaperTransform(config.load_size, config.crop_size, config.squash)
+    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content")
+    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style")
+    return content, style
+
+
+def _loader(dataset: ImageFolder, batch: int, sampler: InfiniteSampler, workers: int, pin: bool) -> DataLoader:
+    kw: dict[str, Any] = {}
+    if workers > 0:
+        kw = {"persistent_workers": True, "prefetch_factor": 4}
+    return DataLoader(CountingView(dataset), batch_size=batch, sampler=sampler, num_workers=workers,
+                      pin_memory=pin, drop_last=True, **kw)
+
+
+def _auto_workers(config: TrainConfig, device: torch.device, dist: _Dist) -> int:
+    if config.workers >= 0:
+        return config.workers
+    if device.type == "cpu":
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(4, cpus // (2 * dist.world)))
+
+
+def _sample_inputs(content: ImageFolder, style: ImageFolder, n: int) -> tuple[Tensor, Tensor]:
+    k = min(n, len(content), len(style))
+    cs = torch.stack([content.load(i, seed=i)[0] for i in range(k)])
+    ss = torch.stack([style.load(i, seed=i)[0] for i in range(k)])
+    return cs, ss
+
+
+def _save_samples(path: Path, encoder: Encoder, decoder: nn.Module, cs: Tensor, ss: Tensor,
+                  device: torch.device) -> Path:
+    from .images import save_image
+    from .viz import image_grid
+
+    was = decoder.training
+    decoder.eval()
+    with torch.no_grad():
+        c, s = cs.to(device), ss.to(device)
+        out = decoder(adaptive_instance_norm(encoder(c), encoder(s))).float().clamp(0, 1).cpu()
+    decoder.train(was)
+    k = cs.shape[0]
+    grid = image_grid([*cs, *ss, *out], nrow=k)
+    return save_image(grid, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------------------
+
+
+def train(config: TrainConfig, *, on_log: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train the decoder as :class:`TrainConfig` says; returns a :class:`TrainResult`.
+
+    Run it directly, through ``python -m adain_lesson train``, or under ``torchrun --nproc_per_node=N``
+    (one process per GPU; rank, world size and local rank come from the environment). Bad settings raise
+    :class:`UserError` before any training step. SIGINT / SIGTERM end the current iteration, write a
+    checkpoint and return with ``stopped`` set; ``config.resume`` then continues exactly where it stopped.
+    ``on_log`` is called with each log row (on rank 0), e.g. to plot live in a notebook.
+    """
+    _check_config(config)
+    dist = _dist_env()
+    device = _device(config, dist)
+    amp = _flag(config.amp, device, "amp")
+    channels_last = _flag(config.channels_last, device, "channels-last")
+    out = Path(config.out).expanduser()
+    content_ds, style_ds = _datasets(config)
+    for ds, what in ((content_ds, "content"), (style_ds, "style")):
+        shard = len(range(dist.rank, len(ds), dist.world))
+        if config.batch_size > shard:
+            per = f" ({shard} per process for {dist.world} processes)" if dist.world > 1 else ""
+            raise UserError(
+                f"batch size {config.batch_size} is larger than the {what} set: {len(ds)} images{per}; "
+                "add images or lower --batch-size"
+            )
+    _check_writable(out)
+    resume_path = _resolve_resume(config, out)
+    decoder = _build_decoder(config)
+    ckpt = None
+    if resume_path is not None:
+        ckpt = load_checkpoint(resume_path)
+        _check_compatible(ckpt, config, decoder, resume_path)
+        if ckpt["iteration"] >= config.max_iter:
+            raise UserError(
+                f"checkpoint {resume_path.name} is at iteration {ckpt['iteration']}, not below --max-iter "
+                f"{config.max_iter}: raise --max-iter to train further"
+            )
+        old_world = ckpt.get("world_size", 1)
+        if old_world != dist.world and dist.main:
+            print(f"note: the checkpoint was written by {old_world} processes, this run has {dist.world}: "
+                  "the data order differs from an uninterrupted run", file=sys.stderr)
+    encoder = _build_encoder(config)  # after the cheap checks: it may download 80 MB
+
+    # ---- work starts here ----
+    started_group = False
+    if dist.world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group(backend)
+        started_group = True
+    try:
+        return _run(config, dist, device, amp, channels_last, out, content_ds, style_ds, encoder, decoder,
+                    ckpt, on_log)
+    finally:
+        if started_group:
+            torch.distributed.destroy_process_group()
+
+
+def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, channels_last: bool, out: Path,
+         content_ds: ImageFolder, style_ds: ImageFolder, encoder: Encoder, decoder: nn.Sequential,
+         ckpt: dict | None, on_log: Callable[[dict], None] | None) -> TrainResult:
+    from tqdm.auto import tqdm
+
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    encoder = encoder.to(device, memory_format=fmt)
+    decoder = decoder.to(device, memory_format=fmt)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    start = 0
+    if ckpt is not None:
+        decoder.load_state_dict(ckpt["decoder"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if amp and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+        _set_rng_state(ckpt["rng"], device)
+        start = int(ckpt["iteration"])
+    model: nn.Module = decoder
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(decoder, device_ids=[device.index] if device.type == "cuda" else None)
+    decoder.train()
+
+    workers = _auto_workers(config, device, dist)
+    pin = device.type == "cuda"
+    b = config.batch_size
+    c_sampler = InfiniteSampler(len(content_ds), seed=config.seed, rank=dist.rank, world_size=dist.world,
+                                start=start * b)
+    s_sampler = InfiniteSampler(len(style_ds), seed=config.seed + 1, rank=dist.rank, world_size=dist.world,
+                                start=start * b)
+    c_iter: Iterator = iter(_loader(content_ds, b, c_sampler, workers, pin))
+    s_iter: Iterator = iter(_loader(style_ds, b, s_sampler, workers, pin))
+
+    ckpt_dir, sample_dir = out / "checkpoints", out / "samples"
+    log_path = _log_path(out, config.log_format)
+    if dist.main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        if config.sample_every:
+            sample_dir.mkdir(parents=True, exist_ok=True)
+        if start:
+            _truncate_log(log_path, start)
+        elif log_path.exists():
+            log_path.unlink()  # a fresh run in an old folder: start a fresh log
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
+    samples = _sample_inputs(content_ds, style_ds, 4) if (dist.main and config.sample_every) else None
+
+    def save(iteration: int) -> Path:
+        path = ckpt_dir / f"ckpt-{iteration:08d}.pt"
+        _save_atomic({
+            "format": CHECKPOINT_FORMAT,
+            "iteration": iteration,
+            "decoder": {k: v.detach().cpu() for k, v in decoder.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if amp else {},
+            "rng": _rng_state(device),
+            "config": asdict(config),
+            "arch": _shapes(decoder),
+            "world_size": dist.world,
+        }, path)
+        for old in find_checkpoints(out)[: -config.keep_last]:
+            old.unlink(missing_ok=True)
+        return path
+
+    history: list[dict] = []
+    last_ckpt: Path | None = None
+    skipped_total = 0
+    window = {"n": 0, "wait": 0.0, "t": time.perf_counter(), "skipped": 0}
+    t_start = time.perf_counter()
+    bar = tqdm(total=config.max_iter, initial=start, desc="train", unit="it", dynamic_ncols=True,
+               disable=not (config.progress and dist.main))
+    stop_tensor = torch.zeros(1, device=device if dist.world > 1 and device.type == "cuda" else "cpu")
+    iteration = start
+    with _StopFlag() as stop:
+        while iteration < config.max_iter:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, iteration)
+            t0 = time.perf_counter()
+            content, c_skip = next(c_iter)
+            style, s_skip = next(s_iter)
+            window["wait"] += time.perf_counter() - t0
+            window["skipped"] += int(c_skip.sum() + s_skip.sum())
+            content = content.to(device, non_blocking=True).contiguous(memory_format=fmt)
+            style = style.to(device, non_blocking=True).contiguous(memory_format=fmt)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                loss_c, loss_s = training_losses(encoder, model, content, style, config.reduction)
+                loss = config.content_weight * loss_c + config.style_weight * loss_s
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            iteration += 1
+            window["n"] += 1
+            bar.update(1)
+
+            if iteration % config.log_every == 0 or iteration == config.max_iter:
+                stats = torch.stack([loss_c.detach().float(), loss_s.detach().float(),
+                                     torch.tensor(float(window["skipped"]), device=loss_c.device)])
+                if dist.world > 1:
+                    torch.distributed.all_reduce(stats)
+                    stats[:2] /= dist.world
+                lc, ls, sk = stats.tolist()
+                now = time.perf_counter()
+                skipped_total += int(sk)
+                row = {
+                    "iteration": iteration,
+                    "loss": config.content_weight * lc + config.style_weight * ls,
+                    "content": lc,
+                    "style": ls,
+                    "lr": learning_rate(config, iteration - 1),
+                    "it_per_s": window["n"] / max(now - window["t"], 1e-9),
+                    "data_wait": window["wait"] / max(now - window["t"], 1e-9),
+                    "skipped": int(sk),
+                    "elapsed_s": now - t_start,
+                }
+                window = {"n": 0, "wait": 0.0, "t": now, "skipped": 0}
+                if dist.main:
+                    history.append(row)
+                    _write_rows(log_path, [row])
+                    bar.set_postfix(content=f"{lc:.3g}", style=f"{ls:.3g}", wait=f"{row['data_wait']:.0%}")
+                    if on_log is not None:
+                        on_log(row)
+                if not (math.isfinite(lc) and math.isfinite(ls)):
+                    raise UserError(f"the loss became {lc} / {ls} at iteration {iteration}: "
+                                    "lower --lr or --style-weight")
+
+            if dist.main and samples is not None and iteration % config.sample_every == 0:
+                _save_samples(sample_dir / f"iter-{iteration:08d}.png", encoder, decoder, *samples, device)
+
+            stopping = stop.signal is not None
+            if dist.world > 1:  # every rank must leave the loop at the same iteration
+                stop_tensor.fill_(1.0 if stopping else 0.0)
+                torch.distributed.all_reduce(stop_tensor, op=torch.distributed.ReduceOp.MAX)
+                stopping = bool(stop_tensor.item())
+                if stopping and stop.signal is None:
+                    stop.signal = "SIGTERM"
+            if iteration % config.checkpoint_every == 0 or iteration == config.max_iter or stopping:
+                if dist.main:
+                    last_ckpt = save(iteration)
+                    if stopping:
+                        bar.write(f"{stop.signal}: checkpoint {last_ckpt} written at iteration {iteration}")
+            if stopping:
+                break
+    bar.close()
+    if dist.world > 1:
+        _check_in_sync(decoder)
+    return TrainResult(iteration, stop.signal, last_ckpt, history, skipped_total, out)
+
+
+def _check_in_sync(decoder: nn.Module) -> None:
+    """Under DDP every rank must end with the same weights; a cheap all-reduce proves it."""
+    total = torch.stack([p.detach().double().sum() for p in decoder.parameters()]).sum().reshape(1)
+    lo, hi = total.clone(), total.clone()
+    torch.distributed.all_reduce(lo, op=torch.distributed.ReduceOp.MIN)
+    torch.distributed.all_reduce(hi, op=torch.distributed.ReduceOp.MAX)
+    if float(hi - lo) > 1e-6 * max(1.0, float(total.abs())):
+        raise RuntimeError(f"DDP ranks diverged: parameter sums range over [{float(lo)}, {float(hi)}]")
+
+
+# --------------------------------------------------------------------------------------------------
+# Throughput
+# --------------------------------------------------------------------------------------------------
+
+
+def benchmark_training(
+    steps: int,
+    tuned: bool,
+    device: str | torch.device | None = None,
+    batch: int = 8,
+    size: int = 256,
+    *,
+    workers: int | None = None,
+    warmup: int = 3,
+    image_dir: str | os.PathLike | None = None,
+    load_size: int | None = None,
+) -> dict:
+    """Iterations per second of the training loop, and the share of time spent waiting for data.
+
+    ``tuned=False``: the naive loop: float32, contiguous tensors, images decoded in the main process.
+    ``tuned=True``: float16 autocast + GradScaler and channels_last (on CUDA only), ``workers`` loading
+    processes per stream (default: up to 4), pinned memory and prefetching. Both run :func:`training_losses`
+    on random weights (speed does not depend on them) over ``image_dir`` (default: 64 synthetic 640 x 480
+    JPEGs, the size of a COCO photo, made in a temporary folder) with the paper's transform
+    (``load_size`` default ``2 * size``, crop ``size``). ``warmup`` steps are not timed.
+
+    Returns ``{"it_per_s", "images_per_s", "data_wait_share", "steps", "batch", "size", "device", "amp",
+    "channels_last", "workers", "tuned"}``. Call it twice in one process to compare (as
+    ``python -m adain_lesson bench --train`` does): the ratio is meaningful, absolute numbers less so.
+    """
+    from .model import default_device
+
+    dev = torch.device(device) if device is not None else default_device()
+    cuda = dev.type == "cuda"
+    amp = tuned and cuda
+    cl = tuned and cuda
+    n_workers = (workers if workers is not None else max(1, min(4, (os.cpu_count() or 2) // 2))) if tuned else 0
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(image_dir) if image_dir is not None else _synthetic_jpegs(Path(tmp), 64)
+        config = TrainConfig(content_dir=str(folder), style_dir=str(folder), batch_size=batch,
+                             crop_size=size, load_size=load_size if load_size is not None else 2 * size,
+                             encoder="random", progress=False)
+        content_ds, style_ds = _datasets(config)
+        if batch > len(content_ds):
+            raise UserError(f"benchmark batch {batch} is larger than the {len(content_ds)} images in {folder}")
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        encoder = _build_encoder(config).to(dev, memory_format=fmt)
+        decoder = _build_decoder(config).to(dev, memory_format=fmt).train()
+        optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
+        scaler = torch.amp.GradScaler(dev.type, enabled=amp)
+        loaders = [iter(_loader(ds, batch, InfiniteSampler(len(ds), seed=k), n_workers, tuned and cuda))
+                   for k, ds in enumerate((content_ds, style_ds))]
+        wait = 0.0
+        t_begin = 0.0
+        for step in range(warmup + steps):
+            if step == warmup:
+                if cuda:
+                    torch.cuda.synchronize(dev)
+                wait, t_begin = 0.0, time.perf_counter()
+            t0 = time.perf_counter()
+            content, _ = next(loaders[0])
+            style, _ = next(loaders[1])
+            wait += time.perf_counter() - t0
+            content = content.to(dev, non_blocking=True).contiguous(memory_format=fmt)
+            style = style.to(dev, non_blocking=True).contiguous(memory_format=fmt)
+            with torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
+                loss_c, loss_s = training_losses(encoder, decoder, content, style)
+                loss = loss_c + config.style_weight * loss_s
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            if not tuned:
+                loss.item()  # the naive loop reads the loss every step (a sync), as simple loops do
+        if cuda:
+            torch.cuda.synchronize(dev)
+        elapsed = time.perf_counter() - t_begin
+        del loaders
+    return {
+        "it_per_s": steps / elapsed,
+        "images_per_s": steps * batch / elapsed,
+        "data_wait_share": wait / elapsed,
+        "steps": steps,
+        "batch": batch,
+        "size": size,
+        "device": str(dev),
+        "amp": amp,
+        "channels_last": cl,
+        "workers": n_workers,
+        "tuned": tuned,
+    }
+
+
+def _synthetic_jpegs(folder: Path, n: int) -> Path:
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    for i in range(n):
+        low = torch.rand(3, 30, 40, generator=g)
+        img = torch.nn.functional.interpolate(low[None], size=(480, 640), mode="bilinear", align_corners=False)[0]
+        img = (img + 0.1 * torch.rand(img.shape, generator=g)).clamp(0, 1)
+        arr = img.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
+        Image.frombytes("RGB", (640, 480), arr.numpy().tobytes()).save(folder / f"img_{i:03d}.jpg", quality=90)
+    return folder

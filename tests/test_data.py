@@ -1,0 +1,285 @@
+"""adain_lesson.data: folder datasets, the paper's crops, the sharded infinite sampler, safe downloads.
+
+Downloads are tested only against a local HTTP server on 127.0.0.1 serving archives the test makes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import itertools
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from adain_lesson import data
+from adain_lesson.errors import DownloadError, UserError
+
+
+def _png(w: int, h: int, seed: int = 0) -> bytes:
+    g = torch.Generator().manual_seed(seed)
+    arr = torch.randint(0, 256, (h, w, 3), generator=g, dtype=torch.uint8)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (w, h), arr.numpy().tobytes()).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "imgs"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "a.png").write_bytes(_png(48, 32, 1))
+    (root / "sub" / "B.PNG").write_bytes(_png(40, 60, 2))  # upper-case extension, in a sub-folder
+    (root / "sub" / "deeper" / "c.Jpg").write_bytes(_png(64, 64, 3))  # PNG bytes, JPEG name: PIL sniffs content
+    (root / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dataset and transform
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_folder_is_recursive_and_case_insensitive(folder: Path) -> None:
+    ds = data.ImageFolder(folder, data.PaperTransform(32, 16))
+    names = sorted(p.name for p in ds.files)
+    assert names == ["B.PNG", "a.png", "broken.png", "c.Jpg"]
+
+
+def test_unreadable_files_are_skipped_and_counted(folder: Path, capsys: pytest.CaptureFixture) -> None:
+    ds = data.ImageFolder(folder, data.PaperTransform(32, 16))
+    broken = [i for i, p in enumerate(ds.files) if p.name == "broken.png"][0]
+    img, skipped = ds.load(broken, seed=0)
+    assert skipped == 1 and img.shape == (3, 16, 16)
+    assert "broken.png" in capsys.readouterr().err
+    # every item of the dataset still yields an image
+    assert all(ds[i].shape == (3, 16, 16) for i in range(len(ds)))
+
+
+def test_only_unreadable_files_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "x.jpg").write_bytes(b"junk")
+    ds = data.ImageFolder(tmp_path, data.PaperTransform(32, 16))
+    with pytest.raises(UserError, match="could be read"):
+        ds[0]
+
+
+def test_empty_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="holds no images"):
+        data.ImageFolder(tmp_path)
+    with pytest.raises(UserError, match="not found"):
+        data.ImageFolder(tmp_path / "nope")
+
+
+def test_paper_transform_keeps_aspect_then_crops() -> None:
+    im = Image.frombytes("RGB", (100, 50), bytes(100 * 50 * 3))
+    tf = data.PaperTransform(64, 32)
+    assert tf.resize(im).size == (128, 64)  # shorter side 64, aspect 2:1 kept
+    assert data.PaperTransform(64, 32, squash=True).resize(im).size == (64, 64)  # the port's squash
+    assert tf(im, torch.Generator().manual_seed(0)).shape == (3, 32, 32)
+    with pytest.raises(UserError, match="smaller than the crop"):
+        data.PaperTransform(16, 32)
+
+
+def test_crops_follow_the_seed() -> None:
+    im = Image.open(io.BytesIO(_png(120, 90, 5))).convert("RGB")
+    tf = data.PaperTransform(90, 32)
+    a = tf(im, torch.Generator().manual_seed(1))
+    b = tf(im, torch.Generator().manual_seed(1))
+    crops = {tuple(tf(im, torch.Generator().manual_seed(s)).flatten()[:20].tolist()) for s in range(6)}
+    assert torch.equal(a, b)
+    assert len(crops) > 1  # different seeds, different crops
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sampler
+# ---------------------------------------------------------------------------------------------------
+
+
+def _take(it: Iterator, n: int) -> list:
+    return list(itertools.islice(it, n))
+
+
+def test_sampler_shards_are_disjoint_and_cover_each_epoch() -> None:
+    n, world = 11, 3
+    shards = [data.InfiniteSampler(n, seed=4, rank=r, world_size=world) for r in range(world)]
+    epoch0 = [[i for i, _ in _take(iter(s), s.shard_len)] for s in shards]
+    flat = [i for shard in epoch0 for i in shard]
+    assert sorted(flat) == list(range(n))  # disjoint and complete
+    # the next epoch is a different shuffle
+    epoch1 = [i for i, _ in _take(iter(shards[0]), 2 * shards[0].shard_len)][shards[0].shard_len :]
+    assert sorted(epoch1) != epoch1 or epoch1 != epoch0[0]
+
+
+def test_sampler_start_skips_exactly() -> None:
+    full = _take(iter(data.InfiniteSampler(7, seed=2, rank=1, world_size=2)), 25)
+    tail = _take(iter(data.InfiniteSampler(7, seed=2, rank=1, world_size=2, start=10)), 15)
+    assert tail == full[10:]
+    assert len({s for _, s in full}) == 25  # every sample gets its own crop seed
+
+
+def test_loader_stream_does_not_depend_on_workers(folder: Path) -> None:
+    ds = data.ImageFolder(folder, data.PaperTransform(32, 16))
+
+    def batches(workers: int) -> list[torch.Tensor]:
+        loader = DataLoader(data.CountingView(ds), batch_size=2, num_workers=workers,
+                            sampler=data.InfiniteSampler(len(ds), seed=3))
+        it = iter(loader)
+        return [next(it)[0] for _ in range(4)]
+
+    for a, b in zip(batches(0), batches(2)):
+        assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Extraction
+# ---------------------------------------------------------------------------------------------------
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, payload in members.items():
+            zf.writestr(name, payload)
+    return path
+
+
+def test_extract_zip_with_max_images(tmp_path: Path) -> None:
+    members = {f"val/img_{i}.jpg": _png(20, 20, i) for i in range(5)}
+    members["val/labels.json"] = b"{}"
+    members["__MACOSX/val/._img_0.jpg"] = b"resource fork"  # macOS metadata: not an image
+    archive = _zip(tmp_path / "a.zip", members)
+    out = data.extract_archive(archive, tmp_path / "out", max_images=3, progress=False)
+    assert [p.name for p in out] == ["img_0.jpg", "img_1.jpg", "img_2.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out" / "val").iterdir()) == ["img_0.jpg", "img_1.jpg", "img_2.jpg"]
+    assert (tmp_path / "out" / "val" / "img_1.jpg").read_bytes() == members["val/img_1.jpg"]
+
+
+@pytest.mark.parametrize("evil", ["../evil.jpg", "ok/../../evil.jpg", "/tmp/adain_evil_abs.jpg", "C:/evil.jpg"])
+def test_zip_path_traversal_is_refused_before_writing(tmp_path: Path, evil: str) -> None:
+    archive = _zip(tmp_path / "evil.zip", {"good/a.jpg": _png(8, 8), evil: _png(8, 8)})
+    dest = tmp_path / "deep" / "out"
+    with pytest.raises(UserError, match="unsafe path"):
+        data.extract_archive(archive, dest, progress=False)
+    assert not (tmp_path / "deep" / "evil.jpg").exists() and not (tmp_path / "evil.jpg").exists()
+    assert not Path("/tmp/adain_evil_abs.jpg").exists()
+    assert list(dest.rglob("*")) == []  # nothing at all was written
+
+
+def test_tar_traversal_and_links_are_refused(tmp_path: Path) -> None:
+    def tar(name: str, build) -> Path:
+        path = tmp_path / name
+        with tarfile.open(path, "w:gz") as tf:
+            build(tf)
+        return path
+
+    def add(tf: tarfile.TarFile, name: str, payload: bytes = b"x") -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+
+    def link(tf: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo("imgs/link.jpg")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tf.addfile(info)
+
+    bad = tar("dots.tgz", lambda tf: add(tf, "../../outside.jpg"))
+    with pytest.raises(UserError, match="unsafe path"):
+        data.extract_archive(bad, tmp_path / "o1", progress=False)
+    assert not (tmp_path / "outside.jpg").exists()
+    with pytest.raises(UserError, match="link"):
+        data.extract_archive(tar("link.tgz", link), tmp_path / "o2", progress=False)
+    assert not (tmp_path / "o2" / "imgs" / "link.jpg").exists()
+    good = tar("good.tgz", lambda tf: [add(tf, f"imgs/{i}.png", _png(8, 8, i)) for i in range(3)])
+    assert len(data.extract_archive(good, tmp_path / "o3", progress=False)) == 3
+
+
+# ---------------------------------------------------------------------------------------------------
+# Downloads from a local server
+# ---------------------------------------------------------------------------------------------------
+
+
+class _RangeHandler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = self.files.get(self.path)
+        self.requests.append(self.headers.get("Range", "full"))
+        if body is None:
+            self.send_error(404)
+            return
+        start = 0
+        rng = self.headers.get("Range")
+        if rng and rng.startswith("bytes="):
+            start = int(rng[6:].split("-")[0])
+            if start >= len(body):
+                self.send_response(416)
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, type[_RangeHandler]]]:
+    handler = type("H", (_RangeHandler,), {"files": {}, "requests": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _source(url: str, blob: bytes, sha: str | None = None) -> data.DataSource:
+    return data.DataSource("tiny", url, "tiny.zip", len(blob), sha or hashlib.sha256(blob).hexdigest(), 6, "test")
+
+
+def test_download_dataset_resumes_verifies_and_subsets(tmp_path: Path, server) -> None:
+    base, handler = server
+    archive = _zip(tmp_path / "src.zip", {f"imgs/{i:02d}.png": _png(16, 16, i) for i in range(6)})
+    blob = archive.read_bytes()
+    handler.files["/tiny.zip"] = blob
+    root = tmp_path / "data"
+    part = root / "archives" / "tiny.zip.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(blob[:100])  # a download cut off earlier
+    folder = data.download_dataset(_source(base + "/tiny.zip", blob), root, max_images=4, progress=False)
+    assert handler.requests == ["bytes=100-"]  # resumed, not restarted
+    assert (root / "archives" / "tiny.zip").read_bytes() == blob
+    assert len(data.ImageFolder(folder)) == 4
+
+
+def test_download_with_wrong_checksum_keeps_nothing(tmp_path: Path, server) -> None:
+    base, handler = server
+    blob = _zip(tmp_path / "src.zip", {"a.png": _png(8, 8)}).read_bytes()
+    handler.files["/tiny.zip"] = blob
+    with pytest.raises(DownloadError, match="SHA-256"):
+        data.download_dataset(_source(base + "/tiny.zip", blob, sha="0" * 64), tmp_path / "d", progress=False)
+    assert list((tmp_path / "d" / "archives").iterdir()) == []
+    assert not (tmp_path / "d" / "tiny").exists()
+
+
+def test_unknown_dataset_and_missing_archive(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown dataset"):
+        data.download_dataset("imagenet", tmp_path)
+    with pytest.raises(UserError, match="does not exist"):
+        data.download_dataset("wikiart", tmp_path, archive=tmp_path / "train.zip")
+    assert data.SOURCES["coco-val2017"].size == 815_585_330
