@@ -29,6 +29,8 @@ class Notebook:
 
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
+    Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, 1-D and 2-D GANs, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
+    Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")

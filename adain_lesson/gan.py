@@ -104,8 +104,8 @@ def ring_modes(k: int = 8, radius: float = 2.0) -> Tensor:
     return radius * torch.stack([angles.cos(), angles.sin()], dim=1)
 
 
-def sample_ring(n: int, k: int = 8, radius: float = 2.0, std: float = 0.05,
-                generator: torch.Generator | None = None) -> Tensor:
+def sample_ring(n: int, generator: torch.Generator | None = None, *, k: int = 8, radius: float = 2.0,
+                std: float = 0.05) -> Tensor:
     """``n`` samples ``[n, 2]`` of the 2-D ring of ``k`` Gaussians (Metz et al. 2017's mode-collapse test)."""
     modes = ring_modes(k, radius)
     idx = torch.randint(0, k, (n,), generator=generator)
