@@ -35,6 +35,7 @@ __all__ = [
     "GanHistory",
     "GanSnapshot",
     "GaussianMixture1D",
+    "LOSS_KINDS",
     "MIXTURE_1D",
     "discriminator_loss",
     "energy_distance",

@@ -32,6 +32,7 @@ from .vgg import STYLE_LAYERS, Encoder
 
 __all__ = [
     "NORMS",
+    "STYLE_LOSSES",
     "TextureNet",
     "TextureNetHistory",
     "content_sets",
