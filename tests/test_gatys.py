@@ -180,3 +180,33 @@ def test_mismatched_devices_and_shapes(encoder, images) -> None:
         gatys.stylize(encoder, content[:1], style, steps=1)
     with pytest.raises(UserError, match="at least 16 px"):
         gatys.stylize(encoder, content[:, :8, :8], style, steps=1)
+
+
+def test_cli_gatys_writes_images(tmp_path, capsys) -> None:
+    from adain_lesson.__main__ import main
+
+    out = tmp_path / "out"
+    rc = main(["gatys", "--weights", "random", "--size", "24", "--steps", "3", "--every", "2", "--device", "cpu",
+               "--out", str(out)])
+    assert rc == 0
+    written = capsys.readouterr().out.split()
+    assert [p.rsplit("/", 1)[-1] for p in written] == ["grace_hopper_gatys_mosaic_step0002.png",
+                                                       "grace_hopper_gatys_mosaic.png"]
+    assert all((out / p.rsplit("/", 1)[-1]).is_file() for p in written)
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--steps", "0"], "--steps must be a positive integer"),
+        (["--size", "8"], "--size must be at least 16"),
+        (["--content", "sample:nothing"], "unknown built-in sample"),
+        (["--weights", "/no/such/folder"], "does not exist"),
+    ],
+)
+def test_cli_gatys_errors(argv, match, capsys) -> None:
+    from adain_lesson.__main__ import main
+
+    assert main(["gatys", "--weights", "random", *argv] if "--weights" not in argv else ["gatys", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err
