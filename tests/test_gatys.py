@@ -189,7 +189,9 @@ def test_cli_gatys_writes_images(tmp_path, capsys) -> None:
     rc = main(["gatys", "--weights", "random", "--size", "24", "--steps", "3", "--every", "2", "--device", "cpu",
                "--out", str(out)])
     assert rc == 0
-    written = capsys.readouterr().out.split()
+    out_text = capsys.readouterr().out
+    assert "RANDOM WEIGHTS" in out_text  # the banner says so
+    written = [line for line in out_text.splitlines() if line.endswith(".png")]
     assert [p.rsplit("/", 1)[-1] for p in written] == ["grace_hopper_gatys_mosaic_step0002.png",
                                                        "grace_hopper_gatys_mosaic.png"]
     assert all((out / p.rsplit("/", 1)[-1]).is_file() for p in written)
