@@ -329,7 +329,7 @@ def stylize(
         nonlocal count
         history[count] = vals.detach()
         count += 1
-        if count % every == 0 or count == steps:
+        if (keep_every or callback is not None) and (count % every == 0 or count == steps):
             image = x.detach().clamp(0, 1).clone()
             if keep_every:
                 snapshots.append((count, image.cpu()))
