@@ -175,6 +175,90 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# gatys
+# ------------------------------------------------------------------------------------------------
+
+
+def _add_gatys(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--content", default="sample:grace_hopper",
+                   help="content image (default: the built-in sample sample:grace_hopper)")
+    p.add_argument("--style", default="sample:mosaic", help="style image (default: the built-in sample sample:mosaic)")
+    p.add_argument("--size", type=int, default=512,
+                   help="side of the square (centre-cropped) images in pixels (Table 1: 256 and 512; default 512)")
+    p.add_argument("--steps", type=int, default=500, help="loss evaluations / iterations (default 500, as Table 1)")
+    p.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"), help="default: lbfgs (Gatys et al.)")
+    p.add_argument("--init", default="noise", choices=("noise", "content", "style"),
+                   help="starting image (default: noise, as Gatys et al.)")
+    p.add_argument("--style-loss", default="gram", choices=("gram", "mean_std"),
+                   help="gram (Gatys et al.) or mean_std (AdaIN's Eq. 13)")
+    p.add_argument("--content-weight", type=float, default=1.0, help="weight of the relu4_2 content loss (default 1)")
+    p.add_argument("--style-weight", type=float, default=None,
+                   help="weight of the style loss (default: 1 for gram, 50 for mean_std)")
+    p.add_argument("--tv-weight", type=float, default=0.0, help="weight of a total-variation prior (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise initialisation (default 0)")
+    p.add_argument("--every", type=int, default=0, help="also save the image every N steps (default 0: only the end)")
+    p.add_argument("--out", default="output", help="output folder (default: ./output)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.add_argument("--weights", default="auto",
+                   help="auto (the released vgg_normalised.pth, cached or downloaded), random (demonstration "
+                        "only), or a folder holding vgg_normalised.pth (or the file itself)")
+
+
+def _single(spec: str, what: str) -> tuple[str, str]:
+    found = _expand(spec, what)
+    if len(found) != 1:
+        raise UserError(f"--{what} must be one image for gatys (it optimises one image at a time), got a folder")
+    return found[0]
+
+
+def cmd_gatys(args: argparse.Namespace) -> int:
+    from . import images, viz
+    from .gatys import gatys_encoder, stylize
+    from .model import RANDOM_WEIGHTS_BANNER
+
+    (c_name, c_src), (s_name, s_src) = _single(args.content, "content"), _single(args.style, "style")
+    if args.size < images.MIN_SIDE:
+        raise UserError(f"--size must be at least {images.MIN_SIDE} px, got {args.size}")
+    if args.steps <= 0:
+        raise UserError(f"--steps must be a positive integer, got {args.steps}")
+    if args.every < 0:
+        raise UserError(f"--every must be >= 0 (0: no intermediate images), got {args.every}")
+    device = _device(args.device)
+    try:
+        encoder = gatys_encoder(args.weights, device)
+    except OfflineError as exc:
+        raise UserError(f"{exc}; or run with --weights random for a demonstration of the mechanics") from None
+    if encoder.random_weights:
+        viz.banner(RANDOM_WEIGHTS_BANNER)
+    content = images.center_crop(_load(c_src, args.size, False), args.size).to(device)
+    style = images.center_crop(_load(s_src, args.size, False), args.size).to(device)
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
+    stem = f"{c_name}_gatys_{s_name}"
+    written = []
+
+    def save_step(step: int, image, losses: dict) -> None:
+        if step < args.steps:
+            written.append(images.save_image(image[0], out_dir / f"{stem}_step{step:04d}.png"))
+        print(f"step {step}/{args.steps}: loss {losses['total']:.4g}", file=sys.stderr)
+
+    result = stylize(encoder, content, style, steps=args.steps, optimizer=args.optimizer, init=args.init,
+                     style_loss=args.style_loss, content_weight=args.content_weight, style_weight=args.style_weight,
+                     tv_weight=args.tv_weight, seed=args.seed, callback=save_step if args.every else None,
+                     every=args.every or args.steps)
+    written.append(images.save_image(result.image[0], out_dir / f"{stem}.png"))
+    h = result.history["total"]
+    print(f"{result.steps} {args.optimizer} steps at {args.size} px in {result.seconds:.2f} s on {device}; "
+          f"loss {h[0]:.4g} -> {h[-1]:.4g}", file=sys.stderr)
+    for path in written:
+        print(path)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # sync-notebooks
 # ------------------------------------------------------------------------------------------------
 
@@ -271,6 +355,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "stylize": ("stylize images with AdaIN (Eqs. 14-15, Figs. 7-10)", _add_stylize, cmd_stylize),
+    "gatys": ("style transfer by optimization (Gatys et al.; the baseline of Table 1)", _add_gatys, cmd_gatys),
     "train": ("train the decoder on folders of content and style images (Section 6.1, Eqs. 11-13)",
               _add_train, cmd_train),
     "download-data": ("download and extract MS-COCO or WikiArt images for training", _add_download, cmd_download),

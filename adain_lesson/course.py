@@ -31,6 +31,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
     Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, 1-D and 2-D GANs, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
     Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
+    Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
     Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13), the paper's data pipeline, a short run with loss curves and samples, exact resume, full 160k training on GPU, Colab or torchrun", 40, "recommended"),
     Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 20, "recommended"),
 )  # fmt: skip

@@ -1,7 +1,8 @@
 """Losses for style transfer, each citing its equation.
 
 - :func:`content_loss`: AdaIN's Eq. 12, ``L_c = || f(g(t)) - t ||_2`` (and Gatys et al.'s content loss).
-- :func:`mean_std_loss`: AdaIN's Eq. 13, the style loss on channel means and standard deviations.
+- :func:`mean_std_loss`: AdaIN's Eq. 13, the style loss on channel means and standard deviations
+  (:func:`mean_std_loss_from_stats` takes the style's statistics precomputed once).
 - :func:`gram_matrix` and :func:`gram_style_loss`: Gatys et al. (CVPR 2016) Eqs. 3-5.
 - :func:`tv_loss`: total variation, an optional smoothness prior.
 
@@ -27,6 +28,7 @@ __all__ = [
     "gram_matrix",
     "gram_style_loss",
     "mean_std_loss",
+    "mean_std_loss_from_stats",
     "tv_loss",
 ]
 
@@ -40,37 +42,80 @@ def _reduce(diff_sq: Tensor, reduction: str) -> Tensor:
 
 
 def _same_shape(a: Tensor, b: Tensor, what: str) -> None:
-    if a.shape != b.shape and b.shape[0] != 1:
-        raise UserError(f"{what}: shapes {tuple(a.shape)} and {tuple(b.shape)} differ")
+    """``b`` must have ``a``'s shape, except that its batch may be 1 (one target for a whole batch)."""
+    if a.dim() != b.dim() or a.shape[1:] != b.shape[1:] or b.shape[0] not in (1, a.shape[0]):
+        raise UserError(f"{what}: shapes {tuple(a.shape)} and {tuple(b.shape)} differ; compare maps of the same layer")
+
+
+def _layer_weights(weights: Sequence[float] | None, n: int, what: str) -> list[float]:
+    if weights is None:
+        return [1.0 / n] * n
+    w = [float(x) for x in weights]
+    if len(w) != n:
+        raise UserError(f"{what}: {len(w)} layer weights for {n} layers: give one weight per layer")
+    if any(not (x >= 0.0) or x == float("inf") for x in w):
+        raise UserError(f"{what}: layer weights must be finite and non-negative, got {w}")
+    return w
 
 
 def content_loss(features: Tensor, target: Tensor, reduction: str = "mse") -> Tensor:
-    """Squared distance between feature maps (AdaIN Eq. 12; Gatys et al. Eq. 1 with ``reduction="sum"``
-    and a factor 1/2)."""
+    """Squared distance between feature maps: AdaIN's Eq. 12, ``L_c = ||f(g(t)) - t||^2``, and Gatys et al.'s
+    Eq. 1, ``L_content = 1/2 sum_ij (F_ij - P_ij)^2``, which is half of ``reduction="sum"``.
+
+    ``"mse"`` (the default) averages over all elements, so its size does not grow with the image;
+    ``target`` may have batch 1 and is then compared with every sample.
+    """
     _same_shape(features, target, "content_loss")
     return _reduce((features - target) ** 2, reduction)
 
 
-def mean_std_loss(features: Sequence[Tensor], targets: Sequence[Tensor], reduction: str = "mse") -> Tensor:
-    """AdaIN's style loss (Eq. 13): sum over layers i of ``||mu(phi_i(g(t))) - mu(phi_i(s))||^2 +
+def mean_std_loss(
+    features: Sequence[Tensor],
+    targets: Sequence[Tensor],
+    reduction: str = "mse",
+    *,
+    weights: Sequence[float] | None = None,
+) -> Tensor:
+    """AdaIN's style loss (Eq. 13): ``sum_i ||mu(phi_i(g(t))) - mu(phi_i(s))||^2 +
     ||sigma(phi_i(g(t))) - sigma(phi_i(s))||^2``, with mu and sigma from :func:`~adain_lesson.norms.calc_mean_std`.
 
     ``features`` and ``targets`` are lists of maps at the same layers (relu1_1 ... relu4_1 in the paper).
-    As in the PyTorch port, each term is a mean squared error (``reduction="mse"``).
+    As in the PyTorch port, each term is a mean squared error (``reduction="mse"``) and the layers are
+    summed (``weights=None``: weight 1 each, not 1/L); ``weights`` gives one weight per layer instead.
     """
     if len(features) != len(targets) or not features:
         raise UserError(f"mean_std_loss needs matching, non-empty layer lists ({len(features)} vs {len(targets)})")
+    return mean_std_loss_from_stats(features, [calc_mean_std(t) for t in targets], reduction, weights=weights)
+
+
+def mean_std_loss_from_stats(
+    features: Sequence[Tensor],
+    target_stats: Sequence[tuple[Tensor, Tensor]],
+    reduction: str = "mse",
+    *,
+    weights: Sequence[float] | None = None,
+) -> Tensor:
+    """:func:`mean_std_loss` (Eq. 13) against precomputed style statistics: ``target_stats[i]`` is the pair
+    ``(mu, sigma)`` of layer i, each ``[1 or N, C, 1, 1]`` (from ``calc_mean_std``), computed once per style."""
+    if len(features) != len(target_stats) or not features:
+        raise UserError(
+            f"mean_std_loss needs matching, non-empty layer lists ({len(features)} vs {len(target_stats)})"
+        )
+    w = [1.0] * len(features) if weights is None else _layer_weights(weights, len(features), "mean_std_loss")
     total = features[0].new_zeros(())
-    for f, t in zip(features, targets):
+    for f, (t_mean, t_std), wi in zip(features, target_stats, w):
         f_mean, f_std = calc_mean_std(f)
-        t_mean, t_std = calc_mean_std(t)
-        total = total + _reduce((f_mean - t_mean) ** 2, reduction) + _reduce((f_std - t_std) ** 2, reduction)
+        _same_shape(f_mean, t_mean, "mean_std_loss")
+        total = total + wi * (_reduce((f_mean - t_mean) ** 2, reduction) + _reduce((f_std - t_std) ** 2, reduction))
     return total
 
 
 def gram_matrix(features: Tensor, normalize: bool = False) -> Tensor:
     """Gram matrix ``G_ij = sum_k F_ik F_jk`` of ``[N, C, H, W]`` features (Gatys et al. Eq. 3): ``[N, C, C]``.
 
+    ``F`` is the map flattened to ``[C, H*W]``: ``G_ij`` is the inner product of channels i and j over all
+    positions, so it is symmetric and positive semi-definite, and it forgets *where* things are. For
+    ``F = [[1, 2], [3, 4]]`` (C = 2 channels, 2 positions), ``G = [[5, 11], [11, 25]]``.
     With ``normalize=True`` it is divided by ``C * H * W`` (a common, size-independent scaling).
     """
     if features.dim() != 4:
@@ -86,21 +131,30 @@ def gram_style_loss(features: Sequence[Tensor], target_grams: Sequence[Tensor],
     """Gatys et al.'s style loss (Eqs. 4-5): ``sum_l w_l E_l`` with ``E_l = 1/(4 N_l^2 M_l^2) sum (G - A)^2``.
 
     ``N_l`` is the number of channels and ``M_l = H * W`` of layer l; ``target_grams`` are the style's
-    unnormalised Gram matrices (:func:`gram_matrix`). ``weights`` defaults to equal weights 1/L.
+    unnormalised Gram matrices (:func:`gram_matrix`, ``[1 or N, C, C]``). ``weights`` defaults to equal
+    weights 1/L, as in the paper. The normalisation makes ``E_l`` independent of the image size, so the
+    style image may have another size than the optimised one. A batch gives the mean over its samples.
     """
     if len(features) != len(target_grams) or not features:
         raise UserError("gram_style_loss needs matching, non-empty lists of features and target Gram matrices")
-    weights = weights if weights is not None else [1.0 / len(features)] * len(features)
+    w = _layer_weights(weights, len(features), "gram_style_loss")
     total = features[0].new_zeros(())
-    for f, a, w in zip(features, target_grams, weights):
-        _, c, h, wd = f.shape
+    for f, a, wl in zip(features, target_grams, w):
         g = gram_matrix(f)
-        total = total + w * ((g - a) ** 2).sum() / (4.0 * c**2 * (h * wd) ** 2) / f.shape[0]
+        _same_shape(g, a, "gram_style_loss (Gram matrices)")
+        n, c, h, wd = f.shape
+        total = total + wl * ((g - a) ** 2).sum() / (4.0 * c**2 * (h * wd) ** 2) / n
     return total
 
 
 def tv_loss(img: Tensor) -> Tensor:
-    """Total variation: mean absolute difference between neighbouring pixels (a smoothness prior)."""
+    """Total variation: mean absolute difference between neighbouring pixels (a smoothness prior).
+
+    Not in Gatys et al.'s paper; later implementations (e.g. Johnson et al. 2016) add a small multiple of
+    it to suppress high-frequency noise in the optimised image. ``img`` is ``[..., H, W]``, H, W >= 2.
+    """
+    if img.dim() < 2 or img.shape[-1] < 2 or img.shape[-2] < 2:
+        raise UserError(f"tv_loss needs an image at least 2x2, got shape {tuple(img.shape)}")
     dh = (img[..., 1:, :] - img[..., :-1, :]).abs().mean()
     dw = (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
     return dh + dw
@@ -131,14 +185,14 @@ class GramStyleLoss(nn.Module):
 
 
 class MeanStdStyleLoss(nn.Module):
-    """:func:`mean_std_loss` (Eq. 13) against fixed style features."""
+    """:func:`mean_std_loss` (Eq. 13) against fixed style features; their mean and std are computed once."""
 
     def __init__(self, style_features: Sequence[Tensor], reduction: str = "mse") -> None:
         super().__init__()
-        self.targets = [f.detach() for f in style_features]
+        self.targets = [calc_mean_std(f.detach()) for f in style_features]
         self.reduction = reduction
 
     def forward(self, features: Sequence[Tensor]) -> Tensor:
-        return mean_std_loss(features, self.targets, self.reduction)
+        return mean_std_loss_from_stats(features, self.targets, self.reduction)
 
 
