@@ -29,6 +29,8 @@ class Notebook:
 
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
+    Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 from code: encoder to relu4_1, the AdaIN layer, a decoder without normalization; pretrained weights, a Fig. 4 grid, Table 1 timing, the torchvision VGG pitfall", 35, "recommended"),
+    Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 30, "recommended"),
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")

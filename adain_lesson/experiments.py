@@ -58,6 +58,7 @@ __all__ = [
     "region_map",
     "regions_figure",
     "save_figure",
+    "show_figures",
     "tile_grid",
     "time_stylization",
 ]
@@ -112,7 +113,7 @@ _SMOKE = {
     "4": {"contents": ["grace_hopper", "house", "mountains"], "styles": ["stripes", "mosaic", "waves", "dots"]},
     "7": {"content": "grace_hopper", "style": "mosaic"},
     "8": {"content": "grace_hopper", "styles": ["stripes", "mosaic", "waves", "dots"]},
-    "9": {"content": "house", "style": "waves"},
+    "9": {"content": "house", "style": "dots"},
     "10": {"content": "grace_hopper", "mask": "split_mask:ellipse", "styles": ["mosaic", "stripes"]},
     "regions": {"content": "house", "styles": ["stripes", "waves", "dots"]},
 }
@@ -489,6 +490,26 @@ def paper_figure(fig: str, *, mirror: str | os.PathLike | None = None) -> Tensor
     if fig not in PAPER_FIGURE_IMAGES:
         raise UserError(f"no paper image for figure {fig!r}: choose one of {', '.join(PAPER_FIGURE_IMAGES)}")
     return images.load_image(hub.fetch(PAPER_FIGURE_IMAGES[fig], mirror=mirror))
+
+
+def show_figures(figures: Sequence[Tensor], titles: Sequence[str], width: float = 12.0):
+    """Show wide figure images one under another, each at its own aspect ratio; returns the matplotlib figure.
+
+    (:func:`adain_lesson.viz.show_images` gives every panel a square cell, which suits single images.)
+    """
+    import matplotlib.pyplot as plt
+
+    if not figures:
+        raise UserError("show_figures needs at least one image")
+    ratios = [f.shape[-2] / f.shape[-1] for f in figures]
+    fig, axes = plt.subplots(len(figures), 1, figsize=(width, width * sum(ratios) + 0.5 * len(figures)),
+                             gridspec_kw={"height_ratios": ratios}, squeeze=False)
+    for ax, img, title in zip(axes[:, 0], figures, titles):
+        ax.imshow(_fit(img, *img.shape[-2:]).permute(1, 2, 0).numpy())
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

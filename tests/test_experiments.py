@@ -330,3 +330,17 @@ def test_cli_paper_mask_on_a_smoke_content_is_resized(tmp_path: Path, capsys) ->
     rc = main(["figures", "--smoke", "--fig", "10", "--size", str(S), "--out", str(tmp_path / "o"),
                "--mask", str(SHARED / "input" / "mask" / "mask.png")])
     assert rc == 0 and "resized" in capsys.readouterr().err
+
+
+def test_show_figures_stacks_wide_images_at_their_aspect() -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    wide, tall = torch.rand(3, 10, 60), torch.rand(3, 40, 20)
+    fig = E.show_figures([wide, tall], ["wide", "tall"], width=6.0)
+    try:
+        assert len(fig.axes) == 2
+        w, h = fig.get_size_inches()
+        assert w == 6.0 and h == pytest.approx(6.0 * (10 / 60 + 40 / 20) + 1.0)
+    finally:
+        plt.close(fig)
+    with pytest.raises(UserError):
+        E.show_figures([], [])
