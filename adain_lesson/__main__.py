@@ -350,11 +350,75 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# figures
+# ------------------------------------------------------------------------------------------------
+
+
+def _add_figures(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fig", nargs="+", default=["7", "8", "9", "10"], metavar="FIG",
+                   help="figures to make: 7 (alpha), 8 (interpolation), 9 (colour), 10 (spatial), 4 (content x "
+                        "style grid), regions (beyond the paper), or all (default: 7 8 9 10)")
+    p.add_argument("--out", default="figures", help="output folder for FIG.png and FIG.json (default: ./figures)")
+    p.add_argument("--smoke", action="store_true",
+                   help="offline demonstration: built-in sample images, tiny size, random weights")
+    p.add_argument("--weights", default=None,
+                   help="auto (released weights; the default), random (the default with --smoke), or a folder "
+                        "holding vgg_normalised.pth and decoder.pth")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.add_argument("--size", type=int, default=None,
+                   help="shorter side of the images in px (default: the paper's sizes; 64 with --smoke)")
+    p.add_argument("--mask", default=None, help="Fig. 10: your own mask image (white = style 1) instead of mask.png")
+    p.add_argument("--mirror", default=None,
+                   help="a local folder laid out like the cache (e.g. ../shared) to copy the paper's images from")
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from . import experiments, images, viz
+    from .model import RANDOM_WEIGHTS_BANNER, load_pretrained
+
+    wanted = list(experiments.FIGURES) if "all" in args.fig else []
+    for f in args.fig:
+        if f != "all" and f not in experiments.FIGURES:
+            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(experiments.FIGURES)} or all")
+        if f != "all" and f not in wanted:
+            wanted.append(f)
+    if args.size is not None and args.size < images.MIN_SIDE:
+        raise UserError(f"--size {args.size} is too small: the encoder needs at least {images.MIN_SIDE} px per side")
+    if args.mask is not None and not Path(args.mask).is_file():
+        raise UserError(f"--mask: no such file: {args.mask}")
+    device = _device(args.device)
+    weights = args.weights or ("random" if args.smoke else "auto")
+    try:
+        model = load_pretrained(weights, device)
+        if model.random_weights:
+            viz.banner(RANDOM_WEIGHTS_BANNER)
+        written = []
+        for fig in wanted:
+            inputs = experiments.load_inputs(fig, args.smoke, args.size, mirror=args.mirror)
+            mask = images.load_mask(args.mask) if (args.mask and fig == "10") else None
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                image, settings = experiments.make_figure(fig, model, inputs, mask=mask)
+            for w in caught:
+                print(f"note: {w.message}", file=sys.stderr)
+            if mask is not None:
+                settings["mask_file"] = str(args.mask)
+            written += experiments.save_figure(image, settings, args.out, experiments.FIGURE_STEMS[fig])
+    except OfflineError as exc:
+        raise UserError(f"{exc}; or run with --smoke for an offline demonstration") from None
+    for path in written:
+        print(path)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # Registry: name -> (help, add_arguments, run). Other modules' commands are added here.
 # ------------------------------------------------------------------------------------------------
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "stylize": ("stylize images with AdaIN (Eqs. 14-15, Figs. 7-10)", _add_stylize, cmd_stylize),
+    "figures": ("make the paper's Figs. 7-10 (and 4, beyond-the-paper regions) as PNG + settings JSON",
+                _add_figures, cmd_figures),
     "gatys": ("style transfer by optimization (Gatys et al.; the baseline of Table 1)", _add_gatys, cmd_gatys),
     "train": ("train the decoder on folders of content and style images (Section 6.1, Eqs. 11-13)",
               _add_train, cmd_train),
