@@ -10,7 +10,9 @@ per-channel-standardised pixels *without dividing by the pixel count*, so its re
 sqrt(N_content / N_style) whenever the two images differ in size, and the ``+ I`` regulariser's
 strength depends on the image size. Here the covariances are divided by the pixel count and a small
 ``eps * I`` keeps them invertible: the transformed style image's statistics match the content's
-exactly, whatever the sizes.
+whatever the sizes (up to ``eps``). One limit remains: a style whose colours are (nearly) degenerate, for
+example all pixels on one line in colour space, has no variance to stretch in the missing directions, so
+there the result's covariance falls short of the content's.
 """
 
 from __future__ import annotations

@@ -215,7 +215,8 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
         mlist = list(masks)
     else:
         mlist = list(masks) if isinstance(masks, (list, tuple)) else [masks]
-    if len(mlist) == 1 and k == 2:
+    complement = len(mlist) == 1 and k == 2
+    if complement:
         mlist = [mlist[0], 1.0 - mlist[0]]  # the paper's two-region form: a mask and its complement
     if len(mlist) != k:
         raise UserError(f"got {len(mlist)} masks for {k} styles: give one mask per style (or one mask for two)")
@@ -240,6 +241,9 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
             )
             m = F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
         if float(m.sum()) == 0.0:
+            if complement:
+                colour = "black" if i == 0 else "white"
+                raise UserError(f"the mask is all {colour}: style {i + 1} would be used nowhere; draw both regions")
             raise UserError(f"mask {i + 1} is empty (all zero): its style would be used nowhere; fix or drop it")
         out.append(m.expand(batch, -1, -1) if m.shape[0] == 1 else m)
     return torch.stack(out, dim=1)

@@ -191,3 +191,11 @@ def test_matches_the_reference_pipeline(random_model) -> None:
         ref_mix = dec(0.25 * base[0:1] + 0.75 * base[1:2])
         torch.testing.assert_close(random_model.stylize(content, [s1, s2], weights=[1, 3]), ref_mix,
                                    atol=1e-5, rtol=1e-4)
+
+
+def test_a_single_all_white_mask_names_the_problem() -> None:
+    size = (16, 16)
+    with pytest.raises(UserError, match="all white: style 2"):
+        prepare_masks(torch.ones(size), 2, size, 1)
+    with pytest.raises(UserError, match="all black: style 1"):
+        prepare_masks(torch.zeros(size), 2, size, 1)
