@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "adain-style-repo"
+#: The original repository's images: ``../shared/adain-style-repo`` beside the checkout, or under
+#: ``$ADAIN_LESSON_SHARED`` (for a worktree elsewhere). Tests that need it skip when it is absent.
+SHARED = Path(os.environ.get("ADAIN_LESSON_SHARED", ROOT.parent / "shared")) / "adain-style-repo"
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ and the handling of bad masks, not what a stylization looks like.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,8 @@ from adain_lesson.images import sample_image, split_mask
 from adain_lesson.model import load_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ADAIN_LESSON_SHARED", ROOT.parent / "shared")) / "adain-style-repo"
+from conftest import SHARED  # noqa: E402 - the one definition of where ../shared is
+
 S = 32  # shorter side of the test images: 4 x 4 feature positions at relu4_1
 
 
