@@ -218,6 +218,7 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=8, help="contents per style in the best_batch row (default: 8)")
     p.add_argument("--mode", default="both", choices=["both", "with-style", "cached"],
                    help="with style encoding, with cached style statistics, or both (default)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's, one per core)")
     p.add_argument("--json", default="bench.json", help="where to write the JSON report (default: ./bench.json)")
     p.add_argument("--train", action="store_true",
                    help="also time the training step (batch 8, 256 px): naive loop vs tuned")
@@ -238,18 +239,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     modes = {"both": (True, False), "with-style": (True,), "cached": (False,)}[args.mode]
     devices = [_device(d) for d in args.device] if args.device else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    train = None
     if args.train:  # fail early, before the long inference benchmark, if the training module is missing
-        import importlib.util
-
-        if importlib.util.find_spec(f"{__package__}.train") is None:
-            raise UserError("--train needs adain_lesson.train (the training issue), which this checkout lacks")
+        bench.training_benchmark_function()
+    if args.train_steps < 1:
+        raise UserError("--train-steps must be >= 1")
     report = bench.run_benchmark(devices, [int(s) for s in sizes], methods, repeats=args.repeats,
-                                 warmup=args.warmup, batch=args.batch, modes=modes, quick=args.quick, log=log)
+                                 warmup=args.warmup, batch=args.batch, modes=modes, quick=args.quick,
+                                 threads=args.threads, log=log)
     if args.train:
         steps = min(args.train_steps, 3) if args.quick else args.train_steps
-        train = bench.run_train_benchmark(steps, devices[0] if devices else None, log=log)
-        report["train"] = train
+        report["train"] = bench.run_train_benchmark(steps, devices[0] if devices else None, log=log)
     path = bench.write_json(report, args.json)
     print(bench.format_table(report))
     print(f"\nJSON: {path}")

@@ -55,6 +55,7 @@ __all__ = [
     "psnr",
     "run_benchmark",
     "run_train_benchmark",
+    "training_benchmark_function",
     "validate_report",
     "write_json",
 ]
@@ -263,7 +264,7 @@ class BenchRow:
     ceiling_ms: float | None = None  # per image
     of_ceiling: float | None = None  # ceiling_ms / ms_per_image
     max_abs_diff: float | None = None
-    psnr_db: float | None = None
+    psnr_db: float | None = None  # inf (null in JSON) when identical
     parity_ok: bool | None = None
     runs_ms: list[float] = field(default_factory=list)
     setup_s: float | None = None  # building (and compiling / capturing) the method
@@ -373,6 +374,7 @@ def run_benchmark(
     modes: Sequence[bool] = (True, False),
     quick: bool = False,
     seed: int = 0,
+    threads: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the benchmark and return the report (a JSON-ready dict; see :data:`SCHEMA`, :func:`validate_report`).
@@ -380,8 +382,21 @@ def run_benchmark(
     ``devices``: default CPU plus CUDA when present. ``methods``: default all but ``compile`` on CPU
     (there it costs ~40 s per shape and does not beat ``best``; name it to include it). ``modes``: True =
     with style encoding, False = cached style statistics. ``quick``: 64 px, 2 runs, batch 2, a smoke test.
+    ``threads``: CPU threads for the run (``torch.set_num_threads``, restored afterwards; default: as set).
     Random weights: speed does not depend on them, and the parity checks hold for any weights.
     """
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick, seed, log)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick, seed, log) -> dict:  # noqa: ANN001
     log = log or (lambda _msg: None)
     if quick:
         sizes, repeats, warmup, batch = (64,), repeats or 2, 1 if warmup is None else warmup, min(batch, 2)
@@ -399,7 +414,8 @@ def run_benchmark(
         "torch": torch.__version__,
         "python": platform.python_version(),
         "host": {"machine": platform.machine(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-                 "torch_threads": torch.get_num_threads(), "cpu_fast_bf16": cpu_has_fast_bf16()},
+                 "torch_threads": torch.get_num_threads(), "cpu_fast_bf16": cpu_has_fast_bf16(),
+                 "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
         "settings": {"sizes": [int(s) for s in sizes], "batch": batch, "quick": quick, "seed": seed,
                      "modes": ["with style encoding" if m else "cached style" for m in modes]},
         "paper_table1_ms": {str(k): {"without_style_encoding": v[0], "with_style_encoding": v[1]}
@@ -420,7 +436,7 @@ def run_benchmark(
             names.insert(0, "naive")
         log(f"{dev}: measuring matmul throughput")
         precisions = ["float32"] + (["float16", "bfloat16"] if cuda else ["bfloat16"] if cpu_has_fast_bf16() else [])
-        peaks = {p: matmul_tflops(dev, getattr(torch, p)) for p in precisions}
+        peaks = {p: matmul_tflops(dev, getattr(torch, p), n=512 if quick else None) for p in precisions}
         name = torch.cuda.get_device_name(dev) if cuda else (platform.processor() or platform.machine())
         report["devices"].append({"device": str(dev), "name": name, "repeats": reps, "warmup": warm,
                                   "matmul_tflops": peaks})
@@ -435,17 +451,28 @@ def run_benchmark(
     return report
 
 
-def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None
-                        ) -> dict:
-    """Training speed, naive loop vs tuned, via ``adain_lesson.train.benchmark_training`` (batch 8, 256 px)."""
+def training_benchmark_function() -> Callable[..., dict]:
+    """``adain_lesson.train.benchmark_training``, imported lazily; :class:`UserError` if the module is missing."""
+    import importlib
+
     try:
-        from .train import benchmark_training
+        module = importlib.import_module(f"{__package__}.train")
     except ModuleNotFoundError as exc:
-        if exc.name in ("adain_lesson.train", f"{__package__}.train"):
+        if exc.name in (None, f"{__package__}.train"):
             raise UserError(
                 "--train needs adain_lesson.train (the training issue), which this checkout lacks: merge it first"
             ) from None
         raise
+    fn = getattr(module, "benchmark_training", None)
+    if fn is None:
+        raise UserError("adain_lesson.train has no benchmark_training(): update the training module for --train")
+    return fn
+
+
+def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None
+                        ) -> dict:
+    """Training speed, naive loop vs tuned, via ``adain_lesson.train.benchmark_training`` (batch 8, 256 px)."""
+    benchmark_training = training_benchmark_function()
     log = log or (lambda _msg: None)
     log(f"training: naive loop, {steps} steps")
     naive = benchmark_training(steps, False, device)
@@ -497,7 +524,7 @@ def validate_report(report: dict) -> None:
 
 def _json_safe(obj: object) -> object:
     if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+        return None  # JSON has no infinity: an identical output (PSNR inf) shows as max_abs_diff 0
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -539,6 +566,10 @@ def format_table(report: dict) -> str:
         peaks = ", ".join(f"{k} {v:.2f}" for k, v in d["matmul_tflops"].items())
         lines.append(f"device {d['device']} ({d['name']}): matmul TFLOP/s {peaks}; "
                      f"median of {d['repeats']} runs after {d['warmup']} warm-up")
+    load = report["host"].get("load_average")
+    if load:
+        lines.append(f"host: {report['host']['cpu_count']} CPUs, {report['host']['torch_threads']} torch threads, "
+                     f"load average at start {load[0]:.1f} (other processes share the machine when > 0.5)")
     lines.append("")
     head = ("| device | size | style enc. | method | batch | ms/img | naive ms | speedup | img/s | GFLOP/img "
             "| ceiling ms | of ceiling | parity |")
