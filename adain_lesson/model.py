@@ -229,7 +229,9 @@ class StyleTransfer(nn.Module):
         try:
             if bench:
                 torch.backends.cudnn.benchmark = True
-            cast = torch.autocast(dev.type, dtype=opts.autocast_dtype) if half else contextlib.nullcontext()
+            # no weight-cast cache: each call casts each weight once anyway, and CUDA graph capture needs it off
+            cast = (torch.autocast(dev.type, dtype=opts.autocast_dtype, cache_enabled=False) if half
+                    else contextlib.nullcontext())
             with cast:
                 yield half
         finally:
