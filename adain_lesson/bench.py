@@ -130,6 +130,16 @@ def conv_flops(module: nn.Module, shape: Sequence[int]) -> tuple[int, tuple[int,
     return flops, (n, c, h, w)
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -437,7 +447,7 @@ def _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick
         log(f"{dev}: measuring matmul throughput")
         precisions = ["float32"] + (["float16", "bfloat16"] if cuda else ["bfloat16"] if cpu_has_fast_bf16() else [])
         peaks = {p: matmul_tflops(dev, getattr(torch, p), n=512 if quick else None) for p in precisions}
-        name = torch.cuda.get_device_name(dev) if cuda else (platform.processor() or platform.machine())
+        name = torch.cuda.get_device_name(dev) if cuda else _cpu_name()
         report["devices"].append({"device": str(dev), "name": name, "repeats": reps, "warmup": warm,
                                   "matmul_tflops": peaks})
         base = copy.deepcopy(base_cpu).to(dev)
