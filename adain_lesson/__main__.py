@@ -208,7 +208,7 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a smoke test: 64 px, 2 runs, batch 2 (seconds)")
     p.add_argument("--sizes", default="256,512,1024", help="comma-separated image sizes (default: 256,512,1024)")
     p.add_argument("--methods", default=None,
-                   help="comma-separated methods (default: all but compile on CPU); naive is always run. "
+                   help="comma-separated methods (default: all but the slow-to-build compile); naive always runs. "
                         "Known: naive, inference_mode, channels_last, cudnn_benchmark, bf16, fp16, compile, "
                         "cuda_graphs, best, best_batch")
     p.add_argument("--device", action="append", default=None,

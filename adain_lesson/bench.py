@@ -389,8 +389,8 @@ def run_benchmark(
 ) -> dict:
     """Run the benchmark and return the report (a JSON-ready dict; see :data:`SCHEMA`, :func:`validate_report`).
 
-    ``devices``: default CPU plus CUDA when present. ``methods``: default all but ``compile`` on CPU
-    (there it costs ~40 s per shape and does not beat ``best``; name it to include it). ``modes``: True =
+    ``devices``: default CPU plus CUDA when present. ``methods``: default all but ``compile`` (it costs
+    ~40 s of compilation per shape and mode; name it to include it). ``modes``: True =
     with style encoding, False = cached style statistics. ``quick``: 64 px, 2 runs, batch 2, a smoke test.
     ``threads``: CPU threads for the run (``torch.set_num_threads``, restored afterwards; default: as set).
     Random weights: speed does not depend on them, and the parity checks hold for any weights.
@@ -441,7 +441,7 @@ def _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick
         cuda = dev.type == "cuda"
         reps = repeats or (30 if cuda else 5)
         warm = warmup if warmup is not None else (5 if cuda else 2)
-        names = list(methods) if methods else [m for m in METHODS if cuda or m != "compile"]
+        names = list(methods) if methods else [m for m in METHODS if m != "compile"]
         if "naive" not in names:
             names.insert(0, "naive")
         log(f"{dev}: measuring matmul throughput")
