@@ -16,6 +16,10 @@ AMP (float16 + GradScaler) and channels_last on CUDA, atomic checkpoints every N
 SIGINT / SIGTERM (the last K kept), exact ``resume``, JSON-lines or CSV logs, a tqdm bar, sample grids,
 and several processes under ``torchrun --nproc_per_node=N`` (DistributedDataParallel, one data shard per
 rank, only rank 0 writes). :func:`benchmark_training` measures the naive loop beside the tuned one.
+
+The ablation of Section 7.1 (Figs. 5-6) is two settings: ``decoder_norm`` (BN or IN in the decoder) and
+``fusion="concat"`` (Enc-Concat: the decoder reads ``[f(c), f(s)]``, see :func:`fuse`). Both are recorded in
+every checkpoint; ``resume`` refuses one of another variant, and :func:`decoder_from_checkpoint` rebuilds it.
 """
 
 from __future__ import annotations

@@ -168,3 +168,19 @@ def test_fig6_grid(model) -> None:
     grid, settings = E.fig6_ablation_grid(model.encoder, variants, pairs)
     assert settings["cols"] == 4 and settings["rows"] == 1 and settings["columns"][2:] == list(variants)
     assert grid.shape[0] == 3 and grid.min() >= 0 and grid.max() <= 1
+
+
+def test_cli_trains_enc_concat_and_refuses_resuming_it_as_adain(dirs, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    from adain_lesson.__main__ import main as cli
+
+    base = ["train", "--content-dir", str(dirs[0]), "--style-dir", str(dirs[1]), "--out", str(tmp_path / "o"),
+            "--encoder", "random", "--load-size", "24", "--crop-size", "16", "--batch-size", "2",
+            "--device", "cpu", "--workers", "0", "--sample-every", "0", "--no-progress"]
+    assert cli([*base, "--fusion", "concat", "--max-iter", "1"]) == 0
+    dec, cfg = T.decoder_from_checkpoint(T.find_checkpoints(tmp_path / "o")[-1])
+    assert cfg["fusion"] == "concat" and dec[1].in_channels == 1024
+    capsys.readouterr()
+    assert cli([*base, "--max-iter", "2", "--resume", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "fusion=concat" in err and err.count("\n") == 1
