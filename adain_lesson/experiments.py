@@ -683,8 +683,10 @@ def fig3_losses(
     train_set = torch.stack(list(contents)) if texture_contents is None else texture_contents
     for j, style in enumerate(styles):
         s = style.to(device)
-        torch.manual_seed(seed + j)
-        net = TextureNet("instance", width=texture_width).to(device)
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights, the caller's RNG untouched
+            torch.manual_seed(seed + j)
+            net = TextureNet("instance", width=texture_width)
+        net = net.to(device)
         train_texture_net(net, train_set.to(device), s, encoder, steps=texture_steps, batch_size=texture_batch,
                           style_loss="gram", style_weight=1.0, seed=seed + j)
         net.eval()

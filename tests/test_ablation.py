@@ -184,3 +184,19 @@ def test_cli_trains_enc_concat_and_refuses_resuming_it_as_adain(dirs, tmp_path: 
     assert cli([*base, "--max-iter", "2", "--resume", "latest"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "fusion=concat" in err and err.count("\n") == 1
+
+
+def test_fig3_losses_is_repeatable_and_leaves_the_global_rng_alone(model) -> None:
+    from adain_lesson.gatys import gatys_encoder
+
+    vgg = gatys_encoder("random", "cpu")
+    args = ([_square("house", 32)], [_square("dots", 32)], vgg)
+    kw = dict(gatys_steps=2, texture_steps=2, texture_batch=2, texture_width=4)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = E.fig3_losses(model, *args, **kw)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = E.fig3_losses(model, *args, **kw)
+    assert a["texture_net"] == b["texture_net"] and a["gatys"] == b["gatys"]
+    with pytest.raises(UserError, match="one size"):
+        E.fig3_losses(model, [_square("house", 32), _square("house", 40)], [_square("dots", 32)], vgg, **kw)
