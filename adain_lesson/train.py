@@ -16,6 +16,10 @@ AMP (float16 + GradScaler) and channels_last on CUDA, atomic checkpoints every N
 SIGINT / SIGTERM (the last K kept), exact ``resume``, JSON-lines or CSV logs, a tqdm bar, sample grids,
 and several processes under ``torchrun --nproc_per_node=N`` (DistributedDataParallel, one data shard per
 rank, only rank 0 writes). :func:`benchmark_training` measures the naive loop beside the tuned one.
+
+The ablation of Section 7.1 (Figs. 5-6) is two settings: ``decoder_norm`` (BN or IN in the decoder) and
+``fusion="concat"`` (Enc-Concat: the decoder reads ``[f(c), f(s)]``, see :func:`fuse`). Both are recorded in
+every checkpoint; ``resume`` refuses one of another variant, and :func:`decoder_from_checkpoint` rebuilds it.
 """
 
 from __future__ import annotations
@@ -51,8 +55,11 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainResult",
+    "FUSIONS",
     "benchmark_training",
+    "decoder_from_checkpoint",
     "describe_config",
+    "fuse",
     "find_checkpoints",
     "learning_rate",
     "load_checkpoint",
@@ -60,6 +67,9 @@ __all__ = [
     "train",
     "training_losses",
 ]
+
+#: How the decoder's input is made from f(c) and f(s): AdaIN (Eq. 9, the paper's) or Enc-Concat (Section 7.1).
+FUSIONS = ("adain", "concat")
 
 #: The tag every checkpoint carries; a file without it is not one of ours.
 CHECKPOINT_FORMAT = "adain-lesson-train/1"
@@ -112,6 +122,9 @@ class TrainConfig:
                       "auto (released VGG, downloaded and verified), random (tests only), or a .pth file")
     decoder_norm: str = _f("none", "paper Section 7.1: no normalization in the decoder",
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
+    fusion: str = _f("adain", "paper Eq. 9; Section 7.1 compares Enc-Concat",
+                     "adain (t = AdaIN(f(c), f(s))) or concat (the decoder reads [f(c), f(s)], 1024 channels; "
+                     "the ablation of Figs. 5-6)", choices=FUSIONS)
     # --- machine -----------------------------------------------------------------------------------
     device: str | None = _f(None, "this package",
                             "cpu, cuda, mps (default: the best available; cuda:LOCAL_RANK under torchrun)")
@@ -136,7 +149,7 @@ class TrainConfig:
 
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
 _RUN_FIELDS = ("load_size", "crop_size", "squash", "max_images", "content_weight", "style_weight", "reduction",
-               "lr", "lr_decay", "batch_size", "seed", "encoder", "decoder_norm")
+               "lr", "lr_decay", "batch_size", "seed", "encoder", "decoder_norm", "fusion")
 
 
 def describe_config(config: TrainConfig | None = None) -> str:
@@ -166,17 +179,33 @@ class TrainResult:
 # --------------------------------------------------------------------------------------------------
 
 
+def fuse(f_c: Tensor, f_s: Tensor, fusion: str = "adain") -> Tensor:
+    """The decoder's input from relu4_1 features: ``AdaIN(f(c), f(s))`` (Eq. 9) for ``"adain"``, or the
+    channel concatenation ``[f(c), f(s)]`` (``[N, 1024, H, W]``; the style map resized to the content's)
+    for ``"concat"``, the Enc-Concat baseline of Section 7.1 (Figs. 5-6)."""
+    if fusion == "adain":
+        return adaptive_instance_norm(f_c, f_s)
+    if fusion == "concat":
+        if f_s.shape[-2:] != f_c.shape[-2:]:
+            f_s = torch.nn.functional.interpolate(f_s, size=f_c.shape[-2:], mode="nearest")
+        return torch.cat([f_c, f_s], dim=1)
+    raise UserError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
+
+
 def training_losses(encoder: Encoder, decoder: nn.Module, content: Tensor, style: Tensor,
-                    reduction: str = "mse") -> tuple[Tensor, Tensor]:
+                    reduction: str = "mse", fusion: str = "adain") -> tuple[Tensor, Tensor]:
     """``(L_c, L_s)`` for one batch: Eqs. 9-10 forward, Eq. 12 content loss, Eq. 13 style loss.
 
     The content target is ``t`` itself (Eq. 12), not ``f(c)``: the decoder learns to invert AdaIN's
     output. Losses are computed in float32 even under autocast (the variances of Eq. 13 overflow float16).
+    ``fusion="concat"`` (Enc-Concat, Section 7.1) feeds the decoder ``[f(c), f(s)]`` instead of ``t``, with
+    the same objective (content target still ``t``), so only the architecture differs between the variants.
     """
     style_feats = encoder.features(style, STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
     # Eq. 9, in float32: under autocast the features are float16, and their variances can overflow float16
-    t = adaptive_instance_norm(encoder(content).float(), style_feats[-1].float()).detach()
-    g_t = decoder(t)  # Eq. 10
+    f_c, f_s = encoder(content).float(), style_feats[-1].float()
+    t = adaptive_instance_norm(f_c, f_s).detach()
+    g_t = decoder(t if fusion == "adain" else fuse(f_c, f_s, fusion).detach())  # Eq. 10
     out_feats = encoder.features(g_t, STYLE_LAYERS)  # phi_i(g(t)); the last one is f(g(t))
     loss_c = content_loss(out_feats[-1].float(), t.float(), reduction)  # Eq. 12
     loss_s = mean_std_loss([f.float() for f in out_feats], [f.float() for f in style_feats], reduction)  # Eq. 13
@@ -246,6 +275,10 @@ def _check_config(c: TrainConfig) -> None:
         value = getattr(c, name)
         if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
             raise UserError(f"--{name.replace('_', '-')} must be a finite, non-negative number, got {value}")
+    if c.fusion not in FUSIONS:
+        raise UserError(f"unknown --fusion {c.fusion!r}: use one of {', '.join(FUSIONS)}")
+    if c.decoder_norm not in ("none", "batch", "instance"):
+        raise UserError(f"unknown --decoder-norm {c.decoder_norm!r}: use none, batch or instance")
     if c.sample_every < 0:
         raise UserError(f"--sample-every must be >= 0, got {c.sample_every}")
     if not c.content_dir or not c.style_dir:
@@ -278,8 +311,28 @@ def _build_encoder(config: TrainConfig) -> Encoder:
 
 
 def _build_decoder(config: TrainConfig) -> nn.Sequential:
-    dec = make_decoder(None if config.decoder_norm == "none" else config.decoder_norm)
+    dec = make_decoder(None if config.decoder_norm == "none" else config.decoder_norm,
+                       in_channels=1024 if config.fusion == "concat" else 512)
     return random_init_(dec, config.seed + 1)
+
+
+def decoder_from_checkpoint(path: str | os.PathLike) -> tuple[nn.Sequential, dict]:
+    """The trained decoder of a checkpoint (eval mode, on the CPU) and its run's config dict.
+
+    The architecture (``decoder_norm``, ``fusion``) comes from the checkpoint's config; feed the decoder
+    :func:`fuse` ``(f(c), f(s), config["fusion"])``.
+    """
+    ckpt = load_checkpoint(path)
+    cfg = dict(ckpt.get("config", {}))
+    cfg.setdefault("decoder_norm", "none")
+    cfg.setdefault("fusion", "adain")
+    dec = _build_decoder(TrainConfig(decoder_norm=cfg["decoder_norm"], fusion=cfg["fusion"]))
+    try:
+        dec.load_state_dict(ckpt["decoder"], strict=True)
+    except (RuntimeError, KeyError):
+        raise UserError(f"checkpoint {Path(path).name} does not hold a decoder of its recorded architecture "
+                        f"(decoder_norm={cfg['decoder_norm']}, fusion={cfg['fusion']})") from None
+    return dec.eval(), cfg
 
 
 def _shapes(module: nn.Module) -> dict[str, list[int]]:
@@ -320,10 +373,12 @@ def _resolve_resume(config: TrainConfig, out: Path) -> Path | None:
 
 def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path: Path) -> None:
     if ckpt.get("arch") != _shapes(decoder):
-        was = ckpt.get("config", {}).get("decoder_norm", "?")
+        old_cfg = ckpt.get("config", {})
+        was = f"decoder_norm={old_cfg.get('decoder_norm', '?')}, fusion={old_cfg.get('fusion', 'adain')}"
         raise UserError(
-            f"checkpoint {path.name} holds a decoder of another architecture (decoder_norm={was}, this run "
-            f"{config.decoder_norm}): resume with the same --decoder-norm, or start a new --out"
+            f"checkpoint {path.name} holds a decoder of another architecture ({was}; this run "
+            f"decoder_norm={config.decoder_norm}, fusion={config.fusion}): resume with the same --decoder-norm "
+            "and --fusion, or start a new --out"
         )
     old = ckpt.get("config", {})
     for name in _RUN_FIELDS:
@@ -474,7 +529,7 @@ def _sample_inputs(content: ImageFolder, style: ImageFolder, n: int) -> tuple[Te
 
 
 def _save_samples(path: Path, encoder: Encoder, decoder: nn.Module, cs: Tensor, ss: Tensor,
-                  device: torch.device) -> Path:
+                  device: torch.device, fusion: str = "adain") -> Path:
     from .images import save_image
     from .viz import image_grid
 
@@ -482,7 +537,7 @@ def _save_samples(path: Path, encoder: Encoder, decoder: nn.Module, cs: Tensor, 
     decoder.eval()
     with torch.no_grad():
         c, s = cs.to(device), ss.to(device)
-        out = decoder(adaptive_instance_norm(encoder(c), encoder(s))).float().clamp(0, 1).cpu()
+        out = decoder(fuse(encoder(c), encoder(s), fusion)).float().clamp(0, 1).cpu()
     decoder.train(was)
     k = cs.shape[0]
     grid = image_grid([*cs, *ss, *out], nrow=k)
@@ -638,7 +693,7 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
             content = content.to(device, non_blocking=True).contiguous(memory_format=fmt)
             style = style.to(device, non_blocking=True).contiguous(memory_format=fmt)
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                loss_c, loss_s = training_losses(encoder, model, content, style, config.reduction)
+                loss_c, loss_s = training_losses(encoder, model, content, style, config.reduction, config.fusion)
                 loss = config.content_weight * loss_c + config.style_weight * loss_s
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -680,7 +735,8 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
                                     "lower --lr or --style-weight")
 
             if dist.main and samples is not None and iteration % config.sample_every == 0:
-                _save_samples(sample_dir / f"iter-{iteration:08d}.png", encoder, decoder, *samples, device)
+                _save_samples(sample_dir / f"iter-{iteration:08d}.png", encoder, decoder, *samples, device,
+                              config.fusion)
 
             stopping = stop.signal is not None
             if dist.world > 1:  # every rank must leave the loop at the same iteration
