@@ -50,6 +50,7 @@ __all__ = [
     "cpu_has_fast_bf16",
     "default_device",
     "masked_adain",
+    "mix_features",
     "normalize_weights",
     "prepare_masks",
     "random_init_",
@@ -321,30 +322,50 @@ class StyleTransfer(nn.Module):
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
             raise UserError("no style given: pass at least one style image")
-        k = len(style_list)
-        alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
-        for a in alphas:
-            if not 0.0 <= a <= 1.0:
-                raise UserError(f"alpha must lie in [0, 1], got {a}")
         h, w = content.shape[-2:]
         f_c = self.encode(content)
         stats = [self._style_stats(s, content, preserve_color) for s in style_list]
-        if masks is None:
-            if len(alphas) != 1:
-                raise UserError("one alpha per region needs masks; without masks give a single alpha")
-            wk = normalize_weights(weights, k)
-            t = sum(wi * adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for wi, s in zip(wk, stats))
-            t = alphas[0] * t + (1.0 - alphas[0]) * f_c
-        else:
-            if weights is not None:
-                raise UserError("give either style weights (interpolation) or masks (spatial control), not both")
-            region_masks = prepare_masks(masks, k, (h, w), content.shape[0])
-            if len(alphas) == 1:
-                alphas = alphas * k
-            if len(alphas) != k:
-                raise UserError(f"got {len(alphas)} alpha values for {k} mask regions: give one or one per region")
-            t = masked_adain(f_c, stats, region_masks.to(self.device), alphas)
+        t = mix_features(f_c, stats, (h, w), alpha=alpha, weights=weights, masks=masks)
         return self.decode(t, (h, w))
+
+
+def mix_features(
+    f_c: Tensor,
+    stats: Sequence[StyleStats],
+    size: tuple[int, int],
+    *,
+    alpha: float | Sequence[float] = 1.0,
+    weights: Sequence[float] | Tensor | None = None,
+    masks: Tensor | Sequence[Tensor] | None = None,
+) -> Tensor:
+    """The decoder's input t from content features ``f_c`` and K styles' statistics.
+
+    Without masks: ``t = alpha * sum_k w_k AdaIN(f_c, s_k) + (1 - alpha) f_c`` (Eqs. 14 and 15). With masks
+    (``size`` is the content's H, W): :func:`masked_adain`, one style and one alpha per region (Fig. 10).
+    :meth:`StyleTransfer.stylize` is encode, this, decode; callers that cache ``f_c`` (the playground) use it
+    directly.
+    """
+    k = len(stats)
+    if k == 0:
+        raise UserError("no style given: pass at least one style image")
+    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
+    for a in alphas:
+        if not 0.0 <= a <= 1.0:
+            raise UserError(f"alpha must lie in [0, 1], got {a}")
+    if masks is None:
+        if len(alphas) != 1:
+            raise UserError("one alpha per region needs masks; without masks give a single alpha")
+        wk = normalize_weights(weights, k)
+        t = sum(wi * adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for wi, s in zip(wk, stats))
+        return alphas[0] * t + (1.0 - alphas[0]) * f_c
+    if weights is not None:
+        raise UserError("give either style weights (interpolation) or masks (spatial control), not both")
+    region_masks = prepare_masks(masks, k, size, f_c.shape[0])
+    if len(alphas) == 1:
+        alphas = alphas * k
+    if len(alphas) != k:
+        raise UserError(f"got {len(alphas)} alpha values for {k} mask regions: give one or one per region")
+    return masked_adain(f_c, stats, region_masks.to(f_c.device), alphas)
 
 
 def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int], batch: int) -> Tensor:

@@ -43,11 +43,9 @@ from .model import (
     RANDOM_WEIGHTS_BANNER,
     StyleStats,
     StyleTransfer,
-    masked_adain,
+    mix_features,
     normalize_weights,
-    prepare_masks,
 )
-from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
 
 __all__ = [
@@ -366,12 +364,8 @@ class PlaygroundEngine:
             fresh += int(new)
         f_c, content_cached = self.content_features(s.content, s.size)
         with torch.inference_mode():
-            if mask is None:  # Eq. 15, then Eq. 14 (as StyleTransfer.stylize does)
-                t = sum(wk * adaptive_instance_norm_from_stats(f_c, st.mean, st.std) for wk, st in zip(weights, stats))
-                t = s.alpha * t + (1.0 - s.alpha) * f_c
-            else:  # Fig. 10: region statistics, one style per region
-                regions = prepare_masks(mask, len(stats), (h, w), 1).to(f_c.device)
-                t = masked_adain(f_c, stats, regions, [s.alpha] * len(stats))
+            # Eqs. 14-15, or Fig. 10's regions: exactly what StyleTransfer.stylize does after encoding
+            t = mix_features(f_c, stats, (h, w), alpha=s.alpha, weights=weights, masks=mask)
             out = self.model.decode(t, (h, w))
             image = out[0].clamp(0, 1).float().cpu()  # the copy waits for the device: the time is honest
         ms = (time.perf_counter() - t0) * 1000.0
