@@ -238,4 +238,19 @@ def test_benchmark_training_reports_both_loops(dirs) -> None:
         assert r["it_per_s"] > 0 and 0.0 <= r["data_wait_share"] <= 1.0 and r["steps"] == 2
         assert r["images_per_s"] == pytest.approx(r["it_per_s"] * 2)
     assert (naive["workers"], tuned["workers"]) == (0, 1) and not naive["tuned"] and tuned["tuned"]
-    assert not tuned["amp"] and not tuned["channels_last"]  # CUDA only
+    from adain_lesson.model import cpu_has_fast_bf16
+
+    # the tuned CPU loop uses bfloat16 + channels_last only where the CPU computes bfloat16 natively
+    assert tuned["amp"] == tuned["channels_last"] == cpu_has_fast_bf16()
+    assert not naive["amp"] and not naive["channels_last"]
+
+
+def test_bfloat16_training_on_the_cpu_runs_and_resumes_exactly(dirs, tmp_path: Path) -> None:
+    """--amp on on a CPU: bfloat16 autocast without a GradScaler; finite losses; exact resume still holds."""
+    full = T.train(_config(dirs, tmp_path / "full", amp="on", channels_last="on", max_iter=4))
+    assert all(torch.isfinite(torch.tensor([r["content"], r["style"]])).all() for r in full.log)
+    T.train(_config(dirs, tmp_path / "cut", amp="on", channels_last="on", max_iter=2, checkpoint_every=2))
+    rest = T.train(_config(dirs, tmp_path / "cut", amp="on", channels_last="on", max_iter=4, resume="latest"))
+    got = T.read_log(tmp_path / "cut" / "log.jsonl")
+    assert [(r["content"], r["style"]) for r in got] == [(r["content"], r["style"]) for r in full.log]
+    assert rest.iteration == 4
