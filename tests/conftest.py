@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +33,64 @@ def shared_repo() -> Path:
     if not (SHARED / "MANIFEST.tsv").is_file():
         pytest.skip("../shared/adain-style-repo is not present (a fresh clone has none)")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (and far faster when other jobs share the 2 cores).
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``; the old count is restored."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# A local HTTP server on 127.0.0.1 for download tests: ``files`` maps paths to bytes, ``truncate`` names
+# paths whose transfer breaks off half-way, ``log`` records (path, Range header) per request.
+class _Files(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    truncate: set[str] = set()
+    log: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.log.append((self.path, self.headers.get("Range")))
+        data = self.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        start = 0
+        rng = self.headers.get("Range")
+        if rng and rng.startswith("bytes="):
+            start = int(rng[6:].split("-")[0])
+            if start >= len(data):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.path in self.truncate:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)  # the connection drops mid-transfer
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def file_server() -> Iterator[tuple[str, type[_Files]]]:
+    handler = type("Files", (_Files,), {"files": {}, "truncate": set(), "log": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

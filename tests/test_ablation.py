@@ -14,14 +14,7 @@ from adain_lesson.errors import UserError
 from adain_lesson.images import sample_image, save_image
 from adain_lesson.model import load_pretrained, random_init_
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The models here are tiny: one thread is faster than several fighting over 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,7 @@ from conftest import SHARED  # noqa: E402 - the one definition of where ../share
 S = 32  # shorter side of the test images: 4 x 4 feature positions at relu4_1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny images: one thread is faster than two, and much faster on a busy CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import http.server
 import io
 import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,61 +16,12 @@ from adain_lesson import hub
 from adain_lesson.errors import DownloadError, OfflineError
 
 
-class _Files(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    truncate: set[str] = set()
-    log: list[tuple[str, str | None]] = []
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.log.append((self.path, self.headers.get("Range")))
-        data = self.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
-            if start >= len(data):
-                self.send_error(416)
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.path in self.truncate:
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)  # the connection drops mid-transfer
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture()
-def server() -> Iterator[tuple[str, type[_Files]]]:
-    handler = type("Files", (_Files,), {"files": {}, "truncate": set(), "log": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_good_download_is_verified_and_renamed(server, tmp_path: Path) -> None:
-    url, files = server
+def test_good_download_is_verified_and_renamed(file_server, tmp_path: Path) -> None:
+    url, files = file_server
     data = bytes(range(256)) * 4000
     files.files["/w.pth"] = data
     dest = hub.download(f"{url}/w.pth", tmp_path / "w.pth", size=len(data), sha256=_sha(data), progress=False)
@@ -81,24 +29,24 @@ def test_good_download_is_verified_and_renamed(server, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pth"]
 
 
-def test_wrong_checksum_deletes_the_file_and_says_so(server, tmp_path: Path) -> None:
-    url, files = server
+def test_wrong_checksum_deletes_the_file_and_says_so(file_server, tmp_path: Path) -> None:
+    url, files = file_server
     files.files["/w.pth"] = b"x" * 1000
     with pytest.raises(DownloadError, match="SHA-256.*deleted"):
         hub.download(f"{url}/w.pth", tmp_path / "w.pth", size=1000, sha256=_sha(b"y" * 1000), progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_wrong_size_deletes_the_file(server, tmp_path: Path) -> None:
-    url, files = server
+def test_wrong_size_deletes_the_file(file_server, tmp_path: Path) -> None:
+    url, files = file_server
     files.files["/w.pth"] = b"x" * 1200
     with pytest.raises(DownloadError, match="size"):
         hub.download(f"{url}/w.pth", tmp_path / "w.pth", size=1000, sha256=None, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_truncated_download_is_never_cached_and_resumes(server, tmp_path: Path) -> None:
-    url, files = server
+def test_truncated_download_is_never_cached_and_resumes(file_server, tmp_path: Path) -> None:
+    url, files = file_server
     data = bytes(range(256)) * 2000
     files.files["/big.pth"] = data
     files.truncate.add("/big.pth")
@@ -124,14 +72,14 @@ def test_server_down_is_an_offline_error(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_http_error_is_a_download_error(server, tmp_path: Path) -> None:
-    url, _ = server
+def test_http_error_is_a_download_error(file_server, tmp_path: Path) -> None:
+    url, _ = file_server
     with pytest.raises(DownloadError, match="HTTP 404"):
         hub.download(f"{url}/missing.pth", tmp_path / "m.pth", progress=False)
 
 
-def test_fetch_caches_and_offline_mode_says_where_to_put_files(server, tmp_path: Path, monkeypatch) -> None:
-    url, files = server
+def test_fetch_caches_and_offline_mode_says_where_to_put_files(file_server, tmp_path: Path, monkeypatch) -> None:
+    url, files = file_server
     data = b"abc" * 999
     files.files["/a.bin"] = data
     asset = hub.Asset("a.bin", "weights", "sub/a.bin", len(data), _sha(data), f"{url}/a.bin")
@@ -153,13 +101,13 @@ def test_cache_dir_follows_torch_hub(monkeypatch, tmp_path: Path) -> None:
     assert hub.cache_dir() == tmp_path / "mine"
 
 
-def test_load_pretrained_auto_downloads_the_released_files(server, tmp_path: Path, monkeypatch) -> None:
+def test_load_pretrained_auto_downloads_the_released_files(file_server, tmp_path: Path, monkeypatch) -> None:
     """End to end: 'auto' fetches both weight files by their manifest entries and loads them strictly."""
     from adain_lesson.decoder import make_decoder
     from adain_lesson.model import load_pretrained
     from adain_lesson.vgg import make_vgg
 
-    url, files = server
+    url, files = file_server
     assets = {}
     for name, module in (("vgg_normalised.pth", make_vgg()), ("decoder.pth", make_decoder())):
         buf = io.BytesIO()
