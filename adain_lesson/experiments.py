@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import hub, images
+from . import hub, images, viz
 from .errors import UserError
 from .losses import content_loss, mean_std_loss
 from .model import StyleTransfer
@@ -138,13 +138,7 @@ SMOKE_SIZE = 64
 
 def _fit(img: Tensor, h: int, w: int) -> Tensor:
     """Resize ``img`` to cover ``h x w`` keeping its aspect ratio, then centre-crop (for display tiles)."""
-    img = img.detach().float().cpu()
-    if img.dim() == 4:
-        img = img[0]
-    if img.dim() == 2:
-        img = img.unsqueeze(0)
-    if img.shape[0] == 1:
-        img = img.expand(3, -1, -1)
+    img = viz.as_image(img)
     ih, iw = img.shape[-2:]
     scale = max(h / ih, w / iw)
     nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
@@ -441,18 +435,11 @@ def load_inputs(
             return _paper_image(name, s_size, False, mirror)
 
     out: dict = {"names": {}}
-    if "content" in spec:
-        out["content"] = load(spec["content"])
-        out["names"]["content"] = spec["content"]
-    if "contents" in spec:
-        out["contents"] = [load(n) for n in spec["contents"]]
-        out["names"]["contents"] = list(spec["contents"])
-    if "style" in spec:
-        out["style"] = style_load(spec["style"])
-        out["names"]["style"] = spec["style"]
-    if "styles" in spec:
-        out["styles"] = [style_load(n) for n in spec["styles"]]
-        out["names"]["styles"] = list(spec["styles"])
+    for key, loader in (("content", load), ("contents", load), ("style", style_load), ("styles", style_load)):
+        if key in spec:  # one name, or (plural keys) a list of names
+            names = spec[key]
+            out[key] = [loader(n) for n in names] if key.endswith("s") else loader(names)
+            out["names"][key] = list(names) if key.endswith("s") else names
     if "mask" in spec:
         h, w = out["content"].shape[-2:]
         if smoke:

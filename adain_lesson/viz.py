@@ -12,10 +12,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["banner", "image_grid", "show_images"]
+__all__ = ["as_image", "banner", "image_grid", "show_images"]
 
 
-def _as_image(t: Tensor) -> Tensor:
+def as_image(t: Tensor) -> Tensor:
+    """Any image-like tensor (``[3|1, H, W]``, ``[H, W]``, a batch of 1) as a CPU float ``[3, H, W]`` in [0, 1]."""
     if t.dim() == 4:
         t = t[0]
     if t.dim() == 2:
@@ -30,7 +31,7 @@ def image_grid(images: Sequence[Tensor], nrow: int, padding: int = 4, pad_value:
     ``nrow`` images per row, in reading order."""
     if not images:
         raise ValueError("image_grid needs at least one image")
-    imgs = [_as_image(t) for t in images]
+    imgs = [as_image(t) for t in images]
     ch = max(t.shape[1] for t in imgs)
     cw = max(t.shape[2] for t in imgs)
     rows = math.ceil(len(imgs) / nrow)
@@ -61,7 +62,7 @@ def show_images(
         ax.axis("off")
     for i, img in enumerate(images):
         ax = axes.flat[i]
-        ax.imshow(_as_image(img).permute(1, 2, 0).numpy())
+        ax.imshow(as_image(img).permute(1, 2, 0).numpy())
         if titles is not None and i < len(titles):
             ax.set_title(titles[i], fontsize=10)
     if suptitle:

@@ -94,3 +94,30 @@ def file_server() -> Iterator[tuple[str, type[_Files]]]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def train_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Tiny content and style folders for training tests: nested and upper-case names, and one corrupt file."""
+    from adain_lesson.images import sample_image, save_image
+
+    base = tmp_path_factory.mktemp("train_data")
+    c, s = base / "content", base / "style"
+    for name in ("grace_hopper", "house", "mountains"):
+        save_image(sample_image(name, 40), c / f"{name}.png")
+    save_image(sample_image("house", 36), c / "nested" / "HOUSE2.JPG")
+    for name in ("stripes", "mosaic", "waves", "dots"):
+        save_image(sample_image(name, 40), s / f"{name}.jpg")
+    (s / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    return c, s
+
+
+def tiny_train_config(dirs: tuple[Path, Path], out: Path, **kw):
+    """A seconds-long CPU training run on ``train_dirs`` (random weights, 16 px crops); ``kw`` overrides."""
+    from adain_lesson.train import TrainConfig
+
+    base = dict(content_dir=str(dirs[0]), style_dir=str(dirs[1]), out=str(out), encoder="random",
+                load_size=24, crop_size=16, batch_size=2, max_iter=6, log_every=1, checkpoint_every=100,
+                sample_every=0, progress=False, device="cpu", workers=0)
+    base.update(kw)
+    return TrainConfig(**base)

@@ -6,26 +6,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_train_config  # noqa: E402
 
 from adain_lesson import experiments as E
 from adain_lesson import train as T
 from adain_lesson.decoder import make_decoder
 from adain_lesson.errors import UserError
-from adain_lesson.images import sample_image, save_image
+from adain_lesson.images import sample_image
 from adain_lesson.model import load_pretrained, random_init_
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
-
-
-@pytest.fixture(scope="module")
-def dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("ablation_data")
-    c, s = base / "content", base / "style"
-    for name in ("grace_hopper", "house", "mountains"):
-        save_image(sample_image(name, 40), c / f"{name}.png")
-    for name in ("stripes", "mosaic", "waves"):
-        save_image(sample_image(name, 40), s / f"{name}.png")
-    return c, s
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +28,7 @@ def _square(name: str, n: int = 32) -> torch.Tensor:
 
 
 def _config(dirs: tuple[Path, Path], out: Path, **kw) -> T.TrainConfig:
-    base = dict(content_dir=str(dirs[0]), style_dir=str(dirs[1]), out=str(out), encoder="random",
-                load_size=24, crop_size=16, batch_size=2, max_iter=2, log_every=1, checkpoint_every=100,
-                sample_every=0, progress=False, device="cpu", workers=0)
-    base.update(kw)
-    return T.TrainConfig(**base)
+    return tiny_train_config(dirs, out, **{"max_iter": 2, **kw})
 
 
 def test_concat_decoder_layout_keeps_the_released_one() -> None:
@@ -65,9 +51,9 @@ def test_fuse() -> None:
 
 
 @pytest.mark.parametrize(("fusion", "norm"), [("concat", "none"), ("adain", "batch"), ("adain", "instance")])
-def test_variants_train_and_refuse_a_mismatched_resume(dirs, tmp_path: Path, fusion: str, norm: str) -> None:
+def test_variants_train_and_refuse_a_mismatched_resume(train_dirs, tmp_path: Path, fusion: str, norm: str) -> None:
     out = tmp_path / "run"
-    result = T.train(_config(dirs, out, fusion=fusion, decoder_norm=norm))
+    result = T.train(_config(train_dirs, out, fusion=fusion, decoder_norm=norm))
     assert result.iteration == 2 and len(result.log) == 2
     assert all(torch.isfinite(torch.tensor([r["content"], r["style"]])).all() for r in result.log)
     ckpt = T.load_checkpoint(result.checkpoint)
@@ -76,28 +62,28 @@ def test_variants_train_and_refuse_a_mismatched_resume(dirs, tmp_path: Path, fus
     assert (cfg["fusion"], cfg["decoder_norm"]) == (fusion, norm)
     assert dec[1].in_channels == (1024 if fusion == "concat" else 512)
     # the same settings resume; another fusion or another norm is refused
-    again = T.train(_config(dirs, out, fusion=fusion, decoder_norm=norm, max_iter=3, resume="latest"))
+    again = T.train(_config(train_dirs, out, fusion=fusion, decoder_norm=norm, max_iter=3, resume="latest"))
     assert again.iteration == 3
     other_fusion = "adain" if fusion == "concat" else "concat"
     with pytest.raises(UserError, match="another architecture"):
-        T.train(_config(dirs, out, fusion=other_fusion, decoder_norm=norm, max_iter=4, resume="latest"))
+        T.train(_config(train_dirs, out, fusion=other_fusion, decoder_norm=norm, max_iter=4, resume="latest"))
     other_norm = "none" if norm != "none" else "instance"
     with pytest.raises(UserError, match="another architecture"):
-        T.train(_config(dirs, out, fusion=fusion, decoder_norm=other_norm, max_iter=4, resume="latest"))
+        T.train(_config(train_dirs, out, fusion=fusion, decoder_norm=other_norm, max_iter=4, resume="latest"))
 
 
-def test_bn_and_in_share_shapes_but_resume_is_still_refused(dirs, tmp_path: Path) -> None:
+def test_bn_and_in_share_shapes_but_resume_is_still_refused(train_dirs, tmp_path: Path) -> None:
     """BN and IN (affine) decoders have parameters of one shape: the recorded config must catch it."""
     out = tmp_path / "run"
-    T.train(_config(dirs, out, decoder_norm="instance"))
+    T.train(_config(train_dirs, out, decoder_norm="instance"))
     with pytest.raises(UserError, match="decoder_norm"):
-        T.train(_config(dirs, out, decoder_norm="batch", max_iter=3, resume="latest"))
+        T.train(_config(train_dirs, out, decoder_norm="batch", max_iter=3, resume="latest"))
 
 
-def test_default_fusion_is_the_papers(dirs) -> None:
+def test_default_fusion_is_the_papers(train_dirs) -> None:
     assert T.TrainConfig().fusion == "adain" and "fusion" in T._RUN_FIELDS
     with pytest.raises(UserError, match="--fusion"):
-        T.train(_config(dirs, Path("unused"), fusion="sum"))
+        T.train(_config(train_dirs, Path("unused"), fusion="sum"))
 
 
 def test_evaluate_losses_zero_for_identical_statistics(model) -> None:
@@ -163,13 +149,13 @@ def test_fig6_grid(model) -> None:
     assert grid.shape[0] == 3 and grid.min() >= 0 and grid.max() <= 1
 
 
-def test_cli_trains_enc_concat_and_refuses_resuming_it_as_adain(dirs, tmp_path: Path,
+def test_cli_trains_enc_concat_and_refuses_resuming_it_as_adain(train_dirs, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     from adain_lesson.__main__ import main as cli
 
-    base = ["train", "--content-dir", str(dirs[0]), "--style-dir", str(dirs[1]), "--out", str(tmp_path / "o"),
-            "--encoder", "random", "--load-size", "24", "--crop-size", "16", "--batch-size", "2",
-            "--device", "cpu", "--workers", "0", "--sample-every", "0", "--no-progress"]
+    base = ["train", "--content-dir", str(train_dirs[0]), "--style-dir", str(train_dirs[1]),
+            "--out", str(tmp_path / "o"), "--encoder", "random", "--load-size", "24", "--crop-size", "16",
+            "--batch-size", "2", "--device", "cpu", "--workers", "0", "--sample-every", "0", "--no-progress"]
     assert cli([*base, "--fusion", "concat", "--max-iter", "1"]) == 0
     dec, cfg = T.decoder_from_checkpoint(T.find_checkpoints(tmp_path / "o")[-1])
     assert cfg["fusion"] == "concat" and dec[1].in_channels == 1024

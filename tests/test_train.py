@@ -11,37 +11,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_train_config  # noqa: E402
 
 from adain_lesson import train as T
 from adain_lesson.__main__ import main as cli
 from adain_lesson.errors import UserError
-from adain_lesson.images import sample_image, save_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
-
-
-@pytest.fixture(scope="module")
-def dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("train_data")
-    c, s = base / "content", base / "style"
-    for name in ("grace_hopper", "house", "mountains"):
-        save_image(sample_image(name, 40), c / f"{name}.png")
-    save_image(sample_image("house", 36), c / "nested" / "HOUSE2.JPG")
-    for name in ("stripes", "mosaic", "waves", "dots"):
-        save_image(sample_image(name, 40), s / f"{name}.jpg")
-    (s / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
-    return c, s
-
-
-def _config(dirs: tuple[Path, Path], out: Path, **kw) -> T.TrainConfig:
-    base = dict(content_dir=str(dirs[0]), style_dir=str(dirs[1]), out=str(out), encoder="random",
-                load_size=24, crop_size=16, batch_size=2, max_iter=6, log_every=1, checkpoint_every=100,
-                sample_every=0, progress=False, device="cpu", workers=0)
-    base.update(kw)
-    return T.TrainConfig(**base)
 
 
 def test_every_default_has_a_source() -> None:
@@ -81,8 +59,8 @@ def test_losses_follow_eqs_12_and_13() -> None:
     assert all(p.grad is None for p in enc.parameters())  # the encoder stays frozen
 
 
-def test_resume_after_sigterm_is_exact(dirs, tmp_path: Path) -> None:
-    full = T.train(_config(dirs, tmp_path / "full"))
+def test_resume_after_sigterm_is_exact(train_dirs, tmp_path: Path) -> None:
+    full = T.train(tiny_train_config(train_dirs, tmp_path / "full"))
     assert [r["iteration"] for r in full.log] == [1, 2, 3, 4, 5, 6]
     assert full.skipped >= 1  # the corrupt style file was skipped, and counted
 
@@ -90,10 +68,10 @@ def test_resume_after_sigterm_is_exact(dirs, tmp_path: Path) -> None:
         if row["iteration"] == 3:
             os.kill(os.getpid(), signal.SIGTERM)  # as a cluster or Colab would
 
-    part = T.train(_config(dirs, tmp_path / "cut"), on_log=stop_at_3)
+    part = T.train(tiny_train_config(train_dirs, tmp_path / "cut"), on_log=stop_at_3)
     assert part.stopped == "SIGTERM" and part.iteration == 3
     assert part.checkpoint is not None and part.checkpoint.name == "ckpt-00000003.pt"
-    rest = T.train(_config(dirs, tmp_path / "cut", resume="latest"))
+    rest = T.train(tiny_train_config(train_dirs, tmp_path / "cut", resume="latest"))
     assert rest.iteration == 6 and rest.stopped is None
     got = T.read_log(tmp_path / "cut" / "log.jsonl")
     want = full.log
@@ -106,9 +84,9 @@ def test_resume_after_sigterm_is_exact(dirs, tmp_path: Path) -> None:
     assert not list((tmp_path / "cut" / "checkpoints").glob("*.part"))
 
 
-def test_keep_last_csv_log_and_samples(dirs, tmp_path: Path) -> None:
+def test_keep_last_csv_log_and_samples(train_dirs, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = T.train(_config(dirs, out, max_iter=4, checkpoint_every=2, keep_last=1, log_format="csv",
+    res = T.train(tiny_train_config(train_dirs, out, max_iter=4, checkpoint_every=2, keep_last=1, log_format="csv",
                           log_every=2, sample_every=4))
     assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000004.pt"]
     rows = T.read_log(out / "log.csv")
@@ -134,24 +112,24 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # and no temporary file is left
 
 
-def test_bad_configurations_fail_before_any_work(dirs, tmp_path: Path) -> None:
+def test_bad_configurations_fail_before_any_work(train_dirs, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     out = tmp_path / "o"
     with pytest.raises(UserError, match="holds no images"):
-        T.train(_config(dirs, out, content_dir=str(empty)))
+        T.train(tiny_train_config(train_dirs, out, content_dir=str(empty)))
     with pytest.raises(UserError, match="batch size 9 is larger than the content set"):
-        T.train(_config(dirs, out, batch_size=9))
+        T.train(tiny_train_config(train_dirs, out, batch_size=9))
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(UserError, match="cannot write to the output folder"):
-        T.train(_config(dirs, blocker / "sub"))
+        T.train(tiny_train_config(train_dirs, blocker / "sub"))
     with pytest.raises(UserError, match="no checkpoint"):
-        T.train(_config(dirs, out, resume="latest"))
+        T.train(tiny_train_config(train_dirs, out, resume="latest"))
     assert not (out / "log.jsonl").exists() and not T.find_checkpoints(out)
 
 
-def test_checkpoint_from_another_architecture_is_refused(dirs, tmp_path: Path) -> None:
+def test_checkpoint_from_another_architecture_is_refused(train_dirs, tmp_path: Path) -> None:
     from adain_lesson.decoder import make_decoder
 
     out = tmp_path / "o"
@@ -161,20 +139,20 @@ def test_checkpoint_from_another_architecture_is_refused(dirs, tmp_path: Path) -
             "arch": T._shapes(other), "config": {"decoder_norm": "instance"}}
     torch.save(fake, out / "checkpoints" / "ckpt-00000002.pt")
     with pytest.raises(UserError, match="another architecture"):
-        T.train(_config(dirs, out, resume="latest"))
+        T.train(tiny_train_config(train_dirs, out, resume="latest"))
     (out / "checkpoints" / "ckpt-00000003.pt").write_bytes(b"garbage")
     with pytest.raises(UserError, match="cannot read checkpoint"):
-        T.train(_config(dirs, out, resume="latest"))
+        T.train(tiny_train_config(train_dirs, out, resume="latest"))
 
 
-def test_cli_reports_errors_in_one_line(dirs, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    rc = cli(["train", "--content-dir", str(tmp_path / "none"), "--style-dir", str(dirs[1]), "--out",
+def test_cli_reports_errors_in_one_line(train_dirs, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = cli(["train", "--content-dir", str(tmp_path / "none"), "--style-dir", str(train_dirs[1]), "--out",
               str(tmp_path / "o"), "--encoder", "random"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: content folder not found") and err.count("\n") == 1
 
 
-def test_ddp_two_processes_on_cpu(dirs, tmp_path: Path) -> None:
+def test_ddp_two_processes_on_cpu(train_dirs, tmp_path: Path) -> None:
     """The same command under torchrun with 2 gloo processes: one log, one set of checkpoints, ranks in sync."""
     if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
         pytest.skip("torch.distributed with gloo is not available")
@@ -182,9 +160,9 @@ def test_ddp_two_processes_on_cpu(dirs, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "adain_lesson", "train", "--content-dir", str(dirs[0]), "--style-dir", str(dirs[1]),
-           "--out", str(out), "--encoder", "random", "--load-size", "24", "--crop-size", "16",
-           "--batch-size", "1", "--max-iter", "3", "--log-every", "1", "--checkpoint-every", "2",
+           "-m", "adain_lesson", "train", "--content-dir", str(train_dirs[0]),
+           "--style-dir", str(train_dirs[1]), "--out", str(out), "--encoder", "random", "--load-size", "24",
+           "--crop-size", "16", "--batch-size", "1", "--max-iter", "3", "--log-every", "1", "--checkpoint-every", "2",
            "--sample-every", "0", "--device", "cpu", "--workers", "0", "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -195,17 +173,17 @@ def test_ddp_two_processes_on_cpu(dirs, tmp_path: Path) -> None:
     assert proc.stdout.count("checkpoint:") == 1
 
 
-def test_cli_sigterm_writes_a_checkpoint_and_exits_143(dirs, tmp_path: Path) -> None:
+def test_cli_sigterm_writes_a_checkpoint_and_exits_143(train_dirs, tmp_path: Path) -> None:
     """The command line, stopped by SIGTERM mid-run: a checkpoint at the iteration reached, exit 143."""
     import time
 
     out = tmp_path / "sig"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "adain_lesson", "train", "--content-dir", str(dirs[0]), "--style-dir", str(dirs[1]),
-           "--out", str(out), "--encoder", "random", "--load-size", "24", "--crop-size", "16", "--batch-size", "1",
-           "--max-iter", "100000", "--log-every", "1", "--checkpoint-every", "100000", "--sample-every", "0",
-           "--device", "cpu", "--workers", "0", "--no-progress"]
+    cmd = [sys.executable, "-m", "adain_lesson", "train", "--content-dir", str(train_dirs[0]),
+           "--style-dir", str(train_dirs[1]), "--out", str(out), "--encoder", "random", "--load-size", "24",
+           "--crop-size", "16", "--batch-size", "1", "--max-iter", "100000", "--log-every", "1",
+           "--checkpoint-every", "100000", "--sample-every", "0", "--device", "cpu", "--workers", "0", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
@@ -224,10 +202,10 @@ def test_cli_sigterm_writes_a_checkpoint_and_exits_143(dirs, tmp_path: Path) -> 
     assert T.load_checkpoint(ckpts[0])["iteration"] == last
 
 
-def test_benchmark_training_reports_both_loops(dirs) -> None:
+def test_benchmark_training_reports_both_loops(train_dirs) -> None:
     """The function ``python -m adain_lesson bench --train`` calls: keys and sane values (speed is not tested)."""
-    naive = T.benchmark_training(2, False, "cpu", batch=2, size=16, warmup=1, image_dir=dirs[0])
-    tuned = T.benchmark_training(2, True, "cpu", batch=2, size=16, warmup=1, image_dir=dirs[0], workers=1)
+    naive = T.benchmark_training(2, False, "cpu", batch=2, size=16, warmup=1, image_dir=train_dirs[0])
+    tuned = T.benchmark_training(2, True, "cpu", batch=2, size=16, warmup=1, image_dir=train_dirs[0], workers=1)
     for r in (naive, tuned):
         assert r["it_per_s"] > 0 and 0.0 <= r["data_wait_share"] <= 1.0 and r["steps"] == 2
         assert r["images_per_s"] == pytest.approx(r["it_per_s"] * 2)
@@ -239,12 +217,13 @@ def test_benchmark_training_reports_both_loops(dirs) -> None:
     assert not naive["amp"] and not naive["channels_last"]
 
 
-def test_bfloat16_training_on_the_cpu_runs_and_resumes_exactly(dirs, tmp_path: Path) -> None:
+def test_bfloat16_training_on_the_cpu_runs_and_resumes_exactly(train_dirs, tmp_path: Path) -> None:
     """--amp on on a CPU: bfloat16 autocast without a GradScaler; finite losses; exact resume still holds."""
-    full = T.train(_config(dirs, tmp_path / "full", amp="on", channels_last="on", max_iter=4))
+    bf16 = {"amp": "on", "channels_last": "on"}
+    full = T.train(tiny_train_config(train_dirs, tmp_path / "full", max_iter=4, **bf16))
     assert all(torch.isfinite(torch.tensor([r["content"], r["style"]])).all() for r in full.log)
-    T.train(_config(dirs, tmp_path / "cut", amp="on", channels_last="on", max_iter=2, checkpoint_every=2))
-    rest = T.train(_config(dirs, tmp_path / "cut", amp="on", channels_last="on", max_iter=4, resume="latest"))
+    T.train(tiny_train_config(train_dirs, tmp_path / "cut", max_iter=2, checkpoint_every=2, **bf16))
+    rest = T.train(tiny_train_config(train_dirs, tmp_path / "cut", max_iter=4, resume="latest", **bf16))
     got = T.read_log(tmp_path / "cut" / "log.jsonl")
     assert [(r["content"], r["style"]) for r in got] == [(r["content"], r["style"]) for r in full.log]
     assert rest.iteration == 4
