@@ -46,11 +46,14 @@ def one_thread():
 
 
 # A local HTTP server on 127.0.0.1 for download tests: ``files`` maps paths to bytes, ``truncate`` names
-# paths whose transfer breaks off half-way, ``log`` records (path, Range header) per request.
+# paths whose transfer breaks off half-way, ``log`` records (path, Range header) per request, ``sent``
+# counts body bytes sent; ``ranges = False`` makes it ignore Range headers (a server without support).
 class _Files(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     truncate: set[str] = set()
     log: list[tuple[str, str | None]] = []
+    sent: list[int] = []
+    ranges: bool = True
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self.log.append((self.path, self.headers.get("Range")))
@@ -58,18 +61,21 @@ class _Files(http.server.BaseHTTPRequestHandler):
         if data is None:
             self.send_error(404)
             return
-        start = 0
+        start, end = 0, len(data) - 1
         rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
+        if rng and rng.startswith("bytes=") and self.ranges:
+            first, _, last = rng[6:].partition("-")
+            start = int(first)
+            end = min(end, int(last)) if last else end
             if start >= len(data):
                 self.send_error(416)
                 return
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         else:
             self.send_response(200)
-        body = data[start:]
+        body = data[start:end + 1]
+        self.sent.append(len(body))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.path in self.truncate:
@@ -85,7 +91,7 @@ class _Files(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def file_server() -> Iterator[tuple[str, type[_Files]]]:
-    handler = type("Files", (_Files,), {"files": {}, "truncate": set(), "log": []})
+    handler = type("Files", (_Files,), {"files": {}, "truncate": set(), "log": [], "sent": [], "ranges": True})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -234,6 +234,63 @@ def test_download_with_wrong_checksum_keeps_nothing(tmp_path: Path, file_server)
     assert not (tmp_path / "d" / "tiny").exists()
 
 
+def _big_zip(tmp_path: Path) -> tuple[bytes, dict[str, bytes]]:
+    """Eight small images around an 8 MB non-image member: a subset should not need the 8 MB."""
+    imgs = {f"imgs/{i:02d}.png": _png(24, 24, 10 + i) for i in range(8)}
+    path = tmp_path / "big.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in list(imgs)[:4]:
+            zf.writestr(name, imgs[name])
+        zf.writestr("annotations/big.json", torch.randint(0, 256, (8 << 20,), dtype=torch.uint8).numpy().tobytes())
+        for name in list(imgs)[4:]:
+            zf.writestr(name, imgs[name])
+    return path.read_bytes(), imgs
+
+
+def test_subset_is_read_from_the_server_without_the_archive(tmp_path: Path, file_server) -> None:
+    base, handler = file_server
+    blob, imgs = _big_zip(tmp_path)
+    handler.files["/big.zip"] = blob
+    root = tmp_path / "d"
+    folder = data.download_dataset(_source(base + "/big.zip", blob), root, max_images=5, progress=False)
+    got = sorted(folder.rglob("*.png"))
+    assert [p.name for p in got] == ["00.png", "01.png", "02.png", "03.png", "04.png"]
+    assert all(p.read_bytes() == imgs[f"imgs/{p.name}"] for p in got)
+    assert not (root / "archives").exists()  # no archive was downloaded
+    assert sum(handler.sent) < len(blob) / 3, (sum(handler.sent), len(blob))
+    assert all(rng and "-" in rng and not rng.endswith("-") for _, rng in handler.log)  # bounded ranges only
+    # run again: the images are there, so only the probe and the zip's end records are read
+    before = len(handler.log)
+    data.download_dataset(_source(base + "/big.zip", blob), root, max_images=5, progress=False)
+    assert len(handler.log) - before == 2
+    assert not list(root.rglob("*.part"))
+
+
+def test_subset_from_a_server_without_ranges_downloads_the_archive(tmp_path: Path, file_server, capsys) -> None:
+    base, handler = file_server
+    blob, imgs = _big_zip(tmp_path)
+    handler.files["/big.zip"], handler.ranges = blob, False
+    folder = data.download_dataset(_source(base + "/big.zip", blob), tmp_path / "d", max_images=2, progress=False)
+    assert "downloading all of it" in capsys.readouterr().err
+    assert (tmp_path / "d" / "archives" / "tiny.zip").read_bytes() == blob  # checked against its SHA-256
+    assert sorted(p.name for p in folder.rglob("*.png")) == ["00.png", "01.png"]
+
+
+def test_subset_with_corrupt_member_or_wrong_size_keeps_no_bad_file(tmp_path: Path, file_server) -> None:
+    base, handler = file_server
+    blob, imgs = _big_zip(tmp_path)
+    at = blob.index(imgs["imgs/01.png"]) + len(imgs["imgs/01.png"]) // 2
+    handler.files["/big.zip"] = blob[:at] + bytes([blob[at] ^ 0xFF]) + blob[at + 1:]
+    root = tmp_path / "d"
+    with pytest.raises(DownloadError, match="CRC"):
+        data.download_dataset(_source(base + "/big.zip", blob), root, max_images=3, progress=False)
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["00.png"]  # no bad file, no .part
+    handler.files["/other.zip"] = blob + b"more"
+    with pytest.raises(DownloadError, match="expected"):
+        data.download_dataset(_source(base + "/other.zip", blob), tmp_path / "e", max_images=3, progress=False)
+    assert not list((tmp_path / "e").rglob("*.png"))
+
+
 def test_unknown_dataset_and_missing_archive(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="unknown dataset"):
         data.download_dataset("imagenet", tmp_path)
