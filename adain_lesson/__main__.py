@@ -308,7 +308,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, action="store_true", help=text)
         elif f.name == "resume":
             p.add_argument(flag, nargs="?", const="latest", default=None, metavar="CHECKPOINT",
-                           help="continue from the newest checkpoint in --out (or from the file given), exactly")
+                           help="continue exactly from the newest checkpoint in --out (or from the file given); "
+                                "--resume auto also starts afresh when there is none (for a cell re-run on Colab)")
         elif f.name in ("content_dir", "style_dir"):
             p.add_argument(flag, required=True, help=f.metadata["help"])
         else:
@@ -484,7 +485,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "figures": ("make the paper's Figs. 7-10 (and 4, beyond-the-paper regions) as PNG + settings JSON",
                 _add_figures, cmd_figures),
     "gatys": ("style transfer by optimization (Gatys et al.; the baseline of Table 1)", _add_gatys, cmd_gatys),
-    "train": ("train the decoder on folders of content and style images (Section 6.1, Eqs. 11-13)",
+    "train": ("train the decoder on folders of content and style images (Section 6.2, Eqs. 11-13)",
               _add_train, cmd_train),
     "download-data": ("download and extract MS-COCO or WikiArt images for training", _add_download, cmd_download),
     "bench": ("time AdaIN (the paper's Table 1) against the naive reference, with each optimization",

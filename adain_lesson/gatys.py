@@ -147,15 +147,16 @@ def gatys_encoder(
     return encoder
 
 
-def lesson_encoder(smoke: bool, device: str | torch.device | None = None) -> Encoder:
-    """The notebooks' encoder: random weights with a visible banner in smoke mode, else the released VGG."""
+def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, announce: bool = True) -> Encoder:
+    """The notebooks' encoder: random weights with a visible banner in smoke mode (``announce=False``: no
+    banner, when the notebook has shown one already), else the released VGG."""
     from .viz import banner
 
     try:
         encoder = gatys_encoder("random" if smoke else "auto", device)
     except hub.OfflineError as exc:
         raise UserError(f"{exc}; or set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights") from None
-    if smoke:
+    if smoke and announce:
         banner(RANDOM_WEIGHTS_BANNER)
     return encoder
 

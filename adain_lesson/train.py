@@ -1,4 +1,4 @@
-"""Training the decoder g (Section 6.1): the objective of Eqs. 11-13, the paper's recipe, exact resume, DDP.
+"""Training the decoder g (Section 6.2): the objective of Eqs. 11-13, the paper's recipe, exact resume, DDP.
 
 The encoder f (VGG-19 to relu4_1) stays frozen; only the decoder learns. For a content batch c and a
 style batch s (Fig. 2, Eqs. 9-13)::
@@ -17,7 +17,7 @@ SIGINT / SIGTERM (the last K kept), exact ``resume``, JSON-lines or CSV logs, a 
 and several processes under ``torchrun --nproc_per_node=N`` (DistributedDataParallel, one data shard per
 rank, only rank 0 writes). :func:`benchmark_training` measures the naive loop beside the tuned one.
 
-The ablation of Section 7.1 (Figs. 5-6) is two settings: ``decoder_norm`` (BN or IN in the decoder) and
+The ablation of Section 7.2 (Figs. 5-6) is two settings: ``decoder_norm`` (BN or IN in the decoder) and
 ``fusion="concat"`` (Enc-Concat: the decoder reads ``[f(c), f(s)]``, see :func:`fuse`). Both are recorded in
 every checkpoint; ``resume`` refuses one of another variant, and :func:`decoder_from_checkpoint` rebuilds it.
 """
@@ -68,7 +68,7 @@ __all__ = [
     "training_losses",
 ]
 
-#: How the decoder's input is made from f(c) and f(s): AdaIN (Eq. 9, the paper's) or Enc-Concat (Section 7.1).
+#: How the decoder's input is made from f(c) and f(s): AdaIN (Eq. 9, the paper's) or Enc-Concat (Section 7.2).
 FUSIONS = ("adain", "concat")
 
 #: The tag every checkpoint carries; a file without it is not one of ours.
@@ -83,9 +83,11 @@ def _f(default: Any, source: str, help: str, **kw: Any) -> Any:  # noqa: A002 - 
 class TrainConfig:
     """Every setting of a training run, with its default and where that default comes from.
 
-    References: *paper* = Huang & Belongie, ICCV 2017, Section 6.1; *Lua* = the authors' ``train.lua``
-    (github.com/xunhuang1995/AdaIN-style); *port* = pytorch-AdaIN ``train.py`` (github.com/naoto0804/
-    pytorch-AdaIN), whose converted ``decoder.pth`` this package loads.
+    References: *paper* = Huang & Belongie, ICCV 2017, Section 6.2 (training; Section 6.1 for the
+    architecture); *Lua* = the authors' ``train.lua`` (github.com/xunhuang1995/AdaIN-style); *port* =
+    pytorch-AdaIN ``train.py`` (github.com/naoto0804/pytorch-AdaIN), whose converted ``decoder.pth`` this
+    package loads. Where the paper is silent (learning rate, its decay, iterations, lambda) the default
+    comes from the code, and says so.
     """
 
     # --- data ---------------------------------------------------------------------------------------
@@ -120,9 +122,9 @@ class TrainConfig:
     # --- model -------------------------------------------------------------------------------------
     encoder: str = _f("auto", "the released vgg_normalised.pth",
                       "auto (released VGG, downloaded and verified), random (tests only), or a .pth file")
-    decoder_norm: str = _f("none", "paper Section 7.1: no normalization in the decoder",
+    decoder_norm: str = _f("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
-    fusion: str = _f("adain", "paper Eq. 9; Section 7.1 compares Enc-Concat",
+    fusion: str = _f("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
                      "adain (t = AdaIN(f(c), f(s))) or concat (the decoder reads [f(c), f(s)], 1024 channels; "
                      "the ablation of Figs. 5-6)", choices=FUSIONS)
     # --- machine -----------------------------------------------------------------------------------
@@ -146,7 +148,8 @@ class TrainConfig:
     sample_every: int = _f(1000, "Lua -displayEvery 100 (shown in a browser there)",
                            "save a grid of stylized samples every N iterations (0 = never)")
     progress: bool = _f(True, "this package", "show a tqdm progress bar")
-    resume: str | None = _f(None, "this package", "continue from a checkpoint: 'latest' in --out, or a file")
+    resume: str | None = _f(None, "this package", "continue from a checkpoint: 'latest' in --out, a file, or 'auto' "
+                            "(the newest checkpoint if there is one, else a fresh start)")
 
 
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
@@ -184,7 +187,7 @@ class TrainResult:
 def fuse(f_c: Tensor, f_s: Tensor, fusion: str = "adain") -> Tensor:
     """The decoder's input from relu4_1 features: ``AdaIN(f(c), f(s))`` (Eq. 9) for ``"adain"``, or the
     channel concatenation ``[f(c), f(s)]`` (``[N, 1024, H, W]``; the style map resized to the content's)
-    for ``"concat"``, the Enc-Concat baseline of Section 7.1 (Figs. 5-6)."""
+    for ``"concat"``, the Enc-Concat baseline of Section 7.2 (Figs. 5-6)."""
     if fusion == "adain":
         return adaptive_instance_norm(f_c, f_s)
     if fusion == "concat":
@@ -200,7 +203,7 @@ def training_losses(encoder: Encoder, decoder: nn.Module, content: Tensor, style
 
     The content target is ``t`` itself (Eq. 12), not ``f(c)``: the decoder learns to invert AdaIN's
     output. Losses are computed in float32 even under autocast (the variances of Eq. 13 overflow float16).
-    ``fusion="concat"`` (Enc-Concat, Section 7.1) feeds the decoder ``[f(c), f(s)]`` instead of ``t``, with
+    ``fusion="concat"`` (Enc-Concat, Section 7.2) feeds the decoder ``[f(c), f(s)]`` instead of ``t``, with
     the same objective (content target still ``t``), so only the architecture differs between the variants.
     """
     style_feats = encoder.features(style, STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
@@ -368,13 +371,16 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def _resolve_resume(config: TrainConfig, out: Path) -> Path | None:
+    found = find_checkpoints(out)
     if not config.resume:
+        if found:
+            raise UserError(f"{out} already holds checkpoints of an earlier run ({found[-1].name}): add --resume to "
+                            "continue it, or choose a new --out")
         return None
-    if config.resume == "latest":
-        found = find_checkpoints(out)
-        if not found:
+    if config.resume in ("latest", "auto"):
+        if not found and config.resume == "latest":
             raise UserError(f"--resume: no checkpoint in {out / 'checkpoints'}: check --out, or start without --resume")
-        return found[-1]
+        return found[-1] if found else None
     return Path(config.resume)
 
 
@@ -587,7 +593,13 @@ def train(config: TrainConfig, *, on_log: Callable[[dict], None] | None = None) 
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
         _check_compatible(ckpt, config, decoder, resume_path)
-        if ckpt["iteration"] >= config.max_iter:
+        if ckpt["iteration"] == config.max_iter:  # finished already: nothing to do (a re-run of the same cell)
+            if dist.main:
+                print(f"note: {resume_path.name} is at --max-iter {config.max_iter} already: nothing to train "
+                      "(raise --max-iter to train further)", file=sys.stderr)
+            return TrainResult(config.max_iter, None, resume_path, read_log(_log_path(out, config.log_format)), 0,
+                               out)
+        if ckpt["iteration"] > config.max_iter:
             raise UserError(
                 f"checkpoint {resume_path.name} is at iteration {ckpt['iteration']}, not below --max-iter "
                 f"{config.max_iter}: raise --max-iter to train further"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["as_image", "banner", "image_grid", "show_images"]
+__all__ = ["as_image", "banner", "image_grid", "moving_average", "show_images", "tail_mean"]
 
 
 def as_image(t: Tensor) -> Tensor:
@@ -24,6 +24,28 @@ def as_image(t: Tensor) -> Tensor:
     if t.shape[0] == 1:
         t = t.expand(3, -1, -1)
     return t.detach().float().cpu().clamp(0, 1)
+
+
+def moving_average(values: Sequence[float], k: int) -> list[float]:
+    """A trailing moving average over ``k`` points, as long as ``values`` (the first points average what
+    there is so far; ``k = 1`` returns the values unchanged): noisy per-batch loss curves, made readable."""
+    if k < 1:
+        raise ValueError(f"moving_average needs k >= 1, got {k}")
+    out: list[float] = []
+    acc = 0.0
+    for i, v in enumerate(values):
+        acc += v - (values[i - k] if i >= k else 0.0)
+        out.append(acc / min(i + 1, k))
+    return out
+
+
+def tail_mean(values: Sequence[float], fraction: float = 0.2) -> float:
+    """The mean of the last ``fraction`` of ``values`` (at least one): a steadier end-of-training number than
+    the last batch's loss, for comparing runs."""
+    if not values:
+        raise ValueError("tail_mean needs at least one value")
+    n = max(1, round(len(values) * fraction))
+    return sum(values[-n:]) / n
 
 
 def image_grid(images: Sequence[Tensor], nrow: int, padding: int = 4, pad_value: float = 1.0) -> Tensor:

@@ -112,6 +112,22 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # and no temporary file is left
 
 
+def test_an_old_run_is_never_mixed_with_a_new_one(train_dirs, tmp_path: Path, capsys) -> None:
+    """A fresh run over old checkpoints is refused; ``resume="auto"`` starts, continues, or finds it done."""
+    out = tmp_path / "run"
+    first = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))  # nothing there: a fresh start
+    assert first.iteration == 3 and [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000003.pt"]
+    with pytest.raises(UserError, match="already holds checkpoints.*--resume"):
+        T.train(tiny_train_config(train_dirs, out, max_iter=2))
+    assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000003.pt"]  # untouched
+    again = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))  # the same cell, run again
+    assert again.checkpoint == first.checkpoint and again.log == first.log
+    assert "nothing to train" in capsys.readouterr().err
+    more = T.train(tiny_train_config(train_dirs, out, max_iter=5, resume="auto"))
+    assert [r["iteration"] for r in more.log] == [4, 5] and more.iteration == 5
+    assert [r["iteration"] for r in T.read_log(out / "log.jsonl")] == [1, 2, 3, 4, 5]
+
+
 def test_bad_configurations_fail_before_any_work(train_dirs, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -1,0 +1,36 @@
+"""adain_lesson.viz: image grids and the small curve helpers the notebooks share."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from adain_lesson.viz import as_image, image_grid, moving_average, tail_mean
+
+
+def test_moving_average_is_trailing_and_keeps_the_length() -> None:
+    values = [1.0, 3.0, 5.0, 7.0, 9.0]
+    assert moving_average(values, 1) == values
+    assert moving_average(values, 2) == [1.0, 2.0, 4.0, 6.0, 8.0]
+    assert moving_average(values, 10) == [1.0, 2.0, 3.0, 4.0, 5.0]  # longer than the data: running mean
+    with pytest.raises(ValueError):
+        moving_average(values, 0)
+
+
+def test_tail_mean_takes_the_last_fraction() -> None:
+    values = list(range(10))
+    assert tail_mean(values) == 8.5  # the last 2 of 10
+    assert tail_mean(values, 0.5) == 7.0
+    assert tail_mean([4.0]) == 4.0
+    with pytest.raises(ValueError):
+        tail_mean([])
+
+
+def test_image_grid_places_images_in_reading_order() -> None:
+    a, b = torch.zeros(3, 4, 4), torch.ones(1, 2, 2)  # sizes and channel counts may differ
+    grid = image_grid([a, b, a], nrow=2, padding=1, pad_value=0.5)
+    assert grid.shape == (3, 2 * 4 + 3, 2 * 4 + 3)
+    assert grid[:, 1:5, 1:5].eq(0).all()  # a, top left
+    assert grid[:, 2:4, 7:9].eq(1).all()  # b (grey expanded to RGB), top right, centred in its cell
+    assert grid[:, 0, :].eq(0.5).all()
+    assert as_image(torch.full((1, 1, 2, 2), 2.0)).eq(1).all()  # batch of 1, clamped
