@@ -1,4 +1,4 @@
-"""Colour preservation (Section 7.2, Fig. 9): give the style image the colour statistics of the content.
+"""Colour preservation (Section 7.3, Fig. 9): give the style image the colour statistics of the content.
 
 Before encoding, the style image's pixels are linearly transformed so that their mean and 3x3 colour
 covariance equal the content's (CORAL / the "colour histogram matching" of Gatys et al. 2016):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import REPO_BRANCH, REPO_URL
 
-__all__ = ["NOTEBOOKS", "Notebook", "badge", "colab_url", "install_command", "readme_table", "sync"]
+__all__ = ["NOTEBOOKS", "Notebook", "badge", "clone_command", "colab_url", "install_command", "readme_table", "sync"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Notebook:
     title: str
     teaches: str
     minutes: int
-    gpu: str  # "no", "recommended" or "yes" (for full mode; every notebook runs on a CPU in smoke mode)
+    gpu: str  # "no", "recommended" or "needed" (for full mode; every notebook runs on a CPU in smoke mode)
 
 
 NOTEBOOKS: tuple[Notebook, ...] = (
@@ -33,19 +33,24 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
     Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
     Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 from code: encoder to relu4_1, the AdaIN layer, a decoder without normalization; pretrained weights, a Fig. 4 grid, Table 1 timing, the torchvision VGG pitfall", 35, "recommended"),
-    Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13), the paper's data pipeline, a short run with loss curves and samples, exact resume, full 160k training on GPU, Colab or torchrun", 40, "recommended"),
+    Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13), the paper's data pipeline, a short run with loss curves and samples, exact resume, full 160k training on GPU, Colab or torchrun", 40, "needed"),
     Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 30, "recommended"),
-    Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 3, 5 and 6 of Section 7.1: Gatys et al. vs texture networks vs AdaIN on the Eq. 12-13 losses; Enc-Concat and BN/IN decoders trained beside Enc-AdaIN, and why they fail", 35, "recommended"),
+    Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 3, 5 and 6 of Sections 7.1-7.2: Gatys et al. vs texture networks vs AdaIN on the Eq. 12-13 losses; Enc-Concat and BN/IN decoders trained beside Enc-AdaIN, and why they fail", 35, "needed"),
     Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 20, "recommended"),
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
-_CLONE_RE = re.compile(r"git clone \S+ ")
+_CLONE_RE = re.compile(r"git clone \S+ && cd \S+ ")
 _INSTALL_RE = re.compile(r'^(\s*)%pip install .*adain-lesson.*$', re.MULTILINE)
 
 
 def _slug() -> str:
     return REPO_URL.rstrip("/").removeprefix("https://github.com/")
+
+
+def clone_command() -> str:
+    """``git clone <REPO_URL> && cd <folder>``: the start of the README's two set-up lines."""
+    return f"git clone {REPO_URL} && cd {_slug().rsplit('/', 1)[-1]}"
 
 
 def colab_url(notebook: str) -> str:
@@ -127,7 +132,7 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
         else:
             problems.append("README.md: missing the <!-- notebooks:start/end --> markers")
         text = readme.read_text(encoding="utf-8") if write else new if start in text else text
-        cloned = _CLONE_RE.sub(f"git clone {REPO_URL} ", text)
+        cloned = _CLONE_RE.sub(clone_command() + " ", text)
         if cloned != text:
             problems.append("README.md: the git clone line differs from REPO_URL")
             if write:

@@ -1,6 +1,6 @@
 """Training data for the decoder: folder datasets, the paper's crops, an infinite sharded sampler, downloads.
 
-Section 6.1 of the paper: content images from MS-COCO, style images from WikiArt (about 80,000 each);
+Section 6.2 of the paper: content images from MS-COCO, style images from WikiArt (about 80,000 each);
 "we first resize the smallest dimension of both images to 512 while preserving the aspect ratio, then
 randomly crop regions of size 256 x 256". :class:`PaperTransform` does exactly that. (The PyTorch port,
 pytorch-AdaIN ``train.py``, instead *squashes* every image to 512 x 512 with ``Resize((512, 512))``
@@ -51,7 +51,7 @@ __all__ = [
     "sample_seed",
 ]
 
-#: Section 6.1: the shorter side is resized to 512, keeping the aspect ratio ...
+#: Section 6.2: the shorter side is resized to 512, keeping the aspect ratio ...
 PAPER_LOAD_SIZE = 512
 #: ... then a random 256 x 256 region is cropped.
 PAPER_CROP_SIZE = 256

@@ -4,10 +4,10 @@ It mirrors the encoder up to relu4_1: 29 modules, 3x3 convolutions at 1, 5, 8, 1
 each after a ``ReflectionPad2d(1)`` (Section 6.1: reflection padding avoids border artifacts), nearest
 x2 upsampling at 3, 16 and 23 (the paper: pooling layers replaced by nearest up-sampling to reduce
 checkerboard effects), and no activation after the last convolution. It has no normalization layers:
-Section 7.1 (Figs. 5 and 6) shows that BN and IN in the decoder normalize each sample to one style and
+Section 7.2 (Figs. 5 and 6) shows that BN and IN in the decoder normalize each sample to one style and
 hurt. ``make_decoder(norm="batch" | "instance")`` builds those ablation variants; their module indices
 differ, so they cannot load ``decoder.pth``. ``make_decoder(in_channels=1024)`` builds the Enc-Concat
-ablation's decoder (Section 7.1), whose first convolution takes the concatenated content and style
+ablation's decoder (Section 7.2), whose first convolution takes the concatenated content and style
 relu4_1 features; every other layer is unchanged.
 """
 

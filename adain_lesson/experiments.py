@@ -589,7 +589,7 @@ def time_stylization(
 
 
 # ------------------------------------------------------------------------------------------------
-# Section 7.1: the quantitative comparison (Fig. 3) and the ablation samples (Fig. 6)
+# Section 7.1: the quantitative comparison (Fig. 3); Section 7.2: the ablation samples (Fig. 6)
 # ------------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""The feed-forward AdaIN model (Fig. 2) and its runtime controls (Section 7.2, Eqs. 14-15).
+"""The feed-forward AdaIN model (Fig. 2) and its runtime controls (Section 7.3, Eqs. 14-15).
 
 ``T(c, s) = g(t)`` with ``t = AdaIN(f(c), f(s))`` (Eqs. 9-10): a frozen VGG encoder f up to relu4_1,
 the AdaIN layer, and a trained decoder g. :class:`StyleTransfer` adds what the paper shows at test time:

@@ -40,7 +40,7 @@ LAYER_INDEX = {
     "relu4_1": 30, "relu4_2": 33, "relu4_3": 36, "relu4_4": 39,
     "relu5_1": 43, "relu5_2": 46, "relu5_3": 49, "relu5_4": 52,
 }  # fmt: skip
-#: The layers AdaIN's style loss uses (Section 6.1): relu1_1, relu2_1, relu3_1, relu4_1.
+#: The layers AdaIN's style loss uses (Section 6.2): relu1_1, relu2_1, relu3_1, relu4_1.
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 #: Where the convolutions sit: 0 is the 1x1 input conversion, the rest are 3x3.
 CONV_INDICES = (0, 2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)

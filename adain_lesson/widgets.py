@@ -1,4 +1,4 @@
-"""An interactive playground for AdaIN's runtime controls (Section 7.2 of the paper).
+"""An interactive playground for AdaIN's runtime controls (Section 7.3 of the paper).
 
 Every control maps onto one idea of the paper:
 

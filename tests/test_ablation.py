@@ -1,4 +1,4 @@
-"""Section 7.1: the Enc-Concat / BN / IN decoder ablation (Figs. 5-6) and the evaluation losses (Fig. 3)."""
+"""Sections 7.1-7.2: the Enc-Concat / BN / IN decoder ablation (Figs. 5-6) and the evaluation losses (Fig. 3)."""
 
 from __future__ import annotations
 

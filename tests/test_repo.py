@@ -63,11 +63,16 @@ def test_notebook_structure() -> None:
         assert any("solution" in c["metadata"].get("tags", []) for c in cells), f"{path.name}: exercises need solutions"
 
 
-def test_ci_runs_the_readme_test_command() -> None:
+def test_readme_first_screen_has_the_two_setup_lines_and_ci_runs_the_second() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    line = 'pip install -e ".[test]" && python -m pytest'
-    assert line in readme and line in ci
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    course_line = f'{course.clone_command()} && {venv}pip install -e ".[notebooks]" && jupyter lab notebooks/00_'
+    test_line = f'{venv}pip install -e ".[test]" && python -m pytest'
+    first_screen = readme[: readme.index("## The notebooks")]
+    assert course_line in first_screen
+    assert f"{course.clone_command()} && {test_line}\n" in first_screen
+    assert f"\n{test_line}\n" in ci  # CI runs in a clone already: the line from the venv on, verbatim
     assert "-eq 5" in ci  # pytest's "no tests" is a failure
 
 
@@ -101,7 +106,8 @@ def test_changing_the_constant_changes_every_copy(tmp_path: Path, monkeypatch: p
     changed = course.sync(tmp_path, write=True)
     assert changed and course.sync(tmp_path, write=False) == []
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
-    assert f"git clone {new} " in readme and "someone-else/adain-fork/blob/main/notebooks/00_" in readme
+    assert readme.count(f"git clone {new} && cd adain-fork && ") == 2
+    assert "someone-else/adain-fork/blob/main/notebooks/00_" in readme
     for path in (tmp_path / "notebooks").glob("*.ipynb"):
         text = path.read_text(encoding="utf-8")
         assert "colab.research.google.com/github/someone-else/adain-fork/blob/main/notebooks/" in text
