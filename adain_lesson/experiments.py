@@ -18,7 +18,7 @@ white grid, see :func:`tile_grid`) and a JSON-ready dict of the settings used (i
 - :func:`time_stylization`: a Table 1-like timing (median of N runs, CUDA-synchronised).
 - Section 7.1: :func:`evaluate_losses` (Eqs. 12-13 as evaluation metrics), :func:`fig3_losses` and
   :func:`plot_fig3` (Fig. 3: Gatys et al. over iterations against the feed-forward methods), and
-  :func:`fig6_ablation_grid` (Fig. 6: Enc-AdaIN, Enc-Concat, BN and IN decoders side by side).
+  :func:`fig5_ablation_grid` (Fig. 5: Enc-AdaIN, Enc-Concat, BN and IN decoders side by side).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ __all__ = [
     "content_style_grid",
     "evaluate_losses",
     "fig3_losses",
-    "fig6_ablation_grid",
+    "fig5_ablation_grid",
     "fig7_tradeoff",
     "fig8_interpolation",
     "fig9_preserve_color",
@@ -589,7 +589,7 @@ def time_stylization(
 
 
 # ------------------------------------------------------------------------------------------------
-# Section 7.1: the quantitative comparison (Fig. 3); Section 7.2: the ablation samples (Fig. 6)
+# Section 7.1: the quantitative comparison (Fig. 3); Section 7.2: the ablation samples (Fig. 5)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -731,12 +731,12 @@ def plot_fig3(result: dict, ax_pair=None):
     return fig
 
 
-def fig6_ablation_grid(
+def fig5_ablation_grid(
     encoder: Encoder,
     variants: dict[str, tuple[nn.Module, str]],
     pairs: Sequence[tuple[Tensor, Tensor]],
 ) -> tuple[Tensor, dict]:
-    """Fig. 6: for each (content, style) pair one row: content, style, then each variant's output.
+    """Fig. 5: for each (content, style) pair one row: content, style, then each variant's output.
 
     ``variants`` maps a name (e.g. "Enc-AdaIN") to ``(decoder, fusion)``; the decoder reads
     :func:`adain_lesson.train.fuse` ``(f(c), f(s), fusion)`` (AdaIN, Eq. 9, or Enc-Concat). Images are
@@ -745,7 +745,7 @@ def fig6_ablation_grid(
     from .train import fuse
 
     if not variants or not pairs:
-        raise UserError("fig6_ablation_grid needs at least one variant and one (content, style) pair")
+        raise UserError("fig5_ablation_grid needs at least one variant and one (content, style) pair")
     device = next(encoder.parameters()).device
     tiles: list[Tensor] = []
     for content, style in pairs:

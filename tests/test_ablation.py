@@ -140,11 +140,11 @@ def test_fig3_losses_structure(model) -> None:
     plt.close(fig)
 
 
-def test_fig6_grid(model) -> None:
+def test_fig5_grid(model) -> None:
     variants = {"Enc-AdaIN": (model.decoder, "adain"),
                 "Enc-Concat": (random_init_(make_decoder(in_channels=1024), 1), "concat")}
     pairs = [(_square("house", 32), _square("dots", 40))]
-    grid, settings = E.fig6_ablation_grid(model.encoder, variants, pairs)
+    grid, settings = E.fig5_ablation_grid(model.encoder, variants, pairs)
     assert settings["cols"] == 4 and settings["rows"] == 1 and settings["columns"][2:] == list(variants)
     assert grid.shape[0] == 3 and grid.min() >= 0 and grid.max() <= 1
 
