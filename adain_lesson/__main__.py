@@ -107,6 +107,23 @@ def _device(name: str | None):
     return dev
 
 
+def _output_name(content: str, styles: list[str], args: argparse.Namespace) -> str:
+    """``<content>_stylized_<style[-style...]>`` plus what changes the result, so that runs with other
+    settings do not overwrite each other: ``_w1-3`` (weights), ``_mask``, ``_a0.5`` (alpha), ``_keepcolor``."""
+    name = f"{content}_stylized_{'-'.join(styles)}"
+    weights = _floats(args.style_weights, "--style-weights")
+    alphas = _floats(args.alpha, "--alpha") or [1.0]
+    if weights is not None:
+        name += "_w" + "-".join(f"{w:g}" for w in weights)
+    if args.mask:
+        name += "_mask"
+    if alphas != [1.0]:
+        name += "_a" + "-".join(f"{a:g}" for a in alphas)
+    if args.preserve_color:
+        name += "_keepcolor"
+    return name + args.ext
+
+
 def cmd_stylize(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
@@ -174,7 +191,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
                                 weights=weights, masks=masks, preserve_color=args.preserve_color)
         for w in caught:
             print(f"note: {w.message}", file=sys.stderr)
-        name = f"{c_name}_stylized_{'-'.join(s for s, _ in combo)}{args.ext}"
+        name = _output_name(c_name, [s for s, _ in combo], args)
         written.append(images.save_image(out[0], out_dir / name))
     for path in written:
         print(path)

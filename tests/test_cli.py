@@ -64,9 +64,9 @@ def test_folder_of_contents_interpolation_masks_and_colour(files, tmp_path: Path
                  "--mask", str(files["mask.png"]), "--alpha", "1,0.5", "--out", str(out / "mask")]) == 0
     assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", str(files["s1.png"]),
                  "--preserve-color", "--crop", "--out", str(out / "color")]) == 0
-    assert (out / "interp" / "a_stylized_s1-s2.png").is_file()
-    assert (out / "mask" / "a_stylized_s1-s2.png").is_file()
-    assert Image.open(out / "color" / "a_stylized_s1.png").size == (48, 48)
+    assert (out / "interp" / "a_stylized_s1-s2_w1-3.png").is_file()  # settings in the name: no overwriting
+    assert (out / "mask" / "a_stylized_s1-s2_mask_a1-0.5.png").is_file()
+    assert Image.open(out / "color" / "a_stylized_s1_keepcolor.png").size == (48, 48)
 
 
 def _nan_weights(folder: Path) -> Path:
