@@ -7,6 +7,7 @@ A user's mistake ends with one line on stderr (``error: ...``) and exit status 2
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -75,7 +76,10 @@ def _expand(spec: str, what: str) -> list[tuple[str, str]]:
         found = images.list_images(path)
         if not found:
             raise UserError(f"--{what} folder {path} holds no images ({', '.join(images.IMAGE_EXTENSIONS)})")
-        return [(p.stem, str(p)) for p in found]
+        stems = [p.stem for p in found]
+        # a.jpg and a.png in one folder: keep the extension in the name, so neither output overwrites the other
+        return [(p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}", str(p))
+                for p in found]
     if not path.exists():
         raise UserError(f"--{what}: no such file or folder: {path}")
     return [(path.stem, str(path))]
@@ -129,14 +133,14 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from . import images, viz
-    from .model import RANDOM_WEIGHTS_BANNER, InferenceOptions, load_pretrained
+    from .model import RANDOM_WEIGHTS_BANNER, InferenceOptions, load_pretrained, normalize_weights, prepare_masks
 
     contents = _expand(args.content, "content")
     style_specs = [s.strip() for s in args.style.split(",") if s.strip()]
     if not style_specs:
         raise UserError("--style is empty: give an image, a folder, or sample:NAME")
     weights = _floats(args.style_weights, "--style-weights")
-    alphas = _floats(args.alpha, "--alpha") or [1.0]
+    alphas = _floats(args.alpha, "--alpha")
     if len(style_specs) > 1:
         style_sets = [[_expand(s, "style")[0]] for s in style_specs]
         for spec in style_specs:
@@ -154,6 +158,22 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise UserError(f"--mask has {len(args.mask)} files for {k} styles: give one mask per style (or one for two)")
     if args.content_size < 0 or args.style_size < 0:
         raise UserError("--content-size and --style-size must be >= 0 (0 keeps the original size)")
+    if not 0 < len(contents) * len(combos):
+        raise UserError("nothing to stylize: give --content and --style")
+    alpha_arg = alphas if alphas and len(alphas) > 1 else (alphas or [1.0])[0]
+    # Everything that can be checked without the network is checked before the weights load: the styles,
+    # the masks, and the first content (a folder's other files are read, and skipped if unreadable, as we go).
+    if not alphas or any(not (math.isfinite(a) and 0.0 <= a <= 1.0) for a in alphas):
+        raise UserError(f"--alpha must be numbers in [0, 1] (Eq. 14), got {args.alpha!r}")
+    if weights is not None:
+        normalize_weights(weights, k)  # finite, >= 0, not all zero (Eq. 15), or a one-line error
+    masks = [images.load_mask(m) for m in args.mask] if args.mask else None
+    style_images = {src: _load(src, args.style_size, args.crop) for combo in combos for _, src in combo}
+    first = _load(contents[0][1], args.content_size, args.crop)
+    if masks is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a resize note comes once, with the result
+            prepare_masks(masks, k, tuple(first.shape[-2:]), 1)
     device = _device(args.device)
     try:
         model = load_pretrained(args.weights, device)
@@ -167,34 +187,43 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
-    style_cache: dict[str, object] = {}
+    style_stats: dict[str, object] = {}
     pairs = [(c, combo) for c in contents for combo in combos]
-    written = []
+    skipped: list[str] = []
     bar = tqdm(pairs, desc="stylize", unit="image", disable=len(pairs) < 2)
-    for (c_name, c_src), combo in bar:
-        content = _load(c_src, args.content_size, args.crop)
-        masks = None
-        if args.mask:
-            masks = [images.load_mask(m) for m in args.mask]
+    for i, ((c_name, c_src), combo) in enumerate(bar):
+        if i == 0 or c_src != pairs[i - 1][0][1]:
+            try:
+                content = first if c_src == contents[0][1] else _load(c_src, args.content_size, args.crop)
+            except UserError as exc:  # one unreadable file in a folder: say so, go on with the others
+                if len(contents) == 1:
+                    raise
+                tqdm.write(f"note: skipped {c_src}: {exc}", file=sys.stderr)
+                skipped.append(c_src)
+                continue
+        elif c_src in skipped:
+            continue
         styles = []
         for _, s_src in combo:
             if args.preserve_color:
-                styles.append(_load(s_src, args.style_size, args.crop))  # needs the image, per content
+                styles.append(style_images[s_src])  # colour-matched to each content: encoded per content
             else:
-                if s_src not in style_cache:  # encode each style once, reuse for every content
+                if s_src not in style_stats:  # encode each style once, reuse it for every content
                     with torch.inference_mode():
-                        style_cache[s_src] = model.encode_style(_load(s_src, args.style_size, args.crop))
-                styles.append(style_cache[s_src])
+                        style_stats[s_src] = model.encode_style(style_images[s_src])
+                styles.append(style_stats[s_src])
         with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = model.stylize(content, styles, alpha=alphas if len(alphas) > 1 else alphas[0],
-                                weights=weights, masks=masks, preserve_color=args.preserve_color)
+            out = model.stylize(content, styles, alpha=alpha_arg, weights=weights, masks=masks,
+                                preserve_color=args.preserve_color)
         for w in caught:
-            print(f"note: {w.message}", file=sys.stderr)
-        name = _output_name(c_name, [s for s, _ in combo], args)
-        written.append(images.save_image(out[0], out_dir / name))
-    for path in written:
-        print(path)
+            tqdm.write(f"note: {w.message}", file=sys.stderr)
+        path = images.save_image(out[0], out_dir / _output_name(c_name, [s for s, _ in combo], args))
+        tqdm.write(str(path), file=sys.stdout)  # each path as soon as its file exists
+    bar.close()
+    if skipped:
+        raise UserError(f"{len(skipped)} of {len(contents)} content images could not be read and were skipped "
+                        "(see the notes above); fix or remove them and run again")
     return 0
 
 
@@ -237,12 +266,17 @@ def _single(spec: str, what: str) -> tuple[str, str]:
 
 def cmd_gatys(args: argparse.Namespace) -> int:
     from . import images, viz
-    from .gatys import gatys_encoder, stylize
+    from .gatys import gatys_encoder, min_side, stylize
     from .model import RANDOM_WEIGHTS_BANNER
 
     (c_name, c_src), (s_name, s_src) = _single(args.content, "content"), _single(args.style, "style")
-    if args.size < images.MIN_SIDE:
-        raise UserError(f"--size must be at least {images.MIN_SIDE} px, got {args.size}")
+    smallest = max(images.MIN_SIDE, min_side())
+    if args.size < smallest:
+        raise UserError(f"--size must be at least {smallest} px (relu5_1 lies after four poolings), got {args.size}")
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UserError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     if args.steps <= 0:
         raise UserError(f"--steps must be a positive integer, got {args.steps}")
     if args.every < 0:
@@ -400,7 +434,7 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from . import experiments, images, viz
-    from .model import RANDOM_WEIGHTS_BANNER, load_pretrained
+    from .model import RANDOM_WEIGHTS_BANNER, load_pretrained, prepare_masks
 
     wanted = list(experiments.FIGURES) if "all" in args.fig else []
     for f in args.fig:
@@ -412,22 +446,29 @@ def cmd_figures(args: argparse.Namespace) -> int:
         raise UserError(f"--size {args.size} is too small: the encoder needs at least {images.MIN_SIDE} px per side")
     if args.mask is not None and not Path(args.mask).is_file():
         raise UserError(f"--mask: no such file: {args.mask}")
+    if args.mask is not None and "10" not in wanted:
+        raise UserError("--mask is used by Fig. 10 (spatial control) only: add --fig 10")
     device = _device(args.device)
     weights = args.weights or ("random" if args.smoke else "auto")
     try:
+        # every input first, so that a bad image or mask fails before the weights load
+        inputs = {fig: experiments.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in wanted}
+        mask = images.load_mask(args.mask) if args.mask else None
+        if mask is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a resize note comes once, below
+                prepare_masks(mask, 2, tuple(inputs["10"]["content"].shape[-2:]), 1)
         model = load_pretrained(weights, device)
         if model.random_weights:
             viz.banner(RANDOM_WEIGHTS_BANNER)
         written = []
         for fig in wanted:
-            inputs = experiments.load_inputs(fig, args.smoke, args.size, mirror=args.mirror)
-            mask = images.load_mask(args.mask) if (args.mask and fig == "10") else None
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                image, settings = experiments.make_figure(fig, model, inputs, mask=mask)
+                image, settings = experiments.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
             for w in caught:
                 print(f"note: {w.message}", file=sys.stderr)
-            if mask is not None:
+            if mask is not None and fig == "10":
                 settings["mask_file"] = str(args.mask)
             written += experiments.save_figure(image, settings, args.out, experiments.FIGURE_STEMS[fig])
     except OfflineError as exc:

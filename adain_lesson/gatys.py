@@ -176,6 +176,19 @@ def _as_batch(img: Tensor, what: str) -> Tensor:
     return img
 
 
+def min_side(layers: Sequence[str] = (CONTENT_LAYER, *STYLE_LAYERS)) -> int:
+    """The smallest image side (px) the VGG can take up to the deepest of ``layers``: each max pooling
+    halves the side (rounding up), and the reflection padding of a 3x3 convolution needs at least 2 px.
+    For Gatys et al.'s relu5_1 (after four poolings) that is 17 px."""
+    deepest = max(layers, key=LAYER_INDEX.__getitem__)
+    poolings = sum(1 for name in ("pool1", "pool2", "pool3", "pool4") if _POOL_INDEX[name] < LAYER_INDEX[deepest])
+    return 2 ** poolings + 1
+
+
+#: Where the max poolings sit in the released VGG layout (module indices).
+_POOL_INDEX = {"pool1": 7, "pool2": 14, "pool3": 27, "pool4": 40}
+
+
 def _encoder_device(encoder: nn.Module) -> torch.device:
     p = next(encoder.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
@@ -288,6 +301,11 @@ def stylize(
         raise UserError(f"layer_weights needs {len(style_layers)} finite, non-negative values (one per style layer)")
 
     content, style = _as_batch(content, "content"), _as_batch(style, "style")
+    smallest = min_side([content_layer, *style_layers])
+    for what, img in (("content", content), ("style", style)):
+        if min(img.shape[-2:]) < smallest:
+            raise UserError(f"the {what} image is {img.shape[-1]}x{img.shape[-2]} px: these layers need at least "
+                            f"{smallest} px per side; use a larger size")
     deepest = max([content_layer, *style_layers], key=LAYER_INDEX.__getitem__)
     encoder = _truncated(encoder, deepest)
     device = _encoder_device(encoder)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -96,16 +97,20 @@ def show_images(
 def banner(text: str, kind: str = "warning") -> str:
     """Show ``text`` as a boxed banner: a coloured box in a notebook, a framed block in a terminal.
 
-    Returns the plain-text version (also printed), so callers and tests can check it.
+    Returns the plain-text version (also printed: to standard error in a terminal, so that a command's
+    standard output stays what scripts read, e.g. the paths of the written files), so callers and tests
+    can check it.
     """
     width = min(max(len(line) for line in text.splitlines()) + 4, 100)
     rule = "!" * width if kind == "warning" else "=" * width
     plain = f"{rule}\n{text}\n{rule}"
+    in_notebook = False
     try:
         from IPython import get_ipython
         from IPython.display import HTML, display
 
         if get_ipython() is not None and type(get_ipython()).__name__ != "TerminalInteractiveShell":
+            in_notebook = True
             colour = "#b00020" if kind == "warning" else "#1565c0"
             display(HTML(
                 f'<div style="border:3px solid {colour};padding:8px;margin:6px 0;font-weight:bold;'
@@ -113,5 +118,5 @@ def banner(text: str, kind: str = "warning") -> str:
             ))
     except ImportError:
         pass
-    print(plain)
+    print(plain, file=sys.stdout if in_notebook else sys.stderr)
     return plain

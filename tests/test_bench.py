@@ -146,7 +146,7 @@ def test_for_device_defaults():
 def test_lesson_model_uses_float32_winners(capsys):
     m = lesson_model(True, "cpu")
     assert m.options == InferenceOptions.for_device("cpu", "fp32")
-    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+    assert "RANDOM WEIGHTS" in capsys.readouterr().err  # a terminal: the banner goes to standard error
 
 
 # ------------------------------------------------------------------------------------------------

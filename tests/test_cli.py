@@ -46,8 +46,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def test_builtin_samples_with_random_weights_show_the_banner(tmp_path: Path, capsys) -> None:
     assert main(["stylize", *SMALL, "--out", str(tmp_path / "out")]) == 0
-    out = capsys.readouterr().out
-    assert "RANDOM WEIGHTS" in out
+    captured = capsys.readouterr()
+    assert "RANDOM WEIGHTS" in captured.err  # the banner on standard error ...
+    assert captured.out.strip().endswith("grace_hopper_stylized_mosaic.png")  # ... standard output: the paths only
     result = tmp_path / "out" / "grace_hopper_stylized_mosaic.png"
     assert result.is_file() and min(Image.open(result).size) == 48
 
@@ -67,6 +68,23 @@ def test_folder_of_contents_interpolation_masks_and_colour(files, tmp_path: Path
     assert (out / "interp" / "a_stylized_s1-s2_w1-3.png").is_file()  # settings in the name: no overwriting
     assert (out / "mask" / "a_stylized_s1-s2_mask_a1-0.5.png").is_file()
     assert Image.open(out / "color" / "a_stylized_s1_keepcolor.png").size == (48, 48)
+
+
+def test_a_folder_with_a_bad_file_and_twin_names(files, tmp_path: Path, capsys) -> None:
+    """An unreadable file in a folder is skipped and reported (exit 2 at the end), the others are written and
+    each path printed; a.jpg and a.png in one folder get names that do not overwrite each other."""
+    folder = files["contents"]
+    Image.effect_noise((80, 64), 60).convert("RGB").save(folder / "a.png")  # the same stem as a.jpg
+    (folder / "c.jpg").write_text("not an image")
+    out = tmp_path / "out"
+    assert main(["stylize", *SMALL, "--content", str(folder), "--style", str(files["s1.png"]), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["B_stylized_s1.png", "a_jpg_stylized_s1.png",
+                                                     "a_png_stylized_s1.png"]
+    assert sorted(Path(line).name for line in captured.out.split()) == sorted(p.name for p in out.iterdir())
+    err = captured.err.strip().splitlines()
+    assert any(line.startswith("note: skipped") and "c.jpg" in line for line in err)
+    assert err[-1].startswith("error: 1 of 4 content images could not be read")
 
 
 def _nan_weights(folder: Path) -> Path:
@@ -99,6 +117,8 @@ def test_every_bad_input_is_one_line_and_exit_2(files, tmp_path: Path, capsys, m
         (["--content", a, "--style", both, "--style-weights", "1"], "one per style"),
         (["--content", a, "--style", both, "--style-weights", "x,y"], "numbers"),
         (["--content", a, "--style", s1, "--alpha", "1.5"], "alpha"),
+        (["--content", a, "--style", s1, "--alpha", ""], "alpha"),
+        (["--content", a, "--style", both, "--style-weights", "0,0"], "zero"),
         (["--content", a, "--style", "sample:nope"], "unknown built-in sample"),
         (["--content", a, "--device", "cuda:0" if not torch.cuda.is_available() else "tpu"], "device"),
         (["--content", a, "--weights", str(tmp_path)], "lacks"),

@@ -178,8 +178,8 @@ def test_mismatched_devices_and_shapes(encoder, images) -> None:
         gatys.stylize(encoder, content, style.to("meta"), steps=1)
     with pytest.raises(UserError, match="one RGB image"):
         gatys.stylize(encoder, content[:1], style, steps=1)
-    with pytest.raises(UserError, match="at least 16 px"):
-        gatys.stylize(encoder, content[:, :8, :8], style, steps=1)
+    with pytest.raises(UserError, match="at least 17 px"):
+        gatys.stylize(encoder, content[:, :16, :16], style, steps=1)  # relu5_1 would be 1 px: no padding
 
 
 def test_cli_gatys_writes_images(tmp_path, capsys) -> None:
@@ -189,8 +189,9 @@ def test_cli_gatys_writes_images(tmp_path, capsys) -> None:
     rc = main(["gatys", "--weights", "random", "--size", "24", "--steps", "3", "--every", "2", "--device", "cpu",
                "--out", str(out)])
     assert rc == 0
-    out_text = capsys.readouterr().out
-    assert "RANDOM WEIGHTS" in out_text  # the banner says so
+    captured = capsys.readouterr()
+    out_text = captured.out
+    assert "RANDOM WEIGHTS" in captured.err and "RANDOM" not in out_text  # the banner says so, on stderr
     written = [line for line in out_text.splitlines() if line.endswith(".png")]
     assert [p.rsplit("/", 1)[-1] for p in written] == ["grace_hopper_gatys_mosaic_step0002.png",
                                                        "grace_hopper_gatys_mosaic.png"]
@@ -201,7 +202,9 @@ def test_cli_gatys_writes_images(tmp_path, capsys) -> None:
     "argv, match",
     [
         (["--steps", "0"], "--steps must be a positive integer"),
-        (["--size", "8"], "--size must be at least 16"),
+        (["--size", "16"], "--size must be at least 17"),
+        (["--style-weight", "nan"], "--style-weight must be a finite number"),
+        (["--tv-weight", "-1"], "--tv-weight must be a finite number >= 0"),
         (["--content", "sample:nothing"], "unknown built-in sample"),
         (["--weights", "/no/such/folder"], "does not exist"),
     ],
@@ -212,3 +215,12 @@ def test_cli_gatys_errors(argv, match, capsys) -> None:
     assert main(["gatys", "--weights", "random", *argv] if "--weights" not in argv else ["gatys", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and match in err and "Traceback" not in err
+
+
+def test_min_side_follows_the_poolings_of_the_released_layout() -> None:
+    from adain_lesson.gatys import _POOL_INDEX, min_side
+    from adain_lesson.vgg import make_vgg
+
+    pools = [i for i, m in enumerate(make_vgg()) if isinstance(m, torch.nn.MaxPool2d)]
+    assert sorted(_POOL_INDEX.values()) == pools
+    assert min_side() == 17 and min_side(["relu4_1"]) == 9  # relu5_1 after four poolings, relu4_1 after three
