@@ -1,10 +1,11 @@
 """adain-lesson: a tested helper package for the AdaIN teaching notebook series.
 
 Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization",
-ICCV 2017. Modules, lowest layer first (imports point down only):
+ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_repo.py`` checks it):
 
-``errors``, ``images``, ``hub``, ``viz`` -> ``norms``, ``vgg``, ``decoder`` -> ``model``, ``losses``,
-``color`` -> ``gatys``, ``data``, ``train``, ``gan`` -> ``experiments``, ``bench``, ``widgets`` -> CLI.
+``errors`` -> ``images``, ``hub``, ``viz``, ``course`` -> ``norms``, ``vgg``, ``decoder``, ``color`` ->
+``model``, ``losses`` -> ``gatys``, ``data``, ``gan``, ``texture_net`` -> ``train`` -> ``experiments``,
+``bench``, ``widgets`` -> the CLI (``__main__``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ __version__ = "0.1.0"
 
 #: The public repository. The Colab badges and the Colab install cell of every notebook are made from
 #: this one constant: change it here, then run ``python -m adain_lesson sync-notebooks``
-#: (``tests/test_notebooks_static.py`` fails until the notebooks agree with it).
+#: (``tests/test_repo.py`` fails until the notebooks agree with it).
 REPO_URL = "https://github.com/adain-lesson/adain-lesson"
 #: The branch the Colab badges open.
 REPO_BRANCH = "main"

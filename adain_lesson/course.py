@@ -2,20 +2,22 @@
 
 :data:`adain_lesson.REPO_URL` is the single place the repository's address lives. The notebooks and the
 README hold copies of it (a Markdown badge cannot import Python), so :func:`sync` rewrites those copies
-from the constant, and ``tests/test_notebooks_static.py`` fails while any copy disagrees:
+from the constant, and ``tests/test_repo.py`` fails while any copy disagrees:
 change the constant, run ``python -m adain_lesson sync-notebooks``, commit.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import REPO_BRANCH, REPO_URL
+from .errors import UserError
 
-__all__ = ["NOTEBOOKS", "Notebook", "badge", "clone_command", "colab_url", "install_command", "readme_table", "sync"]
+__all__ = ["CANNOT_FIX", "NOTEBOOKS", "Notebook", "badge", "clone_command", "colab_url", "install_command", "readme_table", "sync"]
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,30 @@ def readme_table() -> str:
     return "\n".join(rows)
 
 
+#: The ending of a problem :func:`sync` reports but cannot repair (the notebook needs a person).
+CANNOT_FIX = "(fix it by hand)"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.sync.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def _sync_notebook(path: Path, write: bool) -> list[str]:
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [f"{path.name}: cannot be read as a notebook ({type(exc).__name__}) {CANNOT_FIX}"]
     problems = []
-    cells = nb.get("cells", [])
+    cells = nb.get("cells", []) if isinstance(nb, dict) else []
     header = cells[0] if cells else None
     if header is None or header.get("cell_type") != "markdown":
-        return [f"{path.name}: the first cell must be the Markdown header"]
+        return [f"{path.name}: the first cell must be the Markdown header {CANNOT_FIX}"]
     text = "".join(header["source"])
     want = badge(path.name)
     if want not in text:
@@ -95,7 +114,7 @@ def _sync_notebook(path: Path, write: bool) -> list[str]:
         header["source"] = text.splitlines(keepends=True)
     setup = [c for c in cells if "setup" in c.get("metadata", {}).get("tags", [])]
     if len(setup) != 1:
-        problems.append(f"{path.name}: needs exactly one code cell tagged 'setup'")
+        problems.append(f"{path.name}: needs exactly one code cell tagged 'setup' {CANNOT_FIX}")
     else:
         src = "".join(setup[0]["source"])
         if install_command() not in src:
@@ -103,8 +122,8 @@ def _sync_notebook(path: Path, write: bool) -> list[str]:
             if _INSTALL_RE.search(src):
                 src = _INSTALL_RE.sub(lambda m: m.group(1) + install_command(), src)
                 setup[0]["source"] = src.splitlines(keepends=True)
-    if write and problems:
-        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if write and any(not p.endswith(CANNOT_FIX) for p in problems):
+        _write_atomic(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return problems
 
 
@@ -114,8 +133,11 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
     Returns what was (or, with ``write=False``, would be) changed; an empty list means all agree.
     """
     root = Path(root)
+    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise UserError(f"{root / 'notebooks'} holds no numbered notebooks: pass --root the repository checkout")
     problems = []
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in notebooks:
         problems += _sync_notebook(path, write)
     readme = root / "README.md"
     if readme.is_file():
@@ -128,13 +150,13 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
             if new != text:
                 problems.append("README.md: notebook table differs from adain_lesson.course.NOTEBOOKS")
                 if write:
-                    readme.write_text(new, encoding="utf-8")
+                    _write_atomic(readme, new)
         else:
-            problems.append("README.md: missing the <!-- notebooks:start/end --> markers")
+            problems.append(f"README.md: missing the <!-- notebooks:start/end --> markers {CANNOT_FIX}")
         text = readme.read_text(encoding="utf-8") if write else new if start in text else text
         cloned = _CLONE_RE.sub(clone_command() + " ", text)
         if cloned != text:
             problems.append("README.md: the git clone line differs from REPO_URL")
             if write:
-                readme.write_text(cloned, encoding="utf-8")
+                _write_atomic(readme, cloned)
     return problems

@@ -570,7 +570,20 @@ def train(config: TrainConfig, *, on_log: Callable[[dict], None] | None = None) 
     :class:`UserError` before any training step. SIGINT / SIGTERM end the current iteration, write a
     checkpoint and return with ``stopped`` set; ``config.resume`` then continues exactly where it stopped.
     ``on_log`` is called with each log row (on rank 0), e.g. to plot live in a notebook.
+
+    The random state a run uses (and a checkpoint restores) is its own: the caller's torch and Python
+    generators are the same after ``train`` as before it, so a notebook's later cells do not change.
     """
+    py_state = random.getstate()
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            return _train(config, on_log)
+    finally:
+        random.setstate(py_state)
+
+
+def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainResult:
     _check_config(config)
     dist = _dist_env()
     device = _device(config, dist)

@@ -112,3 +112,69 @@ def test_changing_the_constant_changes_every_copy(tmp_path: Path, monkeypatch: p
         text = path.read_text(encoding="utf-8")
         assert "colab.research.google.com/github/someone-else/adain-fork/blob/main/notebooks/" in text
         assert f"git+{new}@main" in text and "adain-lesson/adain-lesson" not in text
+
+
+def test_sync_notebooks_reports_what_it_cannot_fix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from adain_lesson.__main__ import main
+
+    assert main(["sync-notebooks", "--root", str(tmp_path / "nowhere"), "--check"]) == 2  # no notebooks there
+    assert "holds no numbered notebooks" in capsys.readouterr().err
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    (tmp_path / "notebooks" / "09_broken.ipynb").write_text("{not json", encoding="utf-8")
+    assert main(["sync-notebooks", "--root", str(tmp_path)]) == 1  # reported, not "updated", and not fixed
+    captured = capsys.readouterr()
+    assert "error: 09_broken.ipynb: cannot be read as a notebook" in captured.err and "updated" not in captured.out
+    assert (tmp_path / "notebooks" / "09_broken.ipynb").read_text(encoding="utf-8") == "{not json"
+
+
+@pytest.mark.parametrize("sizes", ["nan", "inf", "1e9", "8", "64.5", ""])
+def test_bench_refuses_bad_sizes_before_any_work(sizes: str, capsys: pytest.CaptureFixture) -> None:
+    from adain_lesson.__main__ import main
+
+    assert main(["bench", "--sizes", sizes, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --sizes must be whole numbers") and "\n" not in err
+
+
+def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from adain_lesson.__main__ import main
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    assert main(["bench", "--quick", "--device", "cpu", "--json", str(blocker / "b.json")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+#: The package's layers, lowest first; a module may import only from lower layers (and the package root's
+#: constants). Function-level imports count too.
+LAYERS = (
+    ("errors",),
+    ("images", "hub", "viz", "course"),
+    ("norms", "vgg", "decoder", "color"),
+    ("model", "losses"),
+    ("gatys", "data", "gan", "texture_net"),
+    ("train",),
+    ("experiments", "bench", "widgets"),
+    ("__main__",),
+)
+
+
+def test_imports_point_down_only() -> None:
+    import ast
+
+    rank = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+    modules = {p.stem for p in (ROOT / "adain_lesson").glob("*.py")} - {"__init__"}
+    assert modules == set(rank), f"place every module in LAYERS: {sorted(modules ^ set(rank))}"
+    wrong = []
+    for name in modules:
+        tree = ast.parse((ROOT / "adain_lesson" / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+                for target in targets:
+                    if target in rank and rank[target] >= rank[name]:
+                        wrong.append(f"{name} imports {target}")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("adain_lesson."):
+                wrong.append(f"{name} imports {node.module} absolutely (use a relative import)")
+    assert not wrong, wrong

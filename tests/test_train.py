@@ -123,7 +123,12 @@ def test_an_old_run_is_never_mixed_with_a_new_one(train_dirs, tmp_path: Path, ca
     again = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))  # the same cell, run again
     assert again.checkpoint == first.checkpoint and again.log == first.log
     assert "nothing to train" in capsys.readouterr().err
-    more = T.train(tiny_train_config(train_dirs, out, max_iter=5, resume="auto"))
+    torch.manual_seed(123)
+    import random
+
+    before = (torch.get_rng_state(), random.getstate())
+    more = T.train(tiny_train_config(train_dirs, out, max_iter=5, resume="auto"))  # restores the run's RNG ...
+    assert torch.equal(torch.get_rng_state(), before[0]) and random.getstate() == before[1]  # ... not the caller's
     assert [r["iteration"] for r in more.log] == [4, 5] and more.iteration == 5
     assert [r["iteration"] for r in T.read_log(out / "log.jsonl")] == [1, 2, 3, 4, 5]
 
