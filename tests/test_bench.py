@@ -236,7 +236,7 @@ def test_cli_user_errors(capsys):
     assert main(["bench", "--quick", "--methods", "warp"]) == 2
     assert "unknown bench method" in capsys.readouterr().err
     assert main(["bench", "--sizes", "8"]) == 2
-    assert "at least 16 px" in capsys.readouterr().err
+    assert "from 16 to 4096" in capsys.readouterr().err
 
 
 def test_train_without_the_training_module(monkeypatch, capsys):
