@@ -32,7 +32,6 @@ import math
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import UserError
+from .files import atomic_write
 from .model import InferenceOptions, StyleTransfer, cpu_has_fast_bf16, load_pretrained
 from .norms import adaptive_instance_norm
 
@@ -553,19 +553,9 @@ def _json_safe(obj: object) -> object:
 def write_json(report: dict, path: str | os.PathLike) -> Path:
     """Write ``report`` as JSON atomically (a temporary file in the same folder, then ``os.replace``)."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_json_safe(report), fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        json.dump(_json_safe(report), fh, indent=1)
+        fh.write("\n")
     return path
 
 

@@ -9,13 +9,13 @@ change the constant, run ``python -m adain_lesson sync-notebooks``, commit.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import REPO_BRANCH, REPO_URL
 from .errors import UserError
+from .files import atomic_write
 
 __all__ = ["CANNOT_FIX", "NOTEBOOKS", "Notebook", "badge", "clone_command", "colab_url", "install_command", "readme_table", "sync"]
 
@@ -87,13 +87,8 @@ CANNOT_FIX = "(fix it by hand)"
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.sync.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _sync_notebook(path: Path, write: bool) -> list[str]:

@@ -28,7 +28,6 @@ import math
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from torch import Tensor, nn
 
 from . import hub, images, viz
 from .errors import UserError
+from .files import atomic_write
 from .losses import content_loss, mean_std_loss
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm, adaptive_instance_norm_from_stats
@@ -511,14 +511,8 @@ def show_figures(figures: Sequence[Tensor], titles: Sequence[str], width: float 
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def save_figure(image: Tensor, settings: dict, out_dir: str | os.PathLike, stem: str) -> tuple[Path, Path]:

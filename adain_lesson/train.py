@@ -46,6 +46,7 @@ from . import hub
 from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .errors import UserError
+from .files import atomic_write
 from .losses import content_loss, mean_std_loss
 from .model import load_weights_file, random_init_
 from .norms import adaptive_instance_norm
@@ -403,16 +404,8 @@ def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path:
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb", fsync=True) as f:  # on disk before the old checkpoints are deleted
+        torch.save(obj, f)
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -466,10 +459,8 @@ def _write_rows(path: Path, rows: list[dict], mode: str = "a") -> None:
     else:
         lines = [json.dumps(r) for r in rows]
     if mode == "w":
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with atomic_write(path, "w", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
-        os.replace(tmp, path)
     else:
         with open(path, "a", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
@@ -684,7 +675,8 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
             _truncate_log(log_path, start)
         elif log_path.exists():
             log_path.unlink()  # a fresh run in an old folder: start a fresh log
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
+        with atomic_write(out / "config.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(config), indent=1) + "\n")
     samples = _sample_inputs(content_ds, style_ds, 4) if (dist.main and config.sample_every) else None
 
     def save(iteration: int) -> Path:

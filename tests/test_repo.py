@@ -150,6 +150,7 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 #: constants). Function-level imports count too.
 LAYERS = (
     ("errors",),
+    ("files",),
     ("images", "hub", "viz", "course"),
     ("norms", "vgg", "decoder", "color"),
     ("model", "losses"),
