@@ -11,8 +11,9 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from .errors import OfflineError, UserError
 
@@ -545,10 +546,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
-# Registry: name -> (help, add_arguments, run). Other modules' commands are added here.
+# Registry: name -> (help, add_arguments, run), read-only. A new command is one entry here.
 # ------------------------------------------------------------------------------------------------
 
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+_Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "stylize": ("stylize images with AdaIN (Eqs. 14-15, Figs. 7-10)", _add_stylize, cmd_stylize),
     "figures": ("make the paper's Figs. 7-10 (and 4, beyond-the-paper regions) as PNG + settings JSON",
                 _add_figures, cmd_figures),
@@ -559,7 +561,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "bench": ("time AdaIN (the paper's Table 1) against the naive reference, with each optimization",
               _add_bench, cmd_bench),
     "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL", _add_sync, cmd_sync),
-}
+})
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

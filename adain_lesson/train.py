@@ -122,7 +122,8 @@ class TrainConfig:
     seed: int = _f(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
     # --- model -------------------------------------------------------------------------------------
     encoder: str = _f("auto", "the released vgg_normalised.pth",
-                      "auto (released VGG, downloaded and verified), random (tests only), or a .pth file")
+                      "auto (released VGG, downloaded and verified), random (tests only), a .pth file, or a "
+                      "folder holding vgg_normalised.pth")
     decoder_norm: str = _f("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
     fusion: str = _f("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
@@ -311,7 +312,9 @@ def _build_encoder(config: TrainConfig) -> Encoder:
     if config.encoder == "random":
         random_init_(vgg, config.seed)
     else:
-        path = hub.fetch("vgg_normalised.pth") if config.encoder == "auto" else Path(config.encoder)
+        path = hub.fetch("vgg_normalised.pth") if config.encoder == "auto" else Path(config.encoder).expanduser()
+        if path.is_dir():  # a folder holding the released file, as --weights takes elsewhere
+            path = path / "vgg_normalised.pth"
         state = load_weights_file(path)
         try:
             vgg.load_state_dict(state, strict=True)

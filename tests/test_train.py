@@ -248,3 +248,12 @@ def test_bfloat16_training_on_the_cpu_runs_and_resumes_exactly(train_dirs, tmp_p
     got = T.read_log(tmp_path / "cut" / "log.jsonl")
     assert [(r["content"], r["style"]) for r in got] == [(r["content"], r["style"]) for r in full.log]
     assert rest.iteration == 4
+
+
+def test_encoder_may_be_a_folder_holding_the_released_file(tmp_path: Path) -> None:
+    from adain_lesson.vgg import make_vgg
+
+    vgg = make_vgg()
+    torch.save(vgg.state_dict(), tmp_path / "vgg_normalised.pth")
+    enc = T._build_encoder(T.TrainConfig(encoder=str(tmp_path)))
+    assert torch.equal(enc.body[0].weight, vgg[0].weight)  # the file in the folder, loaded
