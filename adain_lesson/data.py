@@ -19,12 +19,13 @@ smaller 5,000-image set for a quick run), and a WikiArt archive. Archives are fe
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -298,20 +299,70 @@ def _safe_target(dest: Path, name: str, archive: str) -> Path:
     return target
 
 
-def _write_member(source, target: Path, size: int) -> bool:
-    """Copy one member atomically; skip it if ``target`` already exists with the right size."""
+def _cannot_write(path: Path, exc: OSError, fix: str) -> UserError:
+    return UserError(f"cannot write to {path}: {exc.strerror or exc}; {fix}")
+
+
+def _check_max_images(max_images: int | None) -> None:
+    if max_images is not None and max_images < 1:
+        raise UserError(f"max_images must be at least 1 (the number of images to take), got {max_images}")
+
+
+#: What reading a damaged archive raises (zip: bad CRC or headers, broken deflate data; tar: cut off).
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, tarfile.TarError, OSError)
+
+
+def _write_member(source, target: Path, size: int, fix: str) -> bool:  # noqa: ANN001 - a readable file object
+    """Copy one member atomically; skip it if ``target`` already exists with the right size.
+
+    A read error from ``source`` (a corrupt archive) propagates as it is; a write error (no space, no
+    permission) is a :class:`UserError` ending with ``fix``. Either way no partial ``target`` or temp
+    file is left behind.
+    """
     if target.is_file() and target.stat().st_size == size:
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    hub.ensure_dir(target.parent, fix)
     try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
-        os.replace(tmp, target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(target.parent, exc, fix) from None
+    out = os.fdopen(fd, "wb")
+    try:
+        while True:
+            block = source.read(1 << 20)  # a corrupt archive raises here
+            if not block:
+                break
+            try:
+                out.write(block)
+            except OSError as exc:
+                raise _cannot_write(target, exc, fix) from None
+        try:
+            out.close()
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _cannot_write(target, exc, fix) from None
     except BaseException:
+        with contextlib.suppress(OSError):
+            out.close()
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text or type(exc).__name__
+
+
+def _prune_empty(dest: Path) -> None:
+    """Remove the empty folders under ``dest`` and ``dest`` itself if empty (after a failed extraction)."""
+    if not dest.is_dir():
+        return
+    for folder in sorted((p for p in dest.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    with contextlib.suppress(OSError):
+        dest.rmdir()
 
 
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, max_images: int | None = None,
@@ -319,27 +370,43 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, max_
     """Extract a ``.zip`` or ``.tar[.gz|.bz2|.xz]`` into ``dest``; returns the files written or present.
 
     Every member name is checked *before* anything is written: an absolute path, a ``..`` component, a
-    link or a device raises :class:`UserError` and nothing is extracted. Files are written atomically and
-    a file already present with the right size is kept (a cut-off extraction resumes). ``max_images``
-    takes the first N image members by name; ``images_only`` skips everything else (annotations, CSVs).
+    link or a device raises :class:`UserError` and nothing is extracted (``dest`` is created only once the
+    archive is known to be sound so far). Files are written atomically and a file already present with the
+    right size is kept (a cut-off extraction resumes). ``max_images`` (at least 1) takes the first N image
+    members by name; ``images_only`` skips everything else (annotations, CSVs). A damaged archive (bad
+    CRC-32, broken compressed data, cut off) is a :class:`UserError` saying to download it again: the
+    members already written are complete and verified, and no partial file or empty folder is left.
     """
     archive, dest = Path(archive), Path(dest)
+    _check_max_images(max_images)
     if not archive.is_file():
         raise UserError(f"archive not found: {archive}")
-    dest.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
+    created = not dest.exists()
+    try:
         try:
-            with zipfile.ZipFile(archive) as zf:
-                return _extract_zip(zf, archive.name, dest, max_images, images_only, progress)
-        except zipfile.BadZipFile as exc:
-            raise UserError(f"archive {archive} is corrupt ({exc}): delete it and download it again") from None
+            return _extract_local(archive, dest, max_images, images_only, progress)
+        except _CORRUPT as exc:
+            raise UserError(f"archive {archive.name} is corrupt ({_reason(exc)}): delete {archive} and download "
+                            "it again") from None
+    except BaseException:
+        if created:
+            _prune_empty(dest)
+        raise
+
+
+def _extract_local(archive: Path, dest: Path, max_images: int | None, images_only: bool,
+                   progress: bool) -> list[Path]:
+    fix = "choose a writable destination folder with free space"
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            return _extract_zip(zf, archive.name, dest, max_images, images_only, progress, fix)
     try:
         tf = tarfile.open(archive)
     except tarfile.TarError:
         raise UserError(f"{archive} is neither a zip nor a tar archive: download it again") from None
     with tf:
         members = []
-        for info in tf.getmembers():
+        for info in tf.getmembers():  # reads the whole (compressed) tar: a cut-off one fails here
             target = _safe_target(dest, info.name, archive.name)
             if info.issym() or info.islnk():
                 raise UserError(f"archive {archive.name} holds a link {info.name!r}: not extracting it")
@@ -353,23 +420,25 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, max_
         members.sort(key=lambda m: m[0])
         if max_images is not None:
             members = members[:max_images]
+        hub.ensure_dir(dest, fix)
         bar = _bar(len(members), archive.name, progress)
         for _, info, target in members:
             src = tf.extractfile(info)
             if src is not None:
                 with src:
-                    _write_member(src, target, info.size)
+                    _write_member(src, target, info.size, fix)
             bar.update(1)
         bar.close()
         return [t for _, _, t in members]
 
 
 def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | None, images_only: bool,
-                 progress: bool) -> list[Path]:
+                 progress: bool, fix: str) -> list[Path]:
     """:func:`extract_archive` for an open zip (a local file or a :class:`~adain_lesson.hub.RemoteFile`).
 
-    Every name is checked before anything is written; a member already present with the right size is
-    not read again; each member's CRC-32 is checked as it is read (``zipfile.BadZipFile`` otherwise).
+    Every name is checked before anything is written (``dest`` is created after the checks); a member
+    already present with the right size is not read again; each member's CRC-32 is checked as it is read
+    (``zipfile.BadZipFile`` otherwise).
     """
     members = []
     for info in zf.infolist():
@@ -382,11 +451,12 @@ def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | N
     members.sort(key=lambda m: m[0])
     if max_images is not None:
         members = members[:max_images]
+    hub.ensure_dir(dest, fix)
     bar = _bar(len(members), name, progress)
     for _, info, target in members:
         if not (target.is_file() and target.stat().st_size == info.file_size):
             with zf.open(info) as src:
-                _write_member(src, target, info.file_size)
+                _write_member(src, target, info.file_size, fix)
         bar.update(1)
     bar.close()
     return [t for _, _, t in members]
@@ -397,24 +467,31 @@ def extract_remote_zip(url: str, dest: str | os.PathLike, *, max_images: int | N
     """:func:`extract_archive` for a zip on a web server, reading only what it extracts (HTTP Range).
 
     The central directory (at the end of the zip) lists the members; then only the first ``max_images``
-    images are fetched, each checked against its CRC-32. For a quick subset this moves megabytes instead
-    of the whole archive (COCO train2014: 13.5 GB). ``size`` is the archive's known size: a server file
-    of another size is refused. Raises :class:`adain_lesson.hub.RangeNotSupported` when the server cannot
-    serve parts (then download the whole archive); a cut-off transfer keeps the images done so far, and
-    running it again continues.
+    (at least 1) images are fetched, each checked against its CRC-32. For a quick subset this moves
+    megabytes instead of the whole archive (COCO train2014: 13.5 GB). ``size`` is the archive's known
+    size: a server file of another size is refused. Raises :class:`adain_lesson.hub.RangeNotSupported`
+    when the server cannot serve parts (then download the whole archive); a cut-off transfer or corrupt
+    data keeps the images done so far (complete and verified), and running it again continues.
     """
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    _check_max_images(max_images)
     remote = hub.RemoteFile(url)
     name = PurePosixPath(url.split("?")[0]).name or url
     if size is not None and remote.size != size:
-        raise DownloadError(f"{url} is {remote.size:,} bytes, expected {size:,}: the file has changed; "
-                            "pass --url with a mirror, or --archive with a file you downloaded")
+        raise DownloadError(f"{url} is {remote.size:,} bytes, expected {size:,}: it is not the expected file; "
+                            "use another address, or an archive you downloaded and checked")
+    created = not dest.exists()
     try:
-        with zipfile.ZipFile(remote) as zf:
-            return _extract_zip(zf, name, dest, max_images, images_only, progress)
-    except zipfile.BadZipFile as exc:
-        raise DownloadError(f"reading {name} from {url} gave corrupt data ({exc}): run it again") from None
+        try:
+            with zipfile.ZipFile(remote) as zf:
+                return _extract_zip(zf, name, dest, max_images, images_only, progress,
+                                    "choose a writable destination folder with free space")
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise DownloadError(f"reading {name} from {url} gave corrupt data ({_reason(exc)}): run it again") from None
+    except BaseException:
+        if created:
+            _prune_empty(dest)
+        raise
 
 
 def _bar(total: int, desc: str, progress: bool):
@@ -436,23 +513,24 @@ def download_dataset(
     """Download ``source`` (a name of :data:`SOURCES` or a :class:`DataSource`) and extract its images.
 
     The archive goes to ``root/archives/`` through :func:`adain_lesson.hub.download` (resumable: run it
-    again after a disconnect; size and SHA-256 checked where :data:`SOURCES` knows them). The images go to
-    ``root/<name>/``, which is returned: pass it as ``--content-dir`` or ``--style-dir``. ``archive``
-    uses a file you downloaded yourself instead; ``url`` overrides the address (a mirror; no checks).
-    ``max_images`` extracts only the first N images. Then, if neither the archive nor a partial download
-    of it is on disk, only those images are read from the server (:func:`extract_remote_zip`, HTTP Range;
-    each image's CRC-32 is checked, the archive's SHA-256 cannot be); a server without Range support gets
-    the whole archive downloaded instead.
+    again after a disconnect; size and SHA-256 checked where :data:`SOURCES` knows them, whichever address
+    it comes from). The images go to ``root/<name>/``, which is returned: pass it as ``--content-dir`` or
+    ``--style-dir``. ``archive`` uses a file you downloaded yourself instead; ``url`` overrides the address
+    (a mirror of the same file: it is checked like the original). ``max_images`` (at least 1) extracts only
+    the first N images. Then, if neither the archive nor a partial download of it is on disk, only those
+    images are read from the server (:func:`extract_remote_zip`, HTTP Range; the archive's size and each
+    image's CRC-32 are checked, the archive's SHA-256 cannot be); a server without Range support gets the
+    whole archive downloaded instead. With ``ADAIN_LESSON_OFFLINE=1`` nothing is read from the network: the
+    error says where to put the archive by hand.
     """
     if isinstance(source, str):
         if source not in SOURCES:
             raise UserError(f"unknown dataset {source!r}: choose one of {', '.join(SOURCES)}")
         source = SOURCES[source]
+    _check_max_images(max_images)
     root = Path(root).expanduser()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the data folder {root}: {exc.strerror}") from None
+    fix = "choose another data folder (--root) that is writable and has free space"
+    hub.ensure_dir(root, fix)
     if archive is not None:
         path = Path(archive).expanduser()
         if not path.is_file():
@@ -460,19 +538,18 @@ def download_dataset(
     else:
         path = root / "archives" / source.archive
         partial = path.with_name(path.name + ".part")
-        if max_images is not None and not path.is_file() and not partial.exists() and source.archive.endswith(".zip"):
+        address = url or source.url
+        if (max_images is not None and not path.is_file() and not partial.exists()
+                and source.archive.endswith(".zip") and not hub.is_offline()):
             out = root / source.name
             try:
-                extract_remote_zip(url or source.url, out, max_images=max_images,
-                                   size=source.size if url is None else None, progress=progress)
+                extract_remote_zip(address, out, max_images=max_images, size=source.size, progress=progress)
                 return out
             except hub.RangeNotSupported:
-                print(f"note: {url or source.url} cannot send parts of the archive: downloading all of it",
-                      file=sys.stderr)
+                print(f"note: {address} cannot send parts of the archive: downloading all of it", file=sys.stderr)
         if not path.is_file():
-            checked = url is None
-            hub.download(url or source.url, path, size=source.size if checked else None,
-                         sha256=source.sha256 if checked else None, progress=progress)
+            hub.ensure_dir(path.parent, fix)
+            hub.download(address, path, size=source.size, sha256=source.sha256, progress=progress)
     out = root / source.name
     extract_archive(path, out, max_images=max_images, progress=progress)
     if not keep_archive and archive is None:

@@ -8,8 +8,12 @@ are cached under :func:`cache_dir`, which follows ``torch.hub``'s conventions:
 A download streams into ``<name>.part`` with a progress bar, then checks the size and SHA-256, and only
 then renames the file into place: the cache never holds a half-written or unverified file. A cut-off
 download is resumed on the next call (HTTP Range); a wrong size or hash deletes the partial file.
-``ADAIN_LESSON_OFFLINE=1`` forbids the network: a file that is not cached is an :class:`OfflineError`
-that says where to put it by hand.
+``ADAIN_LESSON_OFFLINE=1`` forbids the network (:func:`download` and :class:`RemoteFile` too): a file
+that is not cached is an :class:`OfflineError` that says where to put it by hand.
+
+A folder or file that cannot be written (a read-only or full disk, ``ADAIN_LESSON_HOME`` pointing at a
+file) is a :class:`UserError` naming the path and the fix, never a traceback; so is an address that is
+not an ``http(s)://`` URL.
 
 :class:`RemoteFile` reads parts of a large remote file with HTTP Range requests, as a seekable file
 object: :func:`adain_lesson.data.download_dataset` uses it to take a few images out of a 13.5 GB zip
@@ -18,13 +22,17 @@ without downloading the whole archive.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import http.client
 import io
 import os
 import shutil
+import sys
+import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
@@ -39,7 +47,9 @@ __all__ = [
     "RemoteFile",
     "cache_dir",
     "download",
+    "ensure_dir",
     "fetch",
+    "is_offline",
     "manifest",
     "sha256_file",
     "verify",
@@ -92,6 +102,45 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "adain_lesson"
 
 
+def is_offline() -> bool:
+    """``True`` when ``ADAIN_LESSON_OFFLINE=1`` forbids the network."""
+    return os.environ.get("ADAIN_LESSON_OFFLINE", "0") == "1"
+
+
+def _cannot_write(path: str | os.PathLike, exc: OSError, fix: str) -> UserError:
+    """The one-line error for a failed mkdir / mkstemp / open-for-writing / write at ``path``."""
+    return UserError(f"cannot write to {path}: {exc.strerror or exc}; {fix}")
+
+
+def ensure_dir(path: str | os.PathLike, fix: str = "choose a writable folder") -> Path:
+    """Create the folder ``path`` (and its parents); a failure is a :class:`UserError` ending with ``fix``."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is None:
+            raise _cannot_write(path, exc, fix) from None
+        raise UserError(f"cannot write to {path}: {blocker} is a file, not a folder; {fix}") from None
+    except OSError as exc:
+        raise _cannot_write(path, exc, fix) from None
+    return path
+
+
+def _not_http(url: str) -> UserError:
+    return UserError(f"the address {url!r} is not an http(s) URL: give one like https://host/file.zip")
+
+
+def _check_url(url: str) -> None:
+    """Refuse anything but an ``http(s)://host/...`` address (``urllib`` would say ``unknown url type``)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _not_http(url)
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """The SHA-256 of a file, as lower-case hex."""
     h = hashlib.sha256()
@@ -124,14 +173,26 @@ def download(
 ) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file, then verify and rename.
 
-    Raises :class:`OfflineError` when the server cannot be reached, and :class:`DownloadError` when the
-    transfer is cut off (the partial file is kept, so the next call resumes) or when the finished file
-    has the wrong size or SHA-256 (the partial file is deleted).
+    Raises :class:`OfflineError` when ``ADAIN_LESSON_OFFLINE=1`` or the server cannot be reached (both say
+    where to put the file by hand), and :class:`DownloadError` when the transfer is cut off (the partial
+    file is kept, so the next call resumes) or when the finished file has the wrong size or SHA-256 (the
+    partial file is deleted). A local problem (the folder or ``dest.part`` cannot be written, the disk is
+    full) and an address that is not ``http(s)://`` are a :class:`UserError`.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    return _download(url, Path(dest), size, sha256, progress, timeout, "choose a writable folder with free space")
+
+
+def _download(url: str, dest: Path, size: int | None, sha256: str | None, progress: bool, timeout: float,
+              fix: str) -> Path:
+    """:func:`download`; ``fix`` ends the message of a local write error (how to get a writable folder)."""
+    _check_url(url)
+    if is_offline():
+        raise OfflineError(
+            f"ADAIN_LESSON_OFFLINE=1 forbids downloading {url}: download it elsewhere and put it at {dest}"
+        )
+    ensure_dir(dest.parent, fix)
     part = dest.with_name(dest.name + ".part")
-    have = part.stat().st_size if part.exists() else 0
+    have = part.stat().st_size if part.is_file() else 0
     if size is not None and have > size:
         part.unlink()
         have = 0
@@ -150,6 +211,8 @@ def download(
         raise OfflineError(
             f"cannot reach {url} ({reason}); if you are offline, download it elsewhere and put it at {dest}"
         ) from None
+    except ValueError:  # urllib's "unknown url type" and the like
+        raise _not_http(url) from None
     if response is not None:
         with response:
             append = have and response.status == 206
@@ -162,16 +225,9 @@ def download(
 
                 bar = tqdm(total=total, initial=have if append else 0, unit="B", unit_scale=True, desc=dest.name)
             try:
-                with open(part, "ab" if append else "wb") as f:
-                    while True:
-                        block = response.read(_CHUNK)
-                        if not block:
-                            break
-                        f.write(block)
-                        if bar is not None:
-                            bar.update(len(block))
+                _stream(response, part, append, bar, fix)
             except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as exc:
-                got = part.stat().st_size if part.exists() else 0
+                got = part.stat().st_size if part.is_file() else 0
                 raise DownloadError(
                     f"download of {dest.name} was cut off after {got:,} bytes ({type(exc).__name__}); "
                     "run it again to resume"
@@ -190,8 +246,39 @@ def download(
         raise DownloadError(
             f"downloaded {dest.name} has {problem}; the file was deleted: run it again, or fetch {url} by hand"
         )
-    os.replace(part, dest)
+    try:
+        os.replace(part, dest)
+    except OSError as exc:
+        raise _cannot_write(dest, exc, fix) from None
     return dest
+
+
+def _stream(response, part: Path, append: bool, bar, fix: str) -> None:  # noqa: ANN001 - HTTPResponse, tqdm
+    """Copy ``response`` into ``part``. Network errors propagate as they are (the caller says "cut off,
+    resume"); a local write error (cannot open, disk full) is a :class:`UserError` naming ``part``."""
+    try:
+        f = open(part, "ab" if append else "wb")  # noqa: SIM115 - closed below, with its own error
+    except OSError as exc:
+        raise _cannot_write(part, exc, fix) from None
+    finished = False
+    try:
+        while True:
+            block = response.read(_CHUNK)  # network errors propagate from here
+            if not block:
+                break
+            try:
+                f.write(block)
+            except OSError as exc:
+                raise _cannot_write(part, exc, f"{fix}, then run it again to resume") from None
+            if bar is not None:
+                bar.update(len(block))
+        finished = True
+    finally:
+        try:
+            f.close()
+        except OSError as exc:  # the last buffered bytes could not be written (a full disk)
+            if finished:
+                raise _cannot_write(part, exc, f"{fix}, then run it again to resume") from None
 
 
 def _resolve(asset: Asset | str) -> Asset:
@@ -203,6 +290,35 @@ def _resolve(asset: Asset | str) -> Asset:
     return assets[asset]
 
 
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256-ok")
+
+
+def _stamp(path: Path, sha256: str) -> str:
+    st = path.stat()
+    return f"{sha256} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _is_marked(path: Path, sha256: str) -> bool:
+    """Whether ``path`` is the very file (same size and modification time) whose SHA-256 was checked."""
+    try:
+        return _marker(path).read_text(encoding="ascii") == _stamp(path, sha256)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _mark(path: Path, sha256: str) -> None:
+    """Record that ``path`` was verified (atomically); a read-only cache is simply verified again next time."""
+    marker = _marker(path)
+    tmp = marker.with_name(marker.name + ".tmp")
+    try:
+        tmp.write_text(_stamp(path, sha256), encoding="ascii")
+        os.replace(tmp, marker)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def fetch(
     asset: Asset | str,
     *,
@@ -212,34 +328,66 @@ def fetch(
 ) -> Path:
     """The local path of ``asset`` (a manifest name or an :class:`Asset`), downloading it if missing.
 
-    A cached file is trusted if its size matches (the hash was checked when it arrived). ``root``
-    overrides :func:`cache_dir`. ``mirror`` is a folder laid out like the cache (for example a USB stick
-    in a classroom): a file found there is verified and copied instead of downloaded.
+    ``root`` overrides :func:`cache_dir`. ``mirror`` is a folder laid out like the cache (for example a USB
+    stick in a classroom): a file found there is verified and copied instead of downloaded; a mirror folder
+    that does not exist is a :class:`UserError` (checked when a file is needed from it).
+
+    Verification: every file is checked against the pinned size and SHA-256 before it is used the first
+    time, wherever it came from (a download, the mirror, or placed by hand). A verified file gets a small
+    marker ``<file>.sha256-ok`` beside it holding the hash, size and modification time; while the file
+    still has that size and time it is trusted without hashing it again (if the marker cannot be written,
+    the file is simply hashed on every call: about 0.2 s for the 80 MB VGG). A cached file that fails the
+    check is never deleted silently: offline it is a :class:`DownloadError` that says to replace it; online
+    a note on stderr says it is being replaced, and the fresh download takes its place only once verified.
     """
     a = _resolve(asset)
-    dest = Path(root) if root is not None else cache_dir()
-    dest = dest / a.path
+    if root is not None:
+        dest, fix = Path(root).expanduser() / a.path, "choose another root folder"
+    else:
+        dest, fix = cache_dir() / a.path, "set ADAIN_LESSON_HOME to a writable folder"
     if dest.is_file():
-        if dest.stat().st_size == a.size:
+        if _is_marked(dest, a.sha256):
             return dest
-        dest.unlink()  # a stale or foreign file: replace it
+        problem = verify(dest, a.size, a.sha256)
+        if problem is None:
+            _mark(dest, a.sha256)
+            return dest
+        if is_offline():
+            raise DownloadError(f"{dest} has {problem}: replace it with the file from {a.url}")
+        print(f"note: {dest} has {problem}: replacing it with the verified file", file=sys.stderr)
     if mirror is not None:
-        source = Path(mirror) / a.path
+        folder = Path(mirror).expanduser()
+        if not folder.is_dir():
+            raise UserError(f"mirror folder {folder} does not exist: check the path (a folder laid out like the "
+                            f"cache, holding e.g. {a.path})")
+        source = folder / a.path
         if source.is_file():
             problem = verify(source, a.size, a.sha256)
             if problem:
                 raise DownloadError(f"{source} has {problem}: replace it with the file from {a.url}")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".part")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
+            ensure_dir(dest.parent, fix)
+            tmp = None
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+                os.close(fd)
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, dest)
+            except OSError as exc:
+                if tmp is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                raise UserError(f"copying {source} to {dest} failed: {exc.strerror or exc}; {fix}") from None
+            _mark(dest, a.sha256)
             return dest
-    if os.environ.get("ADAIN_LESSON_OFFLINE", "0") == "1":
+    ensure_dir(dest.parent, fix)
+    if is_offline():
         raise OfflineError(
             f"{a.name} is not cached and ADAIN_LESSON_OFFLINE=1 forbids downloading: "
             f"download {a.url} elsewhere and put it at {dest}"
         )
-    return download(a.url, dest, size=a.size, sha256=a.sha256, progress=progress)
+    _download(a.url, dest, a.size, a.sha256, progress, 30.0, fix)
+    _mark(dest, a.sha256)
+    return dest
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -260,11 +408,16 @@ class RemoteFile(io.RawIOBase):
     end records live there). ``bytes_read`` counts what came over the network.
 
     Raises :class:`RangeNotSupported` when the server ignores Range, :class:`OfflineError` when it cannot
-    be reached, and :class:`DownloadError` when a transfer is cut off or an answer is not the asked range.
+    be reached or ``ADAIN_LESSON_OFFLINE=1``, :class:`DownloadError` when a transfer is cut off or an answer
+    is not the asked range, and :class:`UserError` when ``url`` is not an ``http(s)://`` address.
     """
 
     def __init__(self, url: str, *, block: int = 1 << 20, timeout: float = 30.0) -> None:
         super().__init__()
+        _check_url(url)
+        if is_offline():
+            raise OfflineError(f"ADAIN_LESSON_OFFLINE=1 forbids reading {url}: unset it, or download the file "
+                               "elsewhere and use the local copy")
         self.url = url
         self.block = max(1, int(block))
         self.timeout = timeout
@@ -328,6 +481,8 @@ class RemoteFile(io.RawIOBase):
         except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise OfflineError(f"cannot reach {self.url} ({reason}): check the connection and run it again") from None
+        except ValueError:  # urllib's "unknown url type" and the like
+            raise _not_http(self.url) from None
         with response:
             if response.status != 206:
                 raise RangeNotSupported(f"{self.url} does not serve parts of the file (no HTTP Range support)")

@@ -18,6 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ADAIN_LESSON_SHARED", ROOT.parent / "shared")) / "adain-style-repo"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts online (the user's ``ADAIN_LESSON_OFFLINE=1`` is removed) with an empty cache of
+    its own (``ADAIN_LESSON_HOME``), so neither the user's shell nor their real cache changes a result.
+    A test may still set either variable itself."""
+    monkeypatch.delenv("ADAIN_LESSON_OFFLINE", raising=False)
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path_factory.mktemp("adain_home")))
+
+
 @pytest.fixture(scope="session")
 def random_model():
     """The released layout with seeded random weights, on the CPU, in eval mode."""

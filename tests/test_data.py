@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import os
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from adain_lesson import data
-from adain_lesson.errors import DownloadError, UserError
+from adain_lesson.errors import DownloadError, OfflineError, UserError
 
 
 def _png(w: int, h: int, seed: int = 0) -> bytes:
@@ -297,3 +298,138 @@ def test_unknown_dataset_and_missing_archive(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         data.download_dataset("wikiart", tmp_path, archive=tmp_path / "train.zip")
     assert data.SOURCES["coco-val2017"].size == 815_585_330
+
+
+# ---------------------------------------------------------------------------------------------------
+# A user's mistakes and damaged archives: one-line errors, nothing half-written
+# ---------------------------------------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert text and "\n" not in text
+    return text
+
+
+def _damaged_zip(path: Path, good: dict[str, bytes], bad_name: str) -> Path:
+    """A zip whose member ``bad_name`` (deflated, after the ``good`` ones) has its compressed data damaged."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, payload in good.items():
+            zf.writestr(name, payload)
+        zf.writestr(bad_name, bytes(range(256)) * 40 + b"abc" * 20000)
+    blob = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        off = zf.getinfo(bad_name).header_offset
+    name_len, extra_len = (int.from_bytes(blob[i:i + 2], "little") for i in (off + 26, off + 28))
+    start = off + 30 + name_len + extra_len
+    blob[start] ^= 0xFF  # the first byte of the deflate stream: zlib.error, not a CRC mismatch
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def test_corrupt_archives_are_a_user_error_and_leave_nothing_half_done(tmp_path: Path) -> None:
+    bad_zip = _damaged_zip(tmp_path / "bad.zip", {}, "imgs/1.png")
+    with pytest.raises(UserError, match=r"archive bad\.zip is corrupt .*download it again") as info:
+        data.extract_archive(bad_zip, tmp_path / "o1", progress=False)
+    _one_line(info.value)
+    assert not (tmp_path / "o1").exists()  # no empty destination left behind
+
+    good = _png(8, 8, 1)
+    half = _damaged_zip(tmp_path / "half.zip", {"imgs/0.png": good}, "imgs/1.png")
+    with pytest.raises(UserError, match="is corrupt"):
+        data.extract_archive(half, tmp_path / "o2", progress=False)
+    files = sorted(p for p in (tmp_path / "o2").rglob("*") if p.is_file())
+    assert [p.name for p in files] == ["0.png"] and files[0].read_bytes() == good  # no partial member, no .part
+
+    tgz = tmp_path / "cut.tgz"
+    with tarfile.open(tgz, "w:gz") as tf:
+        for i in range(3):
+            payload = torch.randint(0, 256, (30_000,), generator=torch.Generator().manual_seed(i),
+                                    dtype=torch.uint8).numpy().tobytes()
+            member = tarfile.TarInfo(f"imgs/{i}.png")
+            member.size = len(payload)
+            tf.addfile(member, io.BytesIO(payload))
+    tgz.write_bytes(tgz.read_bytes()[: tgz.stat().st_size * 2 // 3])  # a download cut off
+    with pytest.raises(UserError, match=r"archive cut\.tgz is corrupt .*download it again") as info:
+        data.extract_archive(tgz, tmp_path / "o3", progress=False)
+    _one_line(info.value)
+    assert not (tmp_path / "o3").exists()
+
+
+def test_unwritable_destinations_are_a_user_error(tmp_path: Path, file_server, monkeypatch) -> None:
+    base, handler = file_server
+    blob = _zip(tmp_path / "src.zip", {"imgs/a.png": _png(8, 8)}).read_bytes()
+    handler.files["/tiny.zip"] = blob
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    with pytest.raises(UserError, match=r"cannot write to .*a-file is a file, not a folder; choose another data"):
+        data.download_dataset(_source(base + "/tiny.zip", blob), a_file / "data", progress=False)
+    with pytest.raises(UserError, match="cannot write to"):
+        data.extract_archive(tmp_path / "src.zip", a_file / "out", progress=False)
+    if Path("/proc/sys").is_dir():  # Linux: a folder that exists but cannot hold new folders
+        with pytest.raises(UserError, match=r"cannot write to /proc/sys/archives: .*--root") as info:
+            data.download_dataset(_source(base + "/tiny.zip", blob), "/proc/sys", progress=False)
+        _one_line(info.value)
+    assert handler.log == []
+    if Path("/dev/full").exists():  # a full disk while writing a member
+        real = data.tempfile.mkstemp
+
+        def on_full_disk(prefix: str, suffix: str, dir: Path) -> tuple[int, str]:  # noqa: A002 - mkstemp's name
+            fd, name = real(prefix=prefix, suffix=suffix, dir=dir)
+            os.close(fd)
+            return os.open("/dev/full", os.O_WRONLY), name
+
+        monkeypatch.setattr(data.tempfile, "mkstemp", on_full_disk)
+        with pytest.raises(UserError, match="cannot write to .*a.png: No space left on device") as info:
+            data.extract_archive(tmp_path / "src.zip", tmp_path / "full", progress=False)
+        assert "corrupt" not in _one_line(info.value)
+        assert [p for p in (tmp_path / "full").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("n", [0, -3])
+def test_max_images_below_one_is_refused(n: int, tmp_path: Path, file_server) -> None:
+    base, handler = file_server
+    archive = _zip(tmp_path / "a.zip", {f"imgs/{i}.png": _png(8, 8, i) for i in range(5)})
+    handler.files["/tiny.zip"] = blob = archive.read_bytes()
+    with pytest.raises(UserError, match=f"at least 1.*got {n}"):
+        data.extract_archive(archive, tmp_path / "o", max_images=n, progress=False)
+    with pytest.raises(UserError, match="at least 1"):
+        data.extract_remote_zip(base + "/tiny.zip", tmp_path / "o", max_images=n, progress=False)
+    with pytest.raises(UserError, match="at least 1"):
+        data.download_dataset(_source(base + "/tiny.zip", blob), tmp_path / "d", max_images=n, progress=False)
+    assert handler.log == [] and not (tmp_path / "o").exists()
+
+
+def test_a_mirror_url_is_checked_like_the_original(tmp_path: Path, file_server) -> None:
+    base, handler = file_server
+    blob = _zip(tmp_path / "src.zip", {f"imgs/{i}.png": _png(8, 8, i) for i in range(3)}).read_bytes()
+    other = _zip(tmp_path / "other.zip", {f"imgs/{i}.png": _png(8, 8, 9 - i) for i in range(3)}).read_bytes()
+    assert len(other) == len(blob) and other != blob
+    handler.files["/mirror/tiny.zip"] = other  # the same size, other bytes
+    source = _source(base + "/tiny.zip", blob)
+    with pytest.raises(DownloadError, match="SHA-256"):
+        data.download_dataset(source, tmp_path / "d", url=base + "/mirror/tiny.zip", progress=False)
+    assert not (tmp_path / "d" / "tiny").exists()
+    handler.files["/mirror/long.zip"] = other + b"x"  # a subset read from a mirror checks the size
+    with pytest.raises(DownloadError, match="expected"):
+        data.download_dataset(source, tmp_path / "e", url=base + "/mirror/long.zip", max_images=2, progress=False)
+    assert not list((tmp_path / "e").rglob("*.png"))
+    handler.files["/mirror/good.zip"] = blob
+    folder = data.download_dataset(source, tmp_path / "f", url=base + "/mirror/good.zip", progress=False)
+    assert len(data.ImageFolder(folder)) == 3
+
+
+def test_offline_mode_and_bad_addresses(tmp_path: Path, file_server, monkeypatch) -> None:
+    base, handler = file_server
+    blob = _zip(tmp_path / "src.zip", {"imgs/a.png": _png(8, 8)}).read_bytes()
+    handler.files["/tiny.zip"] = blob
+    for bad in ("foo", "ftp://example.org/tiny.zip"):
+        for n in (None, 2):
+            with pytest.raises(UserError, match=rf"the address {bad!r} is not an http\(s\) URL"):
+                data.download_dataset(_source(base + "/tiny.zip", blob), tmp_path / "d", url=bad, max_images=n,
+                                      progress=False)
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(OfflineError, match=r"put it at .*archives/tiny\.zip") as info:
+        data.download_dataset(_source(base + "/tiny.zip", blob), tmp_path / "d", max_images=1, progress=False)
+    _one_line(info.value)
+    assert handler.log == []

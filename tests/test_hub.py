@@ -4,8 +4,10 @@ server down, offline mode, the cache, a local mirror, and the pinned manifest.""
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
+import os
 import socket
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 import torch
 
 from adain_lesson import hub
-from adain_lesson.errors import DownloadError, OfflineError
+from adain_lesson.errors import DownloadError, OfflineError, UserError
 
 
 def _sha(data: bytes) -> str:
@@ -136,3 +138,143 @@ def test_manifest_pins_the_release_and_the_shared_images(shared_repo: Path, tmp_
     # a local mirror laid out like the cache is verified and copied, without the network
     got = hub.fetch("chicago.jpg", root=tmp_path, mirror=shared_repo.parent)
     assert hub.sha256_file(got) == assets["chicago.jpg"].sha256
+
+
+# ---------------------------------------------------------------------------------------------------
+# A user's mistakes: one-line errors, nothing half-written
+# ---------------------------------------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text and text
+    return text
+
+
+def _served(files, url: str, name: str = "a.bin", data: bytes = b"abc" * 999) -> hub.Asset:
+    files.files[f"/{name}"] = data
+    return hub.Asset(name, "weights", f"sub/{name}", len(data), _sha(data), f"{url}/{name}")
+
+
+@pytest.mark.parametrize("where", ["a regular file", "/proc"])
+def test_unwritable_cache_is_a_user_error(where: str, file_server, tmp_path: Path, monkeypatch) -> None:
+    url, files = file_server
+    if where == "/proc":
+        if not Path("/proc/self").is_dir():
+            pytest.skip("no /proc on this system")
+        home = Path("/proc/adain_lesson_nope")
+    else:
+        home = tmp_path / "a-file"
+        home.write_text("not a folder")
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(home))
+    with pytest.raises(UserError) as info:
+        hub.fetch(_served(files, url), progress=False)
+    text = _one_line(info.value)
+    assert "cannot write to" in text and str(home) in text and "ADAIN_LESSON_HOME" in text
+    assert not isinstance(info.value, DownloadError) and files.log == []
+    with pytest.raises(UserError, match="cannot write to .*choose a writable folder"):
+        hub.download(f"{url}/a.bin", home / "x" / "a.bin", progress=False)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk that is always full)")
+def test_a_full_disk_is_a_write_error_not_a_cut_off_download(file_server, tmp_path: Path) -> None:
+    url, files = file_server
+    data = bytes(range(256)) * 8000
+    files.files["/w.pth"] = data
+    dest = tmp_path / "w.pth"
+    (tmp_path / "w.pth.part").symlink_to("/dev/full")  # every write fails with ENOSPC
+    with pytest.raises(UserError) as info:
+        hub.download(f"{url}/w.pth", dest, size=len(data), sha256=_sha(data), progress=False)
+    text = _one_line(info.value)
+    assert "cannot write to" in text and "w.pth.part" in text and "cut off" not in text
+    assert not isinstance(info.value, DownloadError) and not dest.exists()
+
+
+@pytest.mark.parametrize("bad", ["foo", "ftp://example.org/x.zip", "file:///etc/passwd", "http://[oops/x.zip"])
+def test_an_address_that_is_not_http_is_a_user_error(bad: str, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"is not an http\(s\) URL") as info:
+        hub.download(bad, tmp_path / "x.zip", progress=False)
+    assert repr(bad) in _one_line(info.value)
+    with pytest.raises(UserError, match=r"is not an http\(s\) URL"):
+        hub.RemoteFile(bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_offline_mode_stops_download_and_remote_reads(file_server, tmp_path: Path, monkeypatch) -> None:
+    url, files = file_server
+    files.files["/w.pth"] = b"w" * 100
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(OfflineError, match=r"ADAIN_LESSON_OFFLINE=1 .*put it at .*w\.pth"):
+        hub.download(f"{url}/w.pth", tmp_path / "w.pth", progress=False)
+    with pytest.raises(OfflineError, match="ADAIN_LESSON_OFFLINE=1"):
+        hub.RemoteFile(f"{url}/w.pth")
+    assert files.log == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_cached_file_of_the_wrong_size_is_never_deleted_silently(file_server, tmp_path: Path, monkeypatch,
+                                                                   capsys) -> None:
+    url, files = file_server
+    asset = _served(files, url)
+    dest = tmp_path / asset.path
+    dest.parent.mkdir()
+    dest.write_bytes(b"hand-placed")
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(DownloadError) as info:
+        hub.fetch(asset, root=tmp_path, progress=False)
+    text = _one_line(info.value)
+    assert f"{dest} has size 11 bytes, expected {asset.size:,}: replace it with the file from {asset.url}" in text
+    assert dest.read_bytes() == b"hand-placed" and files.log == []  # kept, and no network
+    monkeypatch.delenv("ADAIN_LESSON_OFFLINE")
+    assert hub.fetch(asset, root=tmp_path, progress=False) == dest
+    assert "note:" in capsys.readouterr().err and dest.read_bytes() == files.files["/a.bin"]
+
+
+def test_a_hand_placed_file_is_hash_checked_once(file_server, tmp_path: Path, monkeypatch, capsys) -> None:
+    url, files = file_server
+    asset = _served(files, url)
+    dest = tmp_path / asset.path
+    dest.parent.mkdir()
+    dest.write_bytes(b"x" * asset.size)  # the right size, the wrong bytes
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(DownloadError, match=f"{dest} has SHA-256 .*: replace it with the file from"):
+        hub.fetch(asset, root=tmp_path, progress=False)
+    monkeypatch.delenv("ADAIN_LESSON_OFFLINE")
+    assert hub.fetch(asset, root=tmp_path, progress=False).read_bytes() == files.files["/a.bin"]
+    assert "replacing it" in capsys.readouterr().err and len(files.log) == 1
+    # the right file placed by hand: hashed once, then trusted while its size and time are unchanged
+    other = _served(files, url, "b.bin", b"good" * 500)
+    placed = tmp_path / other.path
+    placed.write_bytes(b"good" * 500)
+    assert hub.fetch(other, root=tmp_path, progress=False) == placed and len(files.log) == 1
+    monkeypatch.setattr(hub, "sha256_file", lambda path: pytest.fail("hashed a file already verified"))
+    assert hub.fetch(other, root=tmp_path, progress=False) == placed
+    monkeypatch.undo()
+    placed.write_bytes(b"evil" * 500)  # replaced by hand later: checked again
+    os.utime(placed, ns=(placed.stat().st_atime_ns, placed.stat().st_mtime_ns + 10**9))
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(DownloadError, match="SHA-256"):
+        hub.fetch(other, root=tmp_path, progress=False)
+
+
+def test_mirror_that_does_not_exist_or_fails_half_way(file_server, tmp_path: Path, monkeypatch) -> None:
+    url, files = file_server
+    asset = _served(files, url)
+    with pytest.raises(UserError, match=r"mirror folder .*nowhere does not exist"):
+        hub.fetch(asset, root=tmp_path / "cache", mirror=tmp_path / "nowhere", progress=False)
+    assert files.log == []
+    mirror = tmp_path / "usb"
+    (mirror / "sub").mkdir(parents=True)
+    (mirror / asset.path).write_bytes(files.files["/a.bin"])
+
+    def full_disk(src: str, dst: str) -> None:
+        Path(dst).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(hub.shutil, "copyfile", full_disk)
+    with pytest.raises(UserError, match="No space left on device") as info:
+        hub.fetch(asset, root=tmp_path / "cache", mirror=mirror, progress=False)
+    _one_line(info.value)
+    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []  # no temp file left behind
+    monkeypatch.undo()
+    got = hub.fetch(asset, root=tmp_path / "cache", mirror=mirror, progress=False)
+    assert got.read_bytes() == files.files["/a.bin"] and files.log == []
