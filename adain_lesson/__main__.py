@@ -401,7 +401,9 @@ def _add_download(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-images", type=int, default=None,
                    help="only the first N images (a quick subset), read from the server without the whole archive")
     p.add_argument("--archive", default=None, help="use an archive you downloaded yourself (e.g. Kaggle's train.zip)")
-    p.add_argument("--url", default=None, help="download from this address instead (a mirror; not verified)")
+    p.add_argument("--url", default=None,
+                   help="download from this address instead: a mirror of the same file (checked against its "
+                        "known size and SHA-256)")
     p.add_argument("--delete-archive", action="store_true", help="delete the archive after extracting it")
 
 
