@@ -23,7 +23,6 @@ import contextlib
 import os
 import sys
 import tarfile
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from torch.utils.data import Dataset, Sampler
 
 from . import hub
 from .errors import DownloadError, UserError
+from .files import temporary_name
 from .images import IMAGE_EXTENSIONS, MIN_SIDE, list_images, open_image, to_tensor
 
 __all__ = [
@@ -322,11 +322,11 @@ def _write_member(source, target: Path, size: int, fix: str) -> bool:  # noqa: A
     if target.is_file() and target.stat().st_size == size:
         return False
     hub.ensure_dir(target.parent, fix)
+    tmp = temporary_name(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        out = open(tmp, "xb")  # noqa: SIM115 - closed below; "x" gives the usual permissions, unlike mkstemp
     except OSError as exc:
         raise _cannot_write(target.parent, exc, fix) from None
-    out = os.fdopen(fd, "wb")
     try:
         while True:
             block = source.read(1 << 20)  # a corrupt archive raises here

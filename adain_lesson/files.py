@@ -18,7 +18,13 @@ from typing import IO, Any
 
 from .errors import UserError
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "temporary_name"]
+
+
+def temporary_name(path: str | os.PathLike) -> Path:
+    """A fresh hidden name beside ``path`` for its temporary file (``.<name>.<pid>-<random>.part``)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
 
 
 @contextmanager
@@ -33,7 +39,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = Fal
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes whole files: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    tmp = temporary_name(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         f = open(tmp, mode.replace("w", "x"), **kw)  # noqa: SIM115 - closed below, before the rename

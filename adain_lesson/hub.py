@@ -30,7 +30,6 @@ import io
 import os
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -39,6 +38,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import DownloadError, OfflineError, UserError
+from .files import temporary_name
 
 __all__ = [
     "WEIGHT_FILES",
@@ -368,8 +368,7 @@ def fetch(
             ensure_dir(dest.parent, fix)
             tmp = None
             try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-                os.close(fd)
+                tmp = temporary_name(dest)
                 shutil.copyfile(source, tmp)
                 os.replace(tmp, dest)
             except OSError as exc:

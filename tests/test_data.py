@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-import os
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -372,14 +371,12 @@ def test_unwritable_destinations_are_a_user_error(tmp_path: Path, file_server, m
         _one_line(info.value)
     assert handler.log == []
     if Path("/dev/full").exists():  # a full disk while writing a member
-        real = data.tempfile.mkstemp
+        def on_full_disk(path, mode="r", *args, **kw):  # noqa: ANN001, ANN002, ANN003 - open's signature
+            if mode == "xb":  # the member's temporary file: every write fails as on a full disk
+                return open("/dev/full", "wb")  # noqa: SIM115
+            return open(path, mode, *args, **kw)  # noqa: SIM115
 
-        def on_full_disk(prefix: str, suffix: str, dir: Path) -> tuple[int, str]:  # noqa: A002 - mkstemp's name
-            fd, name = real(prefix=prefix, suffix=suffix, dir=dir)
-            os.close(fd)
-            return os.open("/dev/full", os.O_WRONLY), name
-
-        monkeypatch.setattr(data.tempfile, "mkstemp", on_full_disk)
+        monkeypatch.setattr(data, "open", on_full_disk, raising=False)
         with pytest.raises(UserError, match="cannot write to .*a.png: No space left on device") as info:
             data.extract_archive(tmp_path / "src.zip", tmp_path / "full", progress=False)
         assert "corrupt" not in _one_line(info.value)
