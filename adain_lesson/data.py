@@ -138,6 +138,8 @@ class ImageFolder(Dataset):
         what: str = "image",
     ) -> None:
         root = Path(root).expanduser()
+        if root.is_file():
+            raise UserError(f"{what} folder {root} is a file, not a folder: give the folder that holds the images")
         if not root.is_dir():
             raise UserError(f"{what} folder not found: {root} (check the path, or download a dataset first)")
         files = list_images(root, recursive=True)

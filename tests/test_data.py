@@ -70,6 +70,12 @@ def test_only_unreadable_files_is_an_error(tmp_path: Path) -> None:
         ds[0]
 
 
+def test_a_file_given_as_the_folder_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "one.jpg").write_bytes(_png(8, 8))
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        data.ImageFolder(tmp_path / "one.jpg", what="content")
+
+
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="holds no images"):
         data.ImageFolder(tmp_path)
