@@ -496,7 +496,8 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
             raise UserError(
                 f"mask {i + 1} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)"
             )
-        m = images.fit_mask(m, size, f"mask {i + 1}")  # within 5% of the content's shape: resized quietly
+        # within 5% of the content's shape: resized quietly; another shape: UserError
+        m = images.fit_mask(m, size, "the mask" if complement else f"mask {i + 1}")
         if float(m.sum()) == 0.0:
             if complement:
                 colour = "black" if i == 0 else "white"
