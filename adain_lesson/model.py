@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -392,7 +393,7 @@ class StyleTransfer(nn.Module):
             weights: K interpolation weights (Eq. 15), validated and normalised; default equal.
             masks: K masks ``[H, W]`` (or ``[N, H, W]``) with values in [0, 1], one per style; or, with
                 two styles, a single mask (style 1 where it is 1, style 2 where it is 0). Soft masks
-                blend. A mask of another size but the content's shape is resized (another shape raises
+                blend. A mask of another size but the content's shape is resized with a warning (another shape raises
                 :class:`UserError`); pixels no mask covers keep the content. ``weights`` and ``masks``
                 cannot be combined.
             preserve_color: colour-match each style image to the content before encoding (Fig. 9).
@@ -464,7 +465,7 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
 
     Raises :class:`UserError` for a wrong count, values outside [0, 1], NaN, an empty region, or a mask of
     another shape than the content (aspect ratios more than 5% apart); a mask of about the content's shape
-    but another size is resized quietly (:func:`adain_lesson.images.fit_mask`). Bool masks count as 0/1.
+    but another size is resized (:func:`adain_lesson.images.fit_mask`) with a warning. Bool masks count as 0/1.
     """
     if isinstance(masks, Tensor) and masks.dim() == 2:
         mlist = [masks]
@@ -496,8 +497,12 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
             raise UserError(
                 f"mask {i + 1} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)"
             )
-        # within 5% of the content's shape: resized quietly; another shape: UserError
-        m = images.fit_mask(m, size, "the mask" if complement else f"mask {i + 1}")
+        if tuple(m.shape[-2:]) != tuple(size):
+            # another shape (aspect ratios > 5% apart): UserError from fit_mask; about the same shape: resized,
+            # with a warning that the CLI prints as a note (notebook 06 shows it)
+            h0, w0 = m.shape[-2:]
+            m = images.fit_mask(m, size, "the mask" if complement else f"mask {i + 1}")
+            warnings.warn(f"mask {i + 1} is {w0}x{h0}: resized to the content's {size[1]}x{size[0]}", stacklevel=3)
         if float(m.sum()) == 0.0:
             if complement:
                 colour = "black" if i == 0 else "white"
