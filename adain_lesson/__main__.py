@@ -95,21 +95,10 @@ def _load(source: str, size: int, crop: bool):
 
 
 def _device(name: str | None):
-    import torch
+    """The checked ``--device`` (see :func:`adain_lesson.model.resolve_device`; ``None`` = the default)."""
+    from .model import resolve_device
 
-    from .model import default_device
-
-    if name is None:
-        return default_device()
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA GPU is available: use --device cpu")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError("--device mps asked for, but MPS is not available: use --device cpu")
-    return dev
+    return resolve_device(name)
 
 
 def _output_name(content: str, styles: list[str], args: argparse.Namespace) -> str:

@@ -25,6 +25,9 @@ MIN_SIDE = 16
 #: Refuse images with more pixels than this before decoding them (about 16k x 16k): a guard against
 #: decompression bombs and accidental out-of-memory errors. Pass ``max_pixels`` to change it.
 MAX_PIXELS = 256_000_000
+#: Refuse to resize images more elongated than this (long side / short side): a 100000x3 strip resized to
+#: shorter side 64 would become 2133333x64 px, gigabytes of float32, and is no photograph anyway.
+MAX_ASPECT = 20.0
 #: Extensions the folder walkers treat as images (compared in lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -32,12 +35,14 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image]
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_ASPECT",
     "MAX_PIXELS",
     "MIN_SIDE",
     "SAMPLE_CONTENTS",
     "SAMPLE_STYLES",
     "ImageSource",
     "center_crop",
+    "fit_mask",
     "list_images",
     "load_image",
     "load_mask",
@@ -88,6 +93,11 @@ def open_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             raise UserError(f"not an image file PIL can read: {name} (use a JPEG, PNG, BMP, TIFF or WebP)") from None
         except Image.DecompressionBombError as exc:
             raise UserError(f"image {name} is too large to decode safely ({exc})") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            # e.g. a JPEG cut off inside its header ("Truncated File Read"), or a damaged PNG chunk
+            raise UserError(
+                f"image file is truncated or damaged: {name} ({exc}); re-save or re-download it"
+            ) from None
     w, h = im.size
     if w * h > max_pixels:
         raise UserError(
@@ -148,13 +158,20 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     return Image.frombytes("RGB", (arr.shape[1], arr.shape[0]), arr.numpy().tobytes())
 
 
+def _shorter_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
+    """The (H, W) that :func:`resize_shorter` gives a ``w`` x ``h`` image for shorter side ``size``."""
+    if min(h, w) == size:
+        return h, w
+    scale = size / min(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def resize_shorter(t: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``[3, H, W]`` so that its shorter side is ``size``, keeping the aspect ratio (antialiased)."""
     h, w = t.shape[-2:]
     if min(h, w) == size:
         return t
-    scale = size / min(h, w)
-    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    new = _shorter_side_shape(h, w, size)
     out = torch.nn.functional.interpolate(
         t.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False
     )
@@ -186,13 +203,28 @@ def load_image(
             as the reference ``test.py`` does with ``--content_size 0``).
         crop: then take the central ``size`` x ``size`` square.
         min_side: reject results smaller than this on either side (the encoder needs it).
-        max_pixels: reject larger images before decoding them.
+        max_pixels: reject larger images, before decoding them and (with ``size``) before resizing them.
     """
     im = open_image(src, max_pixels=max_pixels)
-    t = to_tensor(im)
     if size:
         if size < min_side:
             raise UserError(f"size {size} is too small: the encoder needs at least {min_side} px per side")
+        # Check the resized shape before allocating it: a 100000x3 strip at size 64 would become 64 x 2.1M px.
+        w0, h0 = im.size
+        nh, nw = _shorter_side_shape(h0, w0, size)
+        if max(w0, h0) > MAX_ASPECT * min(w0, h0):
+            raise UserError(
+                f"image {_describe(src)} is {w0}x{h0}, too elongated (more than {MAX_ASPECT:g}:1) to resize to "
+                f"shorter side {size} (it would be {nw}x{nh} px): crop it to a less elongated shape first"
+            )
+        if nh * nw > max_pixels:
+            raise UserError(
+                f"image {_describe(src)} is {w0}x{h0}; resized to shorter side {size} it would be {nw}x{nh} = "
+                f"{nw * nh:,} pixels, more than the limit of {max_pixels:,}: choose a smaller size or crop the "
+                "image to a less elongated shape first"
+            )
+    t = to_tensor(im)
+    if size:
         t = resize_shorter(t, size)
         if crop:
             t = center_crop(t, size)
@@ -205,10 +237,40 @@ def load_image(
     return t
 
 
+#: Masks whose aspect ratio differs from the content's by more than this (relative) are refused, not stretched.
+MASK_ASPECT_TOLERANCE = 0.05
+
+
+def fit_mask(m: torch.Tensor, size: tuple[int, int], what: str = "the mask") -> torch.Tensor:
+    """Resize a mask ``[..., h, w]`` to ``size`` (H, W) bilinearly (a soft mask stays soft).
+
+    A mask of about the content's shape (aspect ratios within 5%) is resized quietly; a mask of another
+    shape raises :class:`UserError` instead of being stretched over the content.
+    """
+    h0, w0 = int(m.shape[-2]), int(m.shape[-1])
+    h, w = int(size[0]), int(size[1])
+    if (h0, w0) == (h, w):
+        return m
+    if min(h0, w0, h, w) <= 0:
+        raise UserError(f"{what} is {w0}x{h0} and the content {w}x{h}: both need at least 1 px per side")
+    r0, r = w0 / h0, w / h
+    if max(r0, r) / min(r0, r) - 1.0 > MASK_ASPECT_TOLERANCE:
+        raise UserError(
+            f"{what} is {w0}x{h0} but the content is {w}x{h}, another shape (aspect {r0:.3g} vs {r:.3g}): "
+            f"make the mask {w}x{h} like the content (or crop it to that shape)"
+        )
+    lead = m.shape[:-2]
+    out = torch.nn.functional.interpolate(
+        m.reshape(1, -1, h0, w0).float(), size=(h, w), mode="bilinear", align_corners=False
+    )
+    return out.reshape(*lead, h, w)
+
+
 def load_mask(src: ImageSource | torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
     """Load a mask as ``float32 [H, W]`` in [0, 1] (white = 1 = this region). Colour masks are averaged.
 
-    ``size`` (H, W) resizes it bilinearly (a soft mask stays soft).
+    ``size`` (H, W) resizes it bilinearly (a soft mask stays soft) with :func:`fit_mask`: a mask of
+    another aspect ratio than ``size`` (more than 5% off) raises :class:`UserError`.
     """
     if isinstance(src, torch.Tensor):
         m = src.detach().float()
@@ -218,8 +280,8 @@ def load_mask(src: ImageSource | torch.Tensor, size: tuple[int, int] | None = No
             raise UserError(f"a mask must be [H, W] (or [C, H, W]), got shape {tuple(src.shape)}")
     else:
         m = to_tensor(open_image(src)).mean(0)
-    if size is not None and tuple(m.shape) != tuple(size):
-        m = torch.nn.functional.interpolate(m[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    if size is not None:
+        m = fit_mask(m, size)
     return m
 
 
@@ -229,18 +291,29 @@ def save_image(t: torch.Tensor, path: str | os.PathLike) -> Path:
     The format follows the extension (.png, .jpg, ...); missing parent folders are created.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im = to_pil(t)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise UserError(f"unknown image extension {path.suffix!r} for {path}: use .png or .jpg")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    im = to_pil(t)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file stands where a folder of the path should be
+        raise UserError(f"cannot write {path}: a part of its folder is a file, not a folder; "
+                        "choose a writable folder") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
     try:
         with os.fdopen(fd, "wb") as f:
             im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
         raise
     return path
 
@@ -374,6 +447,9 @@ def sample_image(name: str, size: int = 256) -> torch.Tensor:
     if size < MIN_SIDE:
         raise UserError(f"size {size} is too small: the encoder needs at least {MIN_SIDE} px per side")
     h, w = size, math.ceil(size * 4 / 3)
+    if h * w > MAX_PIXELS:
+        raise UserError(f"sample size {size} gives {w}x{h} = {w * h:,} pixels, more than the limit of "
+                        f"{MAX_PIXELS:,}: choose a smaller size")
     return _DRAWN[name](h, w).clamp(0, 1).contiguous()
 
 

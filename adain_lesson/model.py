@@ -21,6 +21,7 @@ the AdaIN layer, and a trained decoder g. :class:`StyleTransfer` adds what the p
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import hub
+from . import hub, images
 from .color import match_color
 from .decoder import make_decoder
 from .errors import UserError
@@ -54,6 +55,7 @@ __all__ = [
     "normalize_weights",
     "prepare_masks",
     "random_init_",
+    "resolve_device",
 ]
 
 RANDOM_WEIGHTS_BANNER = (
@@ -170,12 +172,75 @@ class InferenceOptions:
         return replace(self, **changes)
 
 
-def _as_batch(img: Tensor, what: str) -> Tensor:
+def _as_batch(img: Tensor, what: str, dtype: torch.dtype | None = None) -> Tensor:
+    """``img`` as a float batch ``[N, 3, H, W]``: checks the type, shape, dtype and size, never the values.
+
+    Floating inputs are cast to ``dtype`` (the model's); integer or bool images are refused (a guess at
+    their scale would be silent). These checks read only metadata: no device sync.
+    """
+    if not isinstance(img, Tensor):
+        raise UserError(
+            f"{what} must be an image tensor, got {type(img).__name__}: load files with images.load_image"
+        )
     if img.dim() == 3:
         img = img.unsqueeze(0)
     if img.dim() != 4 or img.shape[1] != 3:
         raise UserError(f"{what} must be an RGB image [3, H, W] or a batch [N, 3, H, W], got {tuple(img.shape)}")
+    if not img.is_floating_point():
+        raise UserError(
+            f"{what} has dtype {str(img.dtype).removeprefix('torch.')}, but the model expects float images "
+            "in [0, 1]: use images.load_image (or divide by 255 and convert to float yourself)"
+        )
+    h, w = img.shape[-2:]
+    if min(h, w) < images.MIN_SIDE:
+        raise UserError(
+            f"{what} is {w}x{h} px, too small for the VGG encoder: it needs at least {images.MIN_SIDE} px per side "
+            "(use a larger image or size)"
+        )
+    if img.shape[0] == 0:
+        raise UserError(f"{what} is an empty batch (0 images): pass at least one image")
+    if dtype is not None and img.dtype != dtype:
+        img = img.to(dtype)
     return img
+
+
+def _check_values(*named: tuple[str, Tensor]) -> None:
+    """Refuse non-finite values and values far outside [0, 1] (0..255 or ImageNet-normalised inputs).
+
+    One reduction per input and ONE host-device sync for all of them together (the ``.tolist()``): a
+    handful of microseconds on CPU, one pipeline stall per call on CUDA (not per layer). Skipped while a
+    CUDA graph is being captured (a sync is illegal there; the inputs were checked on the warm-up calls).
+    """
+    if not named:
+        return
+    if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
+        return
+    with torch.no_grad():
+        # min/max propagate NaN, and +-inf shows as an infinite max/min: two numbers per input say it all
+        dev = named[0][1].device
+        bounds = torch.stack([torch.stack(torch.aminmax(t.detach())).float().to(dev) for _, t in named])
+    for (what, _), (lo, hi) in zip(named, bounds.tolist()):  # the one sync
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise UserError(f"{what} contains NaN or infinite values: check how it was computed or loaded")
+        if lo < -0.5:
+            raise UserError(
+                f"{what} has values in [{lo:.4g}, {hi:.4g}]: it looks normalised (mean/std), but the model expects "
+                "floats in [0, 1] (undo the normalisation, or use images.load_image)"
+            )
+        if hi > 1.5:
+            guess = "it looks like 0..255" if hi <= 255.5 else "far outside [0, 1]"
+            raise UserError(
+                f"{what} has values up to {hi:.4g}: {guess}, but the model expects floats in [0, 1] "
+                "(divide by 255, or use images.load_image)"
+            )
+
+
+def _check_batches(n_content: int, n_style: int, which: str) -> None:
+    if n_style != n_content and n_style != 1 and n_content != 1:
+        raise UserError(
+            f"{which} has a batch of {n_style} but the content a batch of {n_content}: "
+            "give one style for all contents, or exactly one per content"
+        )
 
 
 class StyleTransfer(nn.Module):
@@ -244,9 +309,22 @@ class StyleTransfer(nn.Module):
     def _layout(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.options.channels_last else x
 
+    def _input(self, img: Tensor, what: str) -> Tensor:
+        """An input image as a batch on the model's device and dtype (metadata checks only, no sync)."""
+        param = next(self.decoder.parameters())
+        return _as_batch(img, what, param.dtype).to(param.device)
+
     def encode(self, img: Tensor) -> Tensor:
-        """f(x): relu4_1 features of ``img`` (Eq. 9); float32 (or the model's dtype), NCHW-contiguous."""
-        x = _as_batch(img, "image").to(self.device)
+        """f(x): relu4_1 features of ``img`` (Eq. 9); float32 (or the model's dtype), NCHW-contiguous.
+
+        ``img`` is RGB in [0, 1]; a wrong type, shape, dtype, size or value range raises :class:`UserError`.
+        """
+        x = self._input(img, "image")
+        _check_values(("image", x))
+        return self._encode(x)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        """:meth:`encode` on a checked batch ``x`` already on the model's device and dtype."""
         if self.options == InferenceOptions():
             return self.encoder(x)
         run = self._compiled.get("encoder", self.encoder)
@@ -261,8 +339,10 @@ class StyleTransfer(nn.Module):
         return self.encoder.features(_as_batch(img, "image").to(self.device), layers)
 
     def encode_style(self, style: Tensor) -> StyleStats:
-        """Style statistics mu(f(s)), sigma(f(s)), computed once and reusable for any number of contents."""
-        mean, std = calc_mean_std(self.encode(style))
+        """Style statistics mu(f(s)), sigma(f(s)) (Eq. 8), computed once and reusable for any number of contents."""
+        x = self._input(style, "style")
+        _check_values(("style", x))
+        mean, std = calc_mean_std(self._encode(x))
         return StyleStats(mean, std)
 
     def decode(self, t: Tensor, size: tuple[int, int] | None = None) -> Tensor:
@@ -285,14 +365,13 @@ class StyleTransfer(nn.Module):
 
     # ---------------------------------------------------------------------------------------------
     def _style_stats(self, style: StyleInput, content: Tensor | None, preserve_color: bool) -> StyleStats:
+        """Statistics of a style given as :class:`StyleStats` or as a batch checked by :meth:`_input`."""
         if isinstance(style, StyleStats):
-            if preserve_color:
-                raise UserError("preserve_color needs the style image itself, not precomputed style statistics")
             return style.to(self.device)
-        style = _as_batch(style, "style").to(self.device)
         if preserve_color and content is not None:
             style = match_color(style, content)
-        return self.encode_style(style)
+        mean, std = calc_mean_std(self._encode(style))
+        return StyleStats(mean, std)
 
     def stylize(
         self,
@@ -314,16 +393,29 @@ class StyleTransfer(nn.Module):
             weights: K interpolation weights (Eq. 15), validated and normalised; default equal.
             masks: K masks ``[H, W]`` (or ``[N, H, W]``) with values in [0, 1], one per style; or, with
                 two styles, a single mask (style 1 where it is 1, style 2 where it is 0). Soft masks
-                blend. A mask of another size is resized (with a warning); pixels no mask covers keep
-                the content. ``weights`` and ``masks`` cannot be combined.
+                blend. A mask of another size but the content's shape is resized with a warning (another shape raises
+                :class:`UserError`); pixels no mask covers keep the content. ``weights`` and ``masks``
+                cannot be combined.
             preserve_color: colour-match each style image to the content before encoding (Fig. 9).
         """
-        content = _as_batch(content, "content").to(self.device)
+        content = self._input(content, "content")
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
             raise UserError("no style given: pass at least one style image")
+        named = [("content", content)]
+        for i, s in enumerate(style_list):
+            which = "style" if len(style_list) == 1 else f"style {i + 1}"
+            if isinstance(s, StyleStats):
+                if preserve_color:
+                    raise UserError("preserve_color needs the style image itself, not precomputed style statistics")
+                _check_batches(content.shape[0], s.mean.shape[0], which)
+                continue
+            style_list[i] = s = self._input(s, which)
+            _check_batches(content.shape[0], s.shape[0], which)
+            named.append((which, s))
+        _check_values(*named)  # one device sync for all inputs (see _check_values)
         h, w = content.shape[-2:]
-        f_c = self.encode(content)
+        f_c = self._encode(content)
         stats = [self._style_stats(s, content, preserve_color) for s in style_list]
         t = mix_features(f_c, stats, (h, w), alpha=alpha, weights=weights, masks=masks)
         return self.decode(t, (h, w))
@@ -371,8 +463,9 @@ def mix_features(
 def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int], batch: int) -> Tensor:
     """Validate masks and stack them as ``[N, K, H, W]`` at the content's size ``size``.
 
-    Raises :class:`UserError` for a wrong count, values outside [0, 1], NaN, or an empty region; resizes
-    (with a warning) masks of another size.
+    Raises :class:`UserError` for a wrong count, values outside [0, 1], NaN, an empty region, or a mask of
+    another shape than the content (aspect ratios more than 5% apart); a mask of about the content's shape
+    but another size is resized (:func:`adain_lesson.images.fit_mask`) with a warning. Bool masks count as 0/1.
     """
     if isinstance(masks, Tensor) and masks.dim() == 2:
         mlist = [masks]
@@ -380,6 +473,12 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
         mlist = list(masks)
     else:
         mlist = list(masks) if isinstance(masks, (list, tuple)) else [masks]
+    for i, m in enumerate(mlist):
+        if not isinstance(m, (Tensor, float, int)) and not hasattr(m, "__array__"):
+            raise UserError(
+                f"mask {i + 1} must be a tensor [H, W], got {type(m).__name__}: load files with images.load_mask"
+            )
+    mlist = [torch.as_tensor(m).detach().float() for m in mlist]  # bool masks become 0/1
     complement = len(mlist) == 1 and k == 2
     if complement:
         mlist = [mlist[0], 1.0 - mlist[0]]  # the paper's two-region form: a mask and its complement
@@ -387,7 +486,6 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
         raise UserError(f"got {len(mlist)} masks for {k} styles: give one mask per style (or one mask for two)")
     out = []
     for i, m in enumerate(mlist):
-        m = torch.as_tensor(m).detach().float()
         if m.dim() == 2:
             m = m.unsqueeze(0)
         if m.dim() != 3:
@@ -400,11 +498,11 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
                 f"mask {i + 1} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)"
             )
         if tuple(m.shape[-2:]) != tuple(size):
-            warnings.warn(
-                f"mask {i + 1} is {m.shape[-1]}x{m.shape[-2]} but the content is {size[1]}x{size[0]}: resized to fit",
-                stacklevel=3,
-            )
-            m = F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
+            # another shape (aspect ratios > 5% apart): UserError from fit_mask; about the same shape: resized,
+            # with a warning that the CLI prints as a note (notebook 06 shows it)
+            h0, w0 = m.shape[-2:]
+            m = images.fit_mask(m, size, "the mask" if complement else f"mask {i + 1}")
+            warnings.warn(f"mask {i + 1} is {w0}x{h0}: resized to the content's {size[1]}x{size[0]}", stacklevel=3)
         if float(m.sum()) == 0.0:
             if complement:
                 colour = "black" if i == 0 else "white"
@@ -466,8 +564,13 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
     if not path.is_file():
         raise UserError(f"weights file not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles arbitrary code
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        if _holds_pickled_module(exc):
+            raise UserError(
+                f"{path} holds a pickled model (torch.save(model)), not a state_dict: save model.state_dict() "
+                "instead, or use the released file"
+            ) from None
         raise UserError(f"cannot read weights file {path} ({type(exc).__name__}): download it again") from None
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise UserError(f"{path} is not a state dict of tensors: use the released vgg_normalised.pth / decoder.pth")
@@ -477,11 +580,48 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
     return state
 
 
+def _holds_pickled_module(exc: Exception) -> bool:
+    """Whether a ``weights_only`` load failed because the file pickles classes (a whole ``nn.Module``).
+
+    The weights-only unpickler refuses any global it does not allow and names it in its message
+    ("Unsupported global: GLOBAL torch.nn.modules.container.Sequential ..."); a damaged file fails
+    differently (an unexpected end of file, a bad zip, an invalid load key).
+    """
+    text = str(exc)
+    return "Unsupported global" in text or "torch.nn.modules" in text or "was not an allowed global" in text
+
+
+def _key_summary(keys: Sequence[str], shown: int = 3) -> str:
+    names = ", ".join(repr(k) for k in list(keys)[:shown])
+    return names + (", ..." if len(keys) > shown else "")
+
+
 def _load_strict(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+    """Load ``state`` with strict keys and shapes; a mismatch is one short :class:`UserError` line."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        examples = []
+        if missing:
+            examples.append(f"missing e.g. {_key_summary(missing)}")
+        if unexpected:
+            examples.append(f"unexpected e.g. {_key_summary(unexpected)}")
+        raise UserError(
+            f"{path.name} does not fit the expected layout: {len(missing)} missing and {len(unexpected)} unexpected "
+            f"keys ({'; '.join(examples)}); is it the right file? Use the released {path.name} (or its exact layout)"
+        )
+    wrong = [k for k, v in expected.items() if tuple(state[k].shape) != tuple(v.shape)]
+    if wrong:
+        k = wrong[0]
+        raise UserError(
+            f"{path.name} does not fit the expected layout: {len(wrong)} tensors of another shape (e.g. {k!r} is "
+            f"{tuple(state[k].shape)}, expected {tuple(expected[k].shape)}); is it the right file?"
+        )
     try:
         module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+    except RuntimeError as exc:  # anything left: keep it to its first line
+        first = str(exc).strip().splitlines()[-1].strip()[:160]
         raise UserError(f"{path.name} does not fit the expected layout ({first}): is it the right file?") from None
 
 
@@ -501,9 +641,10 @@ def load_pretrained(
       - a folder holding those two files under those names (hash not checked; strict keys);
       - ``"random"``: random weights of the same layout (``model.random_weights`` is True: show
         :data:`RANDOM_WEIGHTS_BANNER`).
-    ``device``: ``"cpu"``, ``"cuda"``, ``"mps"``... (default: CUDA, then MPS, then CPU).
+    ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or ``None``/``"auto"`` (CUDA, then MPS,
+    then CPU); checked by :func:`resolve_device` before anything is loaded.
     """
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     vgg, dec = make_vgg(), make_decoder()
     is_random = str(weights) == "random"
     if is_random:
@@ -539,6 +680,7 @@ def lesson_model(smoke: bool, device: str | torch.device | None = None) -> Style
     """
     from .viz import banner
 
+    device = resolve_device(device)
     try:
         model = load_pretrained("random" if smoke else "auto", device)
     except hub.OfflineError as exc:
@@ -556,3 +698,34 @@ def default_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """The device for ``name``, checked: ``cpu``, ``cuda``, ``cuda:N`` (N < the number of GPUs), ``mps``,
+    or ``None``/``"auto"`` for :func:`default_device`. Anything else, or a device this machine lacks,
+    raises :class:`UserError` (instead of an error from deep inside PyTorch later)."""
+    if name is None or (isinstance(name, str) and name.strip().lower() == "auto"):
+        return default_device()
+    if isinstance(name, torch.device):
+        dev = name
+    else:
+        try:
+            dev = torch.device(str(name).strip())
+        except (RuntimeError, ValueError, TypeError):
+            raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cpu":
+        return torch.device("cpu")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device {str(dev)!r} asked for, but no CUDA GPU is available: use cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise UserError(f"device {str(dev)!r} asked for, but there are only {count} GPUs: use cuda:0 ... "
+                            f"cuda:{count - 1}")
+        return dev
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UserError(f"device {str(dev)!r} asked for, but MPS is not available: use cpu")
+        return dev
+    raise UserError(f"unsupported device {str(dev)!r}: use cpu, cuda, cuda:N or mps")

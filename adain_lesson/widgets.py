@@ -271,7 +271,8 @@ class PlaygroundEngine:
 
     def mask(self, setting: str, softness: float, height: int, width: int) -> tuple[Tensor | None, list[str]]:
         """The mask ``[H, W]`` in [0, 1] for ``setting`` at the content's size (``None`` for no mask),
-        and notes (an uploaded mask of another shape is resized to fit)."""
+        and notes (none so far). A mask of about the content's shape is resized to it; one of another shape
+        raises :class:`UserError` (make the mask the content's shape), which the playground shows."""
         if setting == NO_MASK:
             return None, []
         if setting in MASK_SPLITS.values():
@@ -279,16 +280,8 @@ class PlaygroundEngine:
         src = self._source(setting)
         if isinstance(src, str):
             raise UserError(f"{setting} is an image, not a mask: choose a mask or upload one")
-        raw = images.load_mask(src)
-        notes = []
-        if tuple(raw.shape) != (height, width):
-            h0, w0 = raw.shape
-            if abs(w0 / h0 - width / height) > 0.02:
-                notes.append(
-                    f"the mask is {w0}x{h0} but the content is {width}x{height} (another shape): stretched to fit"
-                )
-        m = images.load_mask(raw, size=(height, width))
-        return m, notes
+        # another shape (aspect ratios more than 5% apart) raises UserError, shown as the message; no stretching
+        return images.load_mask(src, size=(height, width)), []
 
     def content_features(self, key: str, size: int) -> tuple[Tensor, bool]:
         """f(c), the relu4_1 features of content ``key`` at ``size`` (Eq. 9), and whether they were cached.

@@ -134,3 +134,67 @@ def test_builtin_samples_and_masks() -> None:
     assert 0 <= float(soft.min()) and float(soft.max()) <= 1
     assert float(((soft > 0.05) & (soft < 0.95)).float().mean()) > 0.05  # a soft border
     assert set(images.split_mask("ellipse", 32, 32).unique().tolist()) == {0.0, 1.0}
+
+
+# ---- reviewer findings: damaged headers, resize limits, unwritable folders, mask shapes ----------
+
+
+def _jpeg_bytes(w: int = 32, h: int = 32) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (10, 200, 30)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_jpeg_truncated_inside_its_header_is_a_user_error(tmp_path: Path) -> None:
+    data = _jpeg_bytes()
+    half = data[: len(data) // 2]  # cut inside the header tables: PIL's Image.open itself fails
+    path = tmp_path / "half.jpg"
+    path.write_bytes(half)
+    for src in (half, path):
+        with pytest.raises(UserError, match="truncated or damaged.*re-download"):
+            images.load_image(src)
+        with pytest.raises(UserError, match="truncated or damaged"):
+            images.load_mask(src)
+
+
+def test_resized_size_is_checked_against_the_pixel_limit() -> None:
+    strip = Image.new("RGB", (100_000, 3))  # 300k px: under the limit before resizing
+    with pytest.raises(UserError, match=r"100000x3, too elongated.*2133333x64"):
+        images.load_image(strip, size=64)
+    small = Image.new("RGB", (40, 30))
+    with pytest.raises(UserError, match=r"133333x100000 = .* more than the limit"):
+        images.load_image(small, size=100_000)
+    with pytest.raises(UserError, match="more than the limit"):
+        images.load_image(small, size=64, max_pixels=64 * 85 - 1)  # 85x64 after resizing
+    assert images.load_image(small, size=64, max_pixels=64 * 85).shape == (3, 64, 85)
+    assert images.load_image(Image.new("RGB", (400, 30)), size=16).shape == (3, 16, 213)  # 13:1 is fine
+    with pytest.raises(UserError, match="more than the limit"):
+        images.sample_image("house", 100_000)
+
+
+def test_save_image_into_an_impossible_folder_is_a_user_error(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    t = torch.rand(3, 16, 16)
+    with pytest.raises(UserError, match=r"cannot write .*afile/out.png: .*choose a writable folder"):
+        images.save_image(t, afile / "out.png")
+    with pytest.raises(UserError, match=r"cannot write /proc/.*choose a writable folder"):
+        images.save_image(t, "/proc/no-such-folder/out.png")
+    target = tmp_path / "dir.png"
+    target.mkdir()  # os.replace onto a folder fails after the temporary file was written
+    with pytest.raises(UserError, match=r"cannot write .*dir.png: .*choose a writable folder"):
+        images.save_image(t, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dir.png"]  # no temporary file left
+    assert list(target.iterdir()) == []
+
+
+def test_masks_of_another_shape_are_refused_not_stretched() -> None:
+    portrait = torch.ones(100, 50)
+    with pytest.raises(UserError, match=r"50x100 but the content is 80x60.*make the mask 80x60"):
+        images.load_mask(portrait, size=(60, 80))
+    with pytest.raises(UserError, match="make the mask 80x60"):
+        images.fit_mask(portrait, (60, 80))
+    near = images.load_mask(torch.rand(31, 40), size=(60, 80))  # 40/31 vs 80/60: 3% off, resized quietly
+    assert near.shape == (60, 80) and 0.0 <= float(near.min()) and float(near.max()) <= 1.0
+    batch = images.fit_mask(torch.zeros(2, 30, 40), (60, 80))
+    assert batch.shape == (2, 60, 80)

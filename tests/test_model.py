@@ -114,9 +114,11 @@ def test_bad_masks_give_clear_errors() -> None:
         prepare_masks([torch.ones(size)] * 3, 2, size, 1)
     with pytest.raises(UserError, match="NaN"):
         prepare_masks([torch.full(size, float("nan"))], 1, size, 1)
-    with pytest.warns(UserWarning, match="resized"):
+    with pytest.warns(UserWarning, match="resized"):  # the content's shape at another size: resized
         out = prepare_masks([torch.ones(16, 20)], 1, size, 2)
     assert out.shape == (2, 1, 32, 40)
+    with pytest.raises(UserError, match=r"mask 1 is 20x40 but the content is 40x32.*make the mask 40x32"):
+        prepare_masks([torch.ones(40, 20)], 1, size, 1)  # another shape: refused, not stretched
 
 
 def test_tiny_mask_region_is_a_clear_error(random_model, imgs) -> None:

@@ -243,18 +243,27 @@ def test_split_mask_gives_each_region_its_style(pg: Playground) -> None:
     assert torch.allclose(pg.last.image, blend, atol=1e-5)
 
 
-def test_uploaded_mask_of_another_shape_is_fitted_with_a_note(pg: Playground) -> None:
+def test_uploaded_mask_of_another_shape_is_refused_with_the_fix(pg: Playground) -> None:
     pg.style_sources[1].value = "sample:waves"
-    upload(pg.mask_upload, "mask.png", png(50, 100, mode="L"))  # portrait mask, landscape content
+    pg.update_now()
+    before = pg.last
+    upload(pg.mask_upload, "mask.png", png(100, 50, mode="L"))  # a 2:1 landscape mask, portrait content
     assert pg.mask.value.endswith("mask.png")
+    assert "#b00020" in pg.message.value  # shown as an error, not stretched over the content
+    assert "another shape" in pg.message.value and "make the mask" in pg.message.value
+    assert "stretched" not in pg.message.value
+    assert pg.last is before  # no result was rendered with a distorted mask
+    h, w = before.image.shape[-2:]
+    upload(pg.mask_upload, "fits.png", png(w * 2, h * 2, mode="L"))  # the content's shape, twice the size
     assert pg.last is not None and pg.last.settings.mask == pg.mask.value
-    assert "stretched to fit" in pg.message.value
+    assert "#b00020" not in pg.message.value
 
 
 def test_an_empty_mask_region_is_a_message(pg: Playground) -> None:
-    black = io.BytesIO()
-    Image.new("L", (80, 60), 0).save(black, format="PNG")
     pg.update_now()
+    h, w = pg.last.image.shape[-2:]
+    black = io.BytesIO()
+    Image.new("L", (w * 2, h * 2), 0).save(black, format="PNG")  # the content's shape: only the emptiness is wrong
     upload(pg.mask_upload, "black.png", black.getvalue())
     assert "empty" in pg.message.value and "#b00020" in pg.message.value
 
