@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Union
 
@@ -18,6 +17,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import UserError
+from .files import atomic_write
 
 #: The smallest side the encoder accepts: relu4_1 sits after three 2x poolings, and its 3x3 reflection
 #: padding needs at least 2 positions per side there (and relu5_1, for Gatys, one pooling more).
@@ -302,19 +302,8 @@ def save_image(t: torch.Tensor, path: str | os.PathLike) -> Path:
                         "choose a writable folder") from None
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
-        raise
+    with atomic_write(path, "wb") as f:  # OSError -> one-line UserError; no temporary file left
+        im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path
 
 

@@ -272,16 +272,22 @@ def _mask_png(path: Path, value: int, size: tuple[int, int]) -> Path:
     return path
 
 
-def test_cli_wrong_size_mask_is_resized_with_a_note(tmp_path: Path, capsys) -> None:
-    m = torch.zeros(100, 60)
+def test_cli_mask_of_another_size_is_resized_and_another_shape_refused(tmp_path: Path, capsys) -> None:
+    args = ["figures", "--smoke", "--fig", "10", "--size", str(S), "--out", str(tmp_path / "o")]
+    m = torch.zeros(100, 60)  # portrait 3:5, the smoke content (grace_hopper) is 32x38: another shape
     m[:, :30] = 1.0
     Image.fromarray((m * 255).byte().numpy()).save(tmp_path / "m.png")
-    rc = main(["figures", "--smoke", "--fig", "10", "--size", str(S), "--out", str(tmp_path / "o"),
-               "--mask", str(tmp_path / "m.png")])
+    assert main([*args, "--mask", str(tmp_path / "m.png")]) == 2
     err = capsys.readouterr().err
-    assert rc == 0
+    assert err.startswith("error: the mask is 60x100 but the content is") and "make the mask" in err
+    assert "Traceback" not in err
+    m = torch.zeros(76, 64)  # the content's shape at twice its size: resized, with a note
+    m[:, :32] = 1.0
+    Image.fromarray((m * 255).byte().numpy()).save(tmp_path / "m2.png")
+    assert main([*args, "--mask", str(tmp_path / "m2.png")]) == 0
+    err = capsys.readouterr().err
     assert "note:" in err and "resized" in err
-    assert json.loads((tmp_path / "o" / "fig10_spatial_control.json").read_text())["mask_size"] == [100, 60]
+    assert json.loads((tmp_path / "o" / "fig10_spatial_control.json").read_text())["mask_size"] == [76, 64]
 
 
 @pytest.mark.parametrize("case", ["fig", "empty-mask", "missing-mask", "size"])
@@ -321,10 +327,13 @@ def test_paper_inputs_for_fig10_from_the_shared_mirror(model, tmp_path: Path, mo
 
 
 @needs_shared
-def test_cli_paper_mask_on_a_smoke_content_is_resized(tmp_path: Path, capsys) -> None:
+def test_cli_paper_mask_on_a_smoke_content_of_another_shape_is_refused(tmp_path: Path, capsys) -> None:
+    """The paper's 3:4 mask does not fit the built-in 5:6 content: one line with the fix, before any work."""
     rc = main(["figures", "--smoke", "--fig", "10", "--size", str(S), "--out", str(tmp_path / "o"),
                "--mask", str(SHARED / "input" / "mask" / "mask.png")])
-    assert rc == 0 and "resized" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error: the mask is 600x800") and "another shape" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_show_figures_stacks_wide_images_at_their_aspect() -> None:

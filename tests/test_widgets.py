@@ -389,7 +389,10 @@ def test_paper_images_from_the_shared_mirror(model, shared_repo, tmp_path, monke
     """Full mode's defaults (the paper's Chicago and Asheville) and the mask of Fig. 10, via hub.fetch's mirror."""
     monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "cache"))
     pg = Playground(model, paper_images=True, size=SIZE, debounce_s=0, mirror=shared_repo.parent)
-    pg.mask.value = "paper:mask.png"
+    pg.update_now()
+    assert pg.last is not None and pg.last.settings.content == "paper:chicago.jpg", pg.message.value
+    pg.mask.value = "paper:mask.png"  # Fig. 10's 3:4 mask does not fit Chicago (3:2): a message, no render
+    assert "another shape" in pg.message.value and pg.last.settings.mask == "none"
+    pg.content.value = "paper:blonde_girl.jpg"  # Fig. 10's content: the mask fits
     pg.style_sources[1].value = "sample:waves"
-    assert pg.last is not None, pg.message.value
-    assert pg.last.settings.content == "paper:chicago.jpg" and pg.last.settings.mask == "paper:mask.png"
+    assert pg.last.settings.content == "paper:blonde_girl.jpg" and pg.last.settings.mask == "paper:mask.png"
