@@ -498,6 +498,28 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", action="store_true",
                    help="also time the training step (batch 8, 256 px): naive loop vs tuned")
     p.add_argument("--train-steps", type=int, default=20, help="timed training steps per loop (default: 20)")
+    p.add_argument("--playground", action="store_true",
+                   help="only time the playground's updates (notebook 08): a fresh render and an alpha change, "
+                        "fp32 vs the device's fast settings, at --sizes (default here: 256,512)")
+
+
+def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
+    from . import bench
+    from .widgets import benchmark_playground
+
+    device = _device(args.device[0] if args.device else None)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    rows = benchmark_playground(device, tuple(sizes), repeats=args.repeats or 5, log=log)
+    lines = ["| size | settings | update | median ms | fastest ms | speedup vs fp32 |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['size']} | {r['preset']} | {r['update']} | {r['median_ms']:.0f} | {r['min_ms']:.0f} | "
+                     f"{r['speedup_vs_fp32']:.2f}x |")
+    print(f"playground on {device} (random weights of the released layout; fresh = new content and style, "
+          "alpha = an alpha change, decoder only)")
+    print("\n".join(lines))
+    path = bench.write_json({"playground": rows, "device": str(device)}, args.json)
+    print(f"\nJSON: {path}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -512,6 +534,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     json_dir = Path(args.json).expanduser().resolve().parent
     if not json_dir.is_dir() or not os.access(json_dir, os.W_OK):
         raise UserError(f"--json {args.json}: the folder {json_dir} does not exist or is not writable")
+    if args.repeats is not None and args.repeats < 1:
+        raise UserError("--repeats must be >= 1")
+    if args.playground:
+        chosen = [int(s) for s in sizes] if args.sizes != "256,512,1024" else [256, 512]
+        return _bench_playground(args, [64] if args.quick else chosen)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     if args.repeats is not None and args.repeats < 1:
         raise UserError("--repeats must be >= 1")

@@ -57,6 +57,7 @@ __all__ = [
     "PlaygroundEngine",
     "Render",
     "Settings",
+    "benchmark_playground",
     "default_size",
     "parse_upload",
     "png_bytes",
@@ -366,6 +367,56 @@ class PlaygroundEngine:
         if mask is not None:
             inputs.append(mask.cpu().expand(3, -1, -1))
         return Render(image, ms, fresh, len(stats) - fresh, s, notes, inputs, content_cached)
+
+
+def benchmark_playground(
+    device: str | torch.device | None = None,
+    sizes: tuple[int, ...] = (256, 512),
+    presets: tuple[str, ...] = ("fp32", "auto"),
+    repeats: int = 5,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Time the playground's two kinds of update with :meth:`PlaygroundEngine.render`, as a user meets them.
+
+    - ``fresh``: a new content and a new style: two encoder passes and the decoder (and the images drawn);
+    - ``alpha``: an alpha change with both cached (Eq. 14): the decoder only.
+
+    For each ``preset`` of :meth:`StyleTransfer.optimize` (``"fp32"``: the float32 winners, the lesson
+    model's default; ``"auto"``: reduced precision where the device runs it natively, as notebook 08 uses)
+    one model with random weights of the released layout (the speed does not depend on the weights). The
+    presets are timed interleaved, round by round, after one warm-up render each; returns one row per
+    (size, preset, update) with the median and fastest time in ms and the median's ratio to ``fp32``.
+    """
+    from .model import load_pretrained
+
+    if repeats < 1:
+        raise UserError(f"repeats must be at least 1, got {repeats}")
+    say = log or (lambda _msg: None)
+    models = {}
+    for preset in presets:
+        models[preset] = load_pretrained("random", device).optimize(preset)
+    times: dict[tuple[int, str, str], list[float]] = {}
+    for size in sizes:
+        for model in models.values():  # warm-up: the first call pays for allocation and autotuning
+            PlaygroundEngine(model).render(Settings(content="sample:house", styles=("sample:mosaic",), size=size))
+        for rnd in range(repeats):
+            for preset, model in models.items():
+                engine = PlaygroundEngine(model)
+                base = Settings(content="sample:house", styles=("sample:mosaic",), weights=(1.0,), size=size)
+                fresh = engine.render(base)
+                alpha = engine.render(Settings(**{**base.__dict__, "alpha": 0.5}))
+                times.setdefault((size, preset, "fresh"), []).append(fresh.ms)
+                times.setdefault((size, preset, "alpha"), []).append(alpha.ms)
+            say(f"playground {size} px: round {rnd + 1}/{repeats}")
+    rows = []
+    for (size, preset, update), ms in times.items():
+        median = sorted(ms)[len(ms) // 2]
+        ref = times.get((size, "fp32", update))
+        ref_median = sorted(ref)[len(ref) // 2] if ref else None
+        rows.append({"size": size, "preset": preset, "update": update, "median_ms": median, "min_ms": min(ms),
+                     "speedup_vs_fp32": (ref_median / median) if ref_median else None,
+                     "device": str(models[preset].device)})
+    return rows
 
 
 class Debouncer:

@@ -396,3 +396,16 @@ def test_paper_images_from_the_shared_mirror(model, shared_repo, tmp_path, monke
     pg.content.value = "paper:blonde_girl.jpg"  # Fig. 10's content: the mask fits
     pg.style_sources[1].value = "sample:waves"
     assert pg.last.settings.content == "paper:blonde_girl.jpg" and pg.last.settings.mask == "paper:mask.png"
+
+
+def test_benchmark_playground_reports_each_update_against_fp32(tmp_path, capsys) -> None:
+    from adain_lesson.__main__ import main
+    from adain_lesson.widgets import benchmark_playground
+
+    rows = benchmark_playground("cpu", sizes=(32,), repeats=2)
+    assert {(r["preset"], r["update"]) for r in rows} == {(p, u) for p in ("fp32", "auto") for u in ("fresh", "alpha")}
+    assert all(r["min_ms"] <= r["median_ms"] for r in rows)
+    assert all(r["speedup_vs_fp32"] == 1.0 for r in rows if r["preset"] == "fp32")  # the baseline, same process
+    assert main(["bench", "--playground", "--quick", "--device", "cpu", "--json", str(tmp_path / "pg.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| 64 | auto | alpha |" in out and (tmp_path / "pg.json").is_file()
