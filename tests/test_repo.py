@@ -61,6 +61,10 @@ def test_notebook_structure() -> None:
         assert len(params) == 1, f"{path.name}: needs exactly one 'parameters'-tagged cell"
         assert "ADAIN_LESSON_SMOKE" in "".join(params[0]["source"]), path.name
         assert any("solution" in c["metadata"].get("tags", []) for c in cells), f"{path.name}: exercises need solutions"
+        for c in cells:  # collapsed in JupyterLab (source_hidden) and on Colab (a form cell with a title)
+            if "solution" in c["metadata"].get("tags", []):
+                assert c["metadata"].get("jupyter", {}).get("source_hidden") and c["metadata"].get("cellView") == "form"
+                assert "".join(c["source"]).startswith("# @title Solution"), path.name
 
 
 def test_readme_first_screen_has_the_two_setup_lines_and_ci_runs_the_second() -> None:
