@@ -79,7 +79,7 @@ def _expand(spec: str, what: str) -> list[tuple[str, str]]:
             raise UserError(f"--{what} folder {path} holds no images ({', '.join(images.IMAGE_EXTENSIONS)})")
         stems = [p.stem for p in found]
         # a.jpg and a.png in one folder: keep the extension in the name, so neither output overwrites the other
-        return [(p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}", str(p))
+        return [(p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix.lstrip('.')}", str(p))
                 for p in found]
     if not path.exists():
         raise UserError(f"--{what}: no such file or folder: {path}")
@@ -151,18 +151,42 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if not 0 < len(contents) * len(combos):
         raise UserError("nothing to stylize: give --content and --style")
     alpha_arg = alphas if alphas and len(alphas) > 1 else (alphas or [1.0])[0]
-    # Everything that can be checked without the network is checked before the weights load: the styles,
-    # the masks, and the first content (a folder's other files are read, and skipped if unreadable, as we go).
+    # Everything that can be checked without the network is checked before the weights load: the numbers,
+    # the masks, the first style and the first readable content. The other files of a folder are read as we
+    # go; one that cannot be used is skipped with a note naming it, and the run ends with exit status 2.
     if not alphas or any(not (math.isfinite(a) and 0.0 <= a <= 1.0) for a in alphas):
         raise UserError(f"--alpha must be numbers in [0, 1] (Eq. 14), got {args.alpha!r}")
+    regions = k if args.mask else 1  # one region per style (one mask for two styles: it and its complement)
+    if len(alphas) > 1 and not args.mask:
+        raise UserError(f"--alpha has {len(alphas)} values: one per region needs --mask; without masks give one")
+    if len(alphas) not in (1, regions):
+        raise UserError(f"--alpha has {len(alphas)} values for {regions} mask regions: give one, or one per region")
     if weights is not None:
         normalize_weights(weights, k)  # finite, >= 0, not all zero (Eq. 15), or a one-line error
     masks = [images.load_mask(m) for m in args.mask] if args.mask else None
-    style_images = {src: _load(src, args.style_size, args.crop) for combo in combos for _, src in combo}
-    first = _load(contents[0][1], args.content_size, args.crop)
+    for _, s_src in combos[0]:
+        _load(s_src, args.style_size, args.crop)  # the first style(s): a bad file fails before any work
+    many = len(contents) > 1
+    skipped: list[str] = []
+
+    def note_skip(src: str, exc: UserError) -> None:
+        if not many:
+            raise exc
+        tqdm.write(f"note: skipped {src}: {exc}", file=sys.stderr)
+        skipped.append(src)
+
+    first = None
+    for _, c_src in contents:
+        try:
+            first = _load(c_src, args.content_size, args.crop)
+            break
+        except UserError as exc:
+            note_skip(c_src, exc)
+    if first is None:
+        raise UserError(f"none of the {len(contents)} content images could be read (see the notes above)")
     if masks is not None:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a resize note comes once, with the result
+            warnings.simplefilter("ignore")  # a resize note comes with the result
             prepare_masks(masks, k, tuple(first.shape[-2:]), 1)
     device = _device(args.device)
     try:
@@ -177,44 +201,61 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
-    style_stats: dict[str, object] = {}
-    pairs = [(c, combo) for c in contents for combo in combos]
-    skipped: list[str] = []
+    style_stats: dict[str, object] = {}  # mu and sigma of each style (small), never the images of a style folder
+    bad_styles: set[str] = set()
+    notes_shown: set[str] = set()
+    pairs = [(c, combo) for c in contents if c[1] not in skipped for combo in combos]
     bar = tqdm(pairs, desc="stylize", unit="image", disable=len(pairs) < 2)
-    for i, ((c_name, c_src), combo) in enumerate(bar):
-        if i == 0 or c_src != pairs[i - 1][0][1]:
-            try:
-                content = first if c_src == contents[0][1] else _load(c_src, args.content_size, args.crop)
-            except UserError as exc:  # one unreadable file in a folder: say so, go on with the others
-                if len(contents) == 1:
-                    raise
-                tqdm.write(f"note: skipped {c_src}: {exc}", file=sys.stderr)
-                skipped.append(c_src)
-                continue
-        elif c_src in skipped:
+    current: tuple[str, object] | None = None
+    for (c_name, c_src), combo in bar:
+        if c_src in skipped or any(src in bad_styles for _, src in combo):
             continue
-        styles = []
-        for _, s_src in combo:
-            if args.preserve_color:
-                styles.append(style_images[s_src])  # colour-matched to each content: encoded per content
-            else:
+        try:
+            if current is None or current[0] != c_src:
+                current = (c_src, _load(c_src, args.content_size, args.crop))
+            content = current[1]
+            styles = []
+            for _, s_src in combo:
+                if args.preserve_color:  # colour-matched to each content: the image itself, encoded per content
+                    styles.append(_load(s_src, args.style_size, args.crop))
+                    continue
                 if s_src not in style_stats:  # encode each style once, reuse it for every content
-                    with torch.inference_mode():
-                        style_stats[s_src] = model.encode_style(style_images[s_src])
+                    try:
+                        with torch.inference_mode():
+                            style_stats[s_src] = model.encode_style(_load(s_src, args.style_size, args.crop))
+                    except UserError as exc:
+                        if len(combos) == 1:
+                            raise
+                        tqdm.write(f"note: skipped style {s_src}: {exc}", file=sys.stderr)
+                        bad_styles.add(s_src)
+                        raise _SkipPair from None
                 styles.append(style_stats[s_src])
-        with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out = model.stylize(content, styles, alpha=alpha_arg, weights=weights, masks=masks,
-                                preserve_color=args.preserve_color)
+            with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = model.stylize(content, styles, alpha=alpha_arg, weights=weights, masks=masks,
+                                    preserve_color=args.preserve_color)
+        except _SkipPair:
+            continue
+        except UserError as exc:  # e.g. a content whose shape does not fit the mask
+            note_skip(c_src, exc)
+            continue
         for w in caught:
-            tqdm.write(f"note: {w.message}", file=sys.stderr)
+            if str(w.message) not in notes_shown:  # each note once, not once per image
+                notes_shown.add(str(w.message))
+                tqdm.write(f"note: {w.message}", file=sys.stderr)
         path = images.save_image(out[0], out_dir / _output_name(c_name, [s for s, _ in combo], args))
         tqdm.write(str(path), file=sys.stdout)  # each path as soon as its file exists
     bar.close()
-    if skipped:
-        raise UserError(f"{len(skipped)} of {len(contents)} content images could not be read and were skipped "
-                        "(see the notes above); fix or remove them and run again")
+    if skipped or bad_styles:
+        what = [f"{len(skipped)} of {len(contents)} content images"] if skipped else []
+        what += [f"{len(bad_styles)} style images"] if bad_styles else []
+        raise UserError(f"{' and '.join(what)} could not be used and were skipped (see the notes above); "
+                        "fix or remove them and run again")
     return 0
+
+
+class _SkipPair(Exception):
+    """A style of this pair could not be read: the pair is skipped (said once, in a note)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -507,9 +548,16 @@ def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
     from . import bench
     from .widgets import benchmark_playground
 
+    if args.train or args.methods or args.mode != "both" or (args.device and len(args.device) > 1):
+        raise UserError("--playground times the playground only: drop --train, --methods, --mode and extra --device")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # this process only
     device = _device(args.device[0] if args.device else None)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    rows = benchmark_playground(device, tuple(sizes), repeats=args.repeats or 5, log=log)
+    repeats = args.repeats or (2 if args.quick else 5)
+    rows = benchmark_playground(device, tuple(sizes), repeats=repeats, log=log)
     lines = ["| size | settings | update | median ms | fastest ms | speedup vs fp32 |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['size']} | {r['preset']} | {r['update']} | {r['median_ms']:.0f} | {r['min_ms']:.0f} | "
@@ -532,6 +580,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.quick and args.sizes != "256,512,1024":
         print("note: --quick measures 64 px only; --sizes is ignored", file=sys.stderr)
     json_dir = Path(args.json).expanduser().resolve().parent
+    if Path(args.json).expanduser().is_dir():
+        raise UserError(f"--json {args.json} is a folder: give a file name, e.g. {Path(args.json) / 'bench.json'}")
     if not json_dir.is_dir() or not os.access(json_dir, os.W_OK):
         raise UserError(f"--json {args.json}: the folder {json_dir} does not exist or is not writable")
     if args.repeats is not None and args.repeats < 1:

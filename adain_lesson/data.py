@@ -387,6 +387,9 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, max_
     try:
         try:
             return _extract_local(archive, dest, max_images, images_only, progress)
+        except (PermissionError, IsADirectoryError, FileNotFoundError) as exc:  # the file system, not the data
+            raise UserError(f"cannot read {archive}: {exc.strerror or _reason(exc)}; check the path and its "
+                            "permissions") from None
         except _CORRUPT as exc:
             raise UserError(f"archive {archive.name} is corrupt ({_reason(exc)}): delete {archive} and download "
                             "it again") from None

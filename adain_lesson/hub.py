@@ -128,7 +128,8 @@ def ensure_dir(path: str | os.PathLike, fix: str = "choose a writable folder") -
 
 
 def _not_http(url: str) -> UserError:
-    return UserError(f"the address {url!r} is not an http(s) URL: give one like https://host/file.zip")
+    return UserError(f"the address {url!r} is not an http(s) URL: give one like https://host/file.zip "
+                     "(a file on this machine: download-data --archive PATH)")
 
 
 def _check_url(url: str) -> None:
@@ -411,7 +412,7 @@ class RemoteFile(io.RawIOBase):
     is not the asked range, and :class:`UserError` when ``url`` is not an ``http(s)://`` address.
     """
 
-    def __init__(self, url: str, *, block: int = 1 << 20, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, block: int = 1 << 18, timeout: float = 30.0) -> None:
         super().__init__()
         _check_url(url)
         if is_offline():

@@ -207,9 +207,8 @@ def _as_batch(img: Tensor, what: str, dtype: torch.dtype | None = None) -> Tenso
 def _check_values(*named: tuple[str, Tensor]) -> None:
     """Refuse non-finite values and values far outside [0, 1] (0..255 or ImageNet-normalised inputs).
 
-    One reduction per input and ONE host-device sync for all of them together (the ``.tolist()``): a
-    handful of microseconds on CPU, one pipeline stall per call on CUDA (not per layer). Skipped while a
-    CUDA graph is being captured (a sync is illegal there; the inputs were checked on the warm-up calls).
+    One reduction per input. :meth:`StyleTransfer._input` calls it on CPU tensors only (before they move
+    to the model's device), so it never waits for a GPU; it is also skipped while a CUDA graph is captured.
     """
     if not named:
         return
@@ -310,18 +309,24 @@ class StyleTransfer(nn.Module):
         return x.contiguous(memory_format=torch.channels_last) if self.options.channels_last else x
 
     def _input(self, img: Tensor, what: str) -> Tensor:
-        """An input image as a batch on the model's device and dtype (metadata checks only, no sync)."""
+        """An input image as a batch on the model's device and dtype.
+
+        The values are checked (:func:`_check_values`) while the image is still on the CPU, as
+        :func:`adain_lesson.images.load_image` gives it: a CPU reduction, never a wait for a GPU. A tensor that
+        is already on an accelerator gets the metadata checks only (checking it would stall the pipeline).
+        """
         param = next(self.decoder.parameters())
-        return _as_batch(img, what, param.dtype).to(param.device)
+        batch = _as_batch(img, what, param.dtype)
+        if batch.device.type == "cpu":
+            _check_values((what, batch))
+        return batch.to(param.device)
 
     def encode(self, img: Tensor) -> Tensor:
         """f(x): relu4_1 features of ``img`` (Eq. 9); float32 (or the model's dtype), NCHW-contiguous.
 
         ``img`` is RGB in [0, 1]; a wrong type, shape, dtype, size or value range raises :class:`UserError`.
         """
-        x = self._input(img, "image")
-        _check_values(("image", x))
-        return self._encode(x)
+        return self._encode(self._input(img, "image"))
 
     def _encode(self, x: Tensor) -> Tensor:
         """:meth:`encode` on a checked batch ``x`` already on the model's device and dtype."""
@@ -341,7 +346,6 @@ class StyleTransfer(nn.Module):
     def encode_style(self, style: Tensor) -> StyleStats:
         """Style statistics mu(f(s)), sigma(f(s)) (Eq. 8), computed once and reusable for any number of contents."""
         x = self._input(style, "style")
-        _check_values(("style", x))
         mean, std = calc_mean_std(self._encode(x))
         return StyleStats(mean, std)
 
@@ -402,7 +406,6 @@ class StyleTransfer(nn.Module):
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
             raise UserError("no style given: pass at least one style image")
-        named = [("content", content)]
         for i, s in enumerate(style_list):
             which = "style" if len(style_list) == 1 else f"style {i + 1}"
             if isinstance(s, StyleStats):
@@ -412,8 +415,6 @@ class StyleTransfer(nn.Module):
                 continue
             style_list[i] = s = self._input(s, which)
             _check_batches(content.shape[0], s.shape[0], which)
-            named.append((which, s))
-        _check_values(*named)  # one device sync for all inputs (see _check_values)
         h, w = content.shape[-2:]
         f_c = self._encode(content)
         stats = [self._style_stats(s, content, preserve_color) for s in style_list]
@@ -501,8 +502,10 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
             # another shape (aspect ratios > 5% apart): UserError from fit_mask; about the same shape: resized,
             # with a warning that the CLI prints as a note (notebook 06 shows it)
             h0, w0 = m.shape[-2:]
-            m = images.fit_mask(m, size, "the mask" if complement else f"mask {i + 1}")
-            warnings.warn(f"mask {i + 1} is {w0}x{h0}: resized to the content's {size[1]}x{size[0]}", stacklevel=3)
+            label = "the mask" if complement else f"mask {i + 1}"
+            m = images.fit_mask(m, size, label)
+            if not (complement and i == 1):  # the complement of a resized mask: said once, for the mask
+                warnings.warn(f"{label} is {w0}x{h0}: resized to the content's {size[1]}x{size[0]}", stacklevel=3)
         if float(m.sum()) == 0.0:
             if complement:
                 colour = "black" if i == 0 else "white"

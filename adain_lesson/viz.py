@@ -32,12 +32,9 @@ def moving_average(values: Sequence[float], k: int) -> list[float]:
     there is so far; ``k = 1`` returns the values unchanged): noisy per-batch loss curves, made readable."""
     if k < 1:
         raise ValueError(f"moving_average needs k >= 1, got {k}")
-    out: list[float] = []
-    acc = 0.0
-    for i, v in enumerate(values):
-        acc += v - (values[i - k] if i >= k else 0.0)
-        out.append(acc / min(i + 1, k))
-    return out
+    # each window summed afresh (O(n k), fine for loss curves): a running sum would let one inf or nan
+    # (an overflowed step) poison every point after it
+    return [sum(values[max(0, i - k + 1):i + 1]) / min(i + 1, k) for i in range(len(values))]
 
 
 def tail_mean(values: Sequence[float], fraction: float = 0.2) -> float:
@@ -45,6 +42,8 @@ def tail_mean(values: Sequence[float], fraction: float = 0.2) -> float:
     the last batch's loss, for comparing runs."""
     if not values:
         raise ValueError("tail_mean needs at least one value")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"tail_mean needs 0 < fraction <= 1, got {fraction}")
     n = max(1, round(len(values) * fraction))
     return sum(values[-n:]) / n
 

@@ -70,11 +70,12 @@ def test_folder_of_contents_interpolation_masks_and_colour(files, tmp_path: Path
     assert Image.open(out / "color" / "a_stylized_s1_keepcolor.png").size == (48, 48)
 
 
-def test_a_folder_with_a_bad_file_and_twin_names(files, tmp_path: Path, capsys) -> None:
-    """An unreadable file in a folder is skipped and reported (exit 2 at the end), the others are written and
-    each path printed; a.jpg and a.png in one folder get names that do not overwrite each other."""
+def test_a_folder_with_bad_files_and_twin_names(files, tmp_path: Path, capsys) -> None:
+    """Unreadable files in a folder (the first one too) are skipped and reported (exit 2 at the end), the
+    others are written and each path printed; a.jpg and a.png in one folder get names that do not collide."""
     folder = files["contents"]
     Image.effect_noise((80, 64), 60).convert("RGB").save(folder / "a.png")  # the same stem as a.jpg
+    (folder / "0broken.jpg").write_text("not an image")  # sorts first
     (folder / "c.jpg").write_text("not an image")
     out = tmp_path / "out"
     assert main(["stylize", *SMALL, "--content", str(folder), "--style", str(files["s1.png"]), "--out", str(out)]) == 2
@@ -83,8 +84,34 @@ def test_a_folder_with_a_bad_file_and_twin_names(files, tmp_path: Path, capsys) 
                                                      "a_png_stylized_s1.png"]
     assert sorted(Path(line).name for line in captured.out.split()) == sorted(p.name for p in out.iterdir())
     err = captured.err.strip().splitlines()
-    assert any(line.startswith("note: skipped") and "c.jpg" in line for line in err)
-    assert err[-1].startswith("error: 1 of 4 content images could not be read")
+    assert sum(line.startswith("note: skipped") for line in err) == 2
+    assert err[-1].startswith("error: 2 of 5 content images could not be used")
+
+
+def test_a_style_folder_is_read_lazily_and_a_bad_style_skipped(files, tmp_path: Path, capsys) -> None:
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    for name in ("s1.png", "s2.png"):
+        (styles / name).write_bytes(files[name].read_bytes())
+    (styles / "zz.jpg").write_text("not an image")
+    out = tmp_path / "out"
+    assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", str(styles), "--out", str(out)]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["a_stylized_s1.png", "a_stylized_s2.png"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("skipped style" in line and "zz.jpg" in line for line in err)
+    assert err[-1].startswith("error: 1 style images could not be used")
+
+
+def test_a_content_that_does_not_fit_the_mask_is_skipped_in_a_folder(files, tmp_path: Path, capsys) -> None:
+    folder = files["contents"]
+    Image.effect_noise((40, 90), 50).convert("RGB").save(folder / "tall.png")  # another shape than the mask
+    both = f"{files['s1.png']},{files['s2.png']}"
+    out = tmp_path / "out"
+    assert main(["stylize", *SMALL, "--content", str(folder), "--style", both, "--mask", str(files["mask.png"]),
+                 "--out", str(out)]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["B_stylized_s1-s2_mask.png", "a_stylized_s1-s2_mask.png"]
+    err = capsys.readouterr().err
+    assert "note: skipped" in err and "tall.png" in err and "another shape" in err
 
 
 def _nan_weights(folder: Path) -> Path:
@@ -118,6 +145,8 @@ def test_every_bad_input_is_one_line_and_exit_2(files, tmp_path: Path, capsys, m
         (["--content", a, "--style", both, "--style-weights", "x,y"], "numbers"),
         (["--content", a, "--style", s1, "--alpha", "1.5"], "alpha"),
         (["--content", a, "--style", s1, "--alpha", ""], "alpha"),
+        (["--content", a, "--style", s1, "--alpha", "0.2,0.5"], "needs --mask"),
+        (["--content", a, "--style", both, "--mask", str(files["mask.png"]), "--alpha", "1,0.5,0.2"], "2 mask regions"),
         (["--content", a, "--style", both, "--style-weights", "0,0"], "zero"),
         (["--content", a, "--style", "sample:nope"], "unknown built-in sample"),
         (["--content", a, "--device", "cuda:0" if not torch.cuda.is_available() else "tpu"], "device"),
