@@ -25,7 +25,7 @@ import sys
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -35,7 +35,7 @@ from torch.utils.data import Dataset, Sampler
 
 from . import hub
 from .errors import DownloadError, UserError
-from .files import temporary_name
+from .files import cannot_write, ensure_dir, temporary_name
 from .images import IMAGE_EXTENSIONS, MIN_SIDE, list_images, open_image, to_tensor
 
 __all__ = [
@@ -301,10 +301,6 @@ def _safe_target(dest: Path, name: str, archive: str) -> Path:
     return target
 
 
-def _cannot_write(path: Path, exc: OSError, fix: str) -> UserError:
-    return UserError(f"cannot write to {path}: {exc.strerror or exc}; {fix}")
-
-
 def _check_max_images(max_images: int | None) -> None:
     if max_images is not None and max_images < 1:
         raise UserError(f"max_images must be at least 1 (the number of images to take), got {max_images}")
@@ -323,12 +319,12 @@ def _write_member(source, target: Path, size: int, fix: str) -> bool:  # noqa: A
     """
     if target.is_file() and target.stat().st_size == size:
         return False
-    hub.ensure_dir(target.parent, fix)
+    ensure_dir(target.parent, fix)
     tmp = temporary_name(target)
     try:
         out = open(tmp, "xb")  # noqa: SIM115 - closed below; "x" gives the usual permissions, unlike mkstemp
     except OSError as exc:
-        raise _cannot_write(target.parent, exc, fix) from None
+        raise cannot_write(target.parent, exc, fix) from None
     try:
         while True:
             block = source.read(1 << 20)  # a corrupt archive raises here
@@ -337,12 +333,12 @@ def _write_member(source, target: Path, size: int, fix: str) -> bool:  # noqa: A
             try:
                 out.write(block)
             except OSError as exc:
-                raise _cannot_write(target, exc, fix) from None
+                raise cannot_write(target, exc, fix) from None
         try:
             out.close()
             os.replace(tmp, target)
         except OSError as exc:
-            raise _cannot_write(target, exc, fix) from None
+            raise cannot_write(target, exc, fix) from None
     except BaseException:
         with contextlib.suppress(OSError):
             out.close()
@@ -421,20 +417,8 @@ def _extract_local(archive: Path, dest: Path, max_images: int | None, images_onl
                 raise UserError(f"archive {archive.name} holds a special file {info.name!r}: not extracting it")
             if images_only and not _is_image_name(info.name):
                 continue
-            members.append((info.name, info, target))
-        members.sort(key=lambda m: m[0])
-        if max_images is not None:
-            members = members[:max_images]
-        hub.ensure_dir(dest, fix)
-        bar = _bar(len(members), archive.name, progress)
-        for _, info, target in members:
-            src = tf.extractfile(info)
-            if src is not None:
-                with src:
-                    _write_member(src, target, info.size, fix)
-            bar.update(1)
-        bar.close()
-        return [t for _, _, t in members]
+            members.append((info.name, target, info.size, info))
+        return _write_members(members, tf.extractfile, dest, archive.name, max_images, progress, fix)
 
 
 def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | None, images_only: bool,
@@ -452,19 +436,26 @@ def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | N
             raise UserError(f"archive {name} holds a symbolic link {info.filename!r}: not extracting it")
         if info.is_dir() or (images_only and not _is_image_name(info.filename)):
             continue
-        members.append((info.filename, info, target))
-    members.sort(key=lambda m: m[0])
-    if max_images is not None:
-        members = members[:max_images]
-    hub.ensure_dir(dest, fix)
+        members.append((info.filename, target, info.file_size, info))
+    return _write_members(members, zf.open, dest, name, max_images, progress, fix)
+
+
+def _write_members(members: list[tuple], open_member: Callable, dest: Path, name: str, max_images: int | None,
+                   progress: bool, fix: str) -> list[Path]:
+    """Write the first ``max_images`` of ``(name, target, size, info)`` members, in name order, after every
+    name was checked; ``dest`` is created only now. A member already present with its size is not read."""
+    members = sorted(members, key=lambda m: m[0])[:max_images]
+    ensure_dir(dest, fix)
     bar = _bar(len(members), name, progress)
-    for _, info, target in members:
-        if not (target.is_file() and target.stat().st_size == info.file_size):
-            with zf.open(info) as src:
-                _write_member(src, target, info.file_size, fix)
+    for _, target, size, info in members:
+        if not (target.is_file() and target.stat().st_size == size):
+            src = open_member(info)
+            if src is not None:  # tar: None for what is not a regular file (excluded above)
+                with src:
+                    _write_member(src, target, size, fix)
         bar.update(1)
     bar.close()
-    return [t for _, _, t in members]
+    return [target for _, target, _, _ in members]
 
 
 def extract_remote_zip(url: str, dest: str | os.PathLike, *, max_images: int | None = None,
@@ -535,7 +526,7 @@ def download_dataset(
     _check_max_images(max_images)
     root = Path(root).expanduser()
     fix = "choose another data folder (--root) that is writable and has free space"
-    hub.ensure_dir(root, fix)
+    ensure_dir(root, fix)
     if archive is not None:
         path = Path(archive).expanduser()
         if not path.is_file():
@@ -553,7 +544,7 @@ def download_dataset(
             except hub.RangeNotSupported:
                 print(f"note: {address} cannot send parts of the archive: downloading all of it", file=sys.stderr)
         if not path.is_file():
-            hub.ensure_dir(path.parent, fix)
+            ensure_dir(path.parent, fix)
             hub.download(address, path, size=source.size, sha256=source.sha256, progress=progress)
     out = root / source.name
     extract_archive(path, out, max_images=max_images, progress=progress)

@@ -18,7 +18,30 @@ from typing import IO, Any
 
 from .errors import UserError
 
-__all__ = ["atomic_write", "temporary_name"]
+__all__ = ["atomic_write", "cannot_write", "ensure_dir", "temporary_name"]
+
+
+def cannot_write(path: str | os.PathLike, exc: OSError, fix: str = "choose a writable folder") -> UserError:
+    """The one-line error for a failed mkdir / open / write / rename at ``path``, ending with ``fix``.
+
+    When a file stands where a folder of the path should be, it names that file.
+    """
+    path = Path(path)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return UserError(f"cannot write to {path}: {blocker} is a file, not a folder; {fix}")
+    return UserError(f"cannot write to {path}: {exc.strerror or exc}; {fix}")
+
+
+def ensure_dir(path: str | os.PathLike, fix: str = "choose a writable folder") -> Path:
+    """Create the folder ``path`` (and its parents); a failure is a :class:`UserError` ending with ``fix``."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(path, exc, fix) from None
+    return path
 
 
 def temporary_name(path: str | os.PathLike) -> Path:
@@ -44,7 +67,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = Fal
         path.parent.mkdir(parents=True, exist_ok=True)
         f = open(tmp, mode.replace("w", "x"), **kw)  # noqa: SIM115 - closed below, before the rename
     except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
+        raise cannot_write(path, exc) from None
     try:
         with f:
             yield f
@@ -54,7 +77,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = Fal
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
+        raise cannot_write(path, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

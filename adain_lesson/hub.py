@@ -38,7 +38,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import DownloadError, OfflineError, UserError
-from .files import temporary_name
+from .files import cannot_write, ensure_dir, temporary_name
 
 __all__ = [
     "WEIGHT_FILES",
@@ -47,7 +47,6 @@ __all__ = [
     "RemoteFile",
     "cache_dir",
     "download",
-    "ensure_dir",
     "fetch",
     "is_offline",
     "manifest",
@@ -105,26 +104,6 @@ def cache_dir() -> Path:
 def is_offline() -> bool:
     """``True`` when ``ADAIN_LESSON_OFFLINE=1`` forbids the network."""
     return os.environ.get("ADAIN_LESSON_OFFLINE", "0") == "1"
-
-
-def _cannot_write(path: str | os.PathLike, exc: OSError, fix: str) -> UserError:
-    """The one-line error for a failed mkdir / mkstemp / open-for-writing / write at ``path``."""
-    return UserError(f"cannot write to {path}: {exc.strerror or exc}; {fix}")
-
-
-def ensure_dir(path: str | os.PathLike, fix: str = "choose a writable folder") -> Path:
-    """Create the folder ``path`` (and its parents); a failure is a :class:`UserError` ending with ``fix``."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as exc:
-        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-        if blocker is None:
-            raise _cannot_write(path, exc, fix) from None
-        raise UserError(f"cannot write to {path}: {blocker} is a file, not a folder; {fix}") from None
-    except OSError as exc:
-        raise _cannot_write(path, exc, fix) from None
-    return path
 
 
 def _not_http(url: str) -> UserError:
@@ -250,7 +229,7 @@ def _download(url: str, dest: Path, size: int | None, sha256: str | None, progre
     try:
         os.replace(part, dest)
     except OSError as exc:
-        raise _cannot_write(dest, exc, fix) from None
+        raise cannot_write(dest, exc, fix) from None
     return dest
 
 
@@ -260,7 +239,7 @@ def _stream(response, part: Path, append: bool, bar, fix: str) -> None:  # noqa:
     try:
         f = open(part, "ab" if append else "wb")  # noqa: SIM115 - closed below, with its own error
     except OSError as exc:
-        raise _cannot_write(part, exc, fix) from None
+        raise cannot_write(part, exc, fix) from None
     finished = False
     try:
         while True:
@@ -270,7 +249,7 @@ def _stream(response, part: Path, append: bool, bar, fix: str) -> None:  # noqa:
             try:
                 f.write(block)
             except OSError as exc:
-                raise _cannot_write(part, exc, f"{fix}, then run it again to resume") from None
+                raise cannot_write(part, exc, f"{fix}, then run it again to resume") from None
             if bar is not None:
                 bar.update(len(block))
         finished = True
@@ -279,7 +258,7 @@ def _stream(response, part: Path, append: bool, bar, fix: str) -> None:  # noqa:
             f.close()
         except OSError as exc:  # the last buffered bytes could not be written (a full disk)
             if finished:
-                raise _cannot_write(part, exc, f"{fix}, then run it again to resume") from None
+                raise cannot_write(part, exc, f"{fix}, then run it again to resume") from None
 
 
 def _resolve(asset: Asset | str) -> Asset:

@@ -295,13 +295,6 @@ def save_image(t: torch.Tensor, path: str | os.PathLike) -> Path:
     if fmt is None:
         raise UserError(f"unknown image extension {path.suffix!r} for {path}: use .png or .jpg")
     im = to_pil(t)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:  # a file stands where a folder of the path should be
-        raise UserError(f"cannot write {path}: a part of its folder is a file, not a folder; "
-                        "choose a writable folder") from None
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
     with atomic_write(path, "wb") as f:  # OSError -> one-line UserError; no temporary file left
         im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path

@@ -178,7 +178,7 @@ def test_save_image_into_an_impossible_folder_is_a_user_error(tmp_path: Path) ->
     t = torch.rand(3, 16, 16)
     with pytest.raises(UserError, match=r"cannot write .*afile/out.png: .*choose a writable folder"):
         images.save_image(t, afile / "out.png")
-    with pytest.raises(UserError, match=r"cannot write /proc/.*choose a writable folder"):
+    with pytest.raises(UserError, match=r"cannot write to /proc/.*choose a writable folder"):
         images.save_image(t, "/proc/no-such-folder/out.png")
     target = tmp_path / "dir.png"
     target.mkdir()  # os.replace onto a folder fails after the temporary file was written
