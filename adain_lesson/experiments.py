@@ -29,7 +29,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -71,6 +71,7 @@ __all__ = [
     "save_figure",
     "show_figures",
     "tile_grid",
+    "median_seconds",
     "time_stylization",
 ]
 
@@ -540,6 +541,25 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+def median_seconds(fn: Callable[[], object], device: torch.device | str, runs: int = 10, warmup: int = 3) -> float:
+    """The median wall time of ``fn()`` over ``runs`` timed calls after ``warmup`` untimed ones, in inference
+    mode, synchronising ``device`` (CUDA, MPS) before and after each call so the GPU's work is counted."""
+    if runs < 1 or warmup < 0:
+        raise UserError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
+    device = torch.device(device)
+    with torch.inference_mode():
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(runs):
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def time_stylization(
     model: StyleTransfer, sizes: Sequence[int] = (256, 512), runs: int = 10, warmup: int = 3, seed: int = 0
 ) -> list[dict]:
@@ -550,32 +570,16 @@ def time_stylization(
     Returns one dict per size: ``size``, ``without_style_s``, ``with_style_s``, ``paper_without_s``,
     ``paper_with_s`` (None for sizes the paper did not list), ``device``.
     """
-    if runs < 1 or warmup < 0:
-        raise UserError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
     device = model.device
     g = torch.Generator().manual_seed(seed)
     rows = []
     for size in sizes:
         content = torch.rand(1, 3, size, size, generator=g).to(device)
         style = torch.rand(1, 3, size, size, generator=g).to(device)
-
-        def timed(fn) -> float:
-            with torch.inference_mode():
-                for _ in range(warmup):
-                    fn()
-                times = []
-                for _ in range(runs):
-                    _sync(device)
-                    t0 = time.perf_counter()
-                    fn()
-                    _sync(device)
-                    times.append(time.perf_counter() - t0)
-            return statistics.median(times)
-
         with torch.inference_mode():
             stats = model.encode_style(style)
-        without = timed(lambda c=content, st=stats: model.stylize(c, st))
-        with_enc = timed(lambda c=content, s=style: model.stylize(c, s))
+        without = median_seconds(lambda c=content, st=stats: model.stylize(c, st), device, runs, warmup)
+        with_enc = median_seconds(lambda c=content, s=style: model.stylize(c, s), device, runs, warmup)
         paper = PAPER_TABLE1.get(size, (None, None))
         rows.append({"size": size, "without_style_s": without, "with_style_s": with_enc,
                      "paper_without_s": paper[0], "paper_with_s": paper[1], "device": str(device)})

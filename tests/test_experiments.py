@@ -348,3 +348,15 @@ def test_show_figures_stacks_wide_images_at_their_aspect() -> None:
         plt.close(fig)
     with pytest.raises(UserError):
         E.show_figures([], [])
+
+
+def test_median_seconds_warms_up_and_takes_the_median() -> None:
+    calls = []
+
+    def fn() -> None:
+        calls.append(torch.is_inference_mode_enabled())
+
+    assert E.median_seconds(fn, "cpu", runs=3, warmup=2) >= 0.0
+    assert calls == [True] * 5  # 2 untimed + 3 timed calls, all in inference mode
+    with pytest.raises(UserError, match="runs must be >= 1"):
+        E.median_seconds(fn, "cpu", runs=0)
