@@ -613,6 +613,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if report["parity_failures"] else 0
 
 
+def _add_rehearse(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--notebooks", default=None,
+                   help="comma-separated notebook numbers (default: 00,04,06,08 on cpu, all nine on cuda)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: the paper's settings")
+    p.add_argument("--timeout", type=int, default=900, help="seconds one cell may run (default 900)")
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from .rehearse import rehearse
+
+    if args.timeout < 1:
+        raise UserError("--timeout must be >= 1 second")
+    keys = [k for k in args.notebooks.split(",") if k.strip()] if args.notebooks else None
+    runs = rehearse(keys, args.device, timeout=args.timeout, report=lambda line: print(line, flush=True))
+    failed = [r for r in runs if r.error]
+    print(f"{len(runs) - len(failed)} of {len(runs)} notebooks passed in full mode "
+          f"({sum(r.seconds for r in runs):.0f} s; stand-in weights)")
+    return 1 if failed else 0
+
+
 # ------------------------------------------------------------------------------------------------
 # Registry: name -> (help, add_arguments, run), read-only. A new command is one entry here.
 # ------------------------------------------------------------------------------------------------
@@ -629,6 +650,8 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "bench": ("time AdaIN (the paper's Table 1) against the naive reference, with each optimization",
               _add_bench, cmd_bench),
     "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL", _add_sync, cmd_sync),
+    "rehearse": ("run notebooks in full mode against stand-in weights served from 127.0.0.1 (developers)",
+                 _add_rehearse, cmd_rehearse),
 })
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "is_offline",
     "manifest",
     "sha256_file",
+    "torchvision_weights",
     "verify",
 ]
 
@@ -421,6 +422,39 @@ def fetch(
     _download(a.url, dest, a.size, a.sha256, progress, 30.0, fix)
     _mark(dest, a.sha256)
     return dest
+
+
+def torchvision_weights(url: str, *, progress: bool = True) -> dict:
+    """The state dict at ``url``, one of torchvision's pretrained files (e.g.
+    ``torchvision.models.VGG19_Weights.IMAGENET1K_V1.url``), kept in this package's cache
+    (``cache_dir()/torchvision/``, so a Colab Drive cache keeps it) instead of torch's own.
+
+    ``ADAIN_LESSON_OFFLINE=1`` and an unreachable server are an :class:`OfflineError` (the file is not
+    downloaded elsewhere behind the user's back). The file is verified against the SHA-256 prefix in its
+    name (torchvision's convention, as ``torch.hub`` checks it); a manifest row of the same name (an
+    ``ADAIN_LESSON_MANIFEST`` override: a mirror or the rehearsal) replaces the address and is checked
+    against its full size and SHA-256, like every pinned file.
+    """
+    import re
+
+    import torch
+
+    name = url.rsplit("/", 1)[-1]
+    if name in manifest():
+        path = fetch(name, progress=progress)
+    else:
+        path = cache_dir() / "torchvision" / name
+        prefix = re.search(r"-([a-f0-9]{6,})\.", name)
+        if not path.is_file():
+            _download(url, path, None, None, progress, 30.0, "set ADAIN_LESSON_HOME to a writable folder")
+            if prefix and not sha256_file(path).startswith(prefix.group(1)):
+                path.unlink()
+                raise DownloadError(f"downloaded {name} does not match the SHA-256 prefix in its name; "
+                                    "the file was deleted: run it again")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user-level problem
+        raise DownloadError(f"cannot read {path} ({type(exc).__name__}): delete it and run again") from None
 
 
 # ---------------------------------------------------------------------------------------------------

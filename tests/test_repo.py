@@ -160,7 +160,7 @@ LAYERS = (
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
-    ("experiments", "bench", "widgets"),
+    ("experiments", "bench", "widgets", "rehearse"),
     ("__main__",),
 )
 
