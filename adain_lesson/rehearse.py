@@ -83,7 +83,7 @@ def _generated(asset: hub.Asset, folder: Path, index: int) -> Path:
     """A generated image in place of a paper's image (no shared copy): the sample pictures, cycled."""
     path = folder / asset.path
     if asset.kind == "mask":
-        img = split_mask("vertical", 384, 512).expand(3, -1, -1)
+        img = split_mask("left", 384, 512).expand(3, -1, -1)
     elif asset.kind == "style":
         img = sample_image(SAMPLE_STYLES[index % len(SAMPLE_STYLES)], 384)
     else:
