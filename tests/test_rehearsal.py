@@ -75,6 +75,23 @@ def test_unknown_notebook_and_device_are_user_errors() -> None:
         rehearse.rehearse(["00"], "tpu")
 
 
+def test_cli_errors_are_one_line_and_nbclient_is_named(capsys, monkeypatch) -> None:
+    import sys
+
+    from adain_lesson.__main__ import main
+    from adain_lesson.errors import UserError
+
+    pytest.importorskip("nbclient")
+    assert main(["rehearse", "--notebooks", "42"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: notebook '42' does not exist") and "\n" not in err
+    assert main(["rehearse", "--timeout", "0"]) == 2
+    assert "--timeout" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "nbclient", None)  # as if the test extra were not installed
+    with pytest.raises(UserError, match=r'pip install -e "\.\[test\]"'):
+        rehearse.rehearse(["00"], "cpu")
+
+
 @pytest.mark.rehearsal
 def test_inference_notebooks_pass_in_full_mode_on_the_cpu(monkeypatch) -> None:
     """00, 04, 06 and 08 in full mode (their QUICK settings on a CPU): every one passes, and each downloaded
