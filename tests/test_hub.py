@@ -360,3 +360,30 @@ def test_a_missing_or_headerless_override_is_a_one_line_error(tmp_path: Path, mo
     with pytest.raises(UserError, match="header") as err:
         hub.manifest()
     _one_line(err.value)
+
+
+def test_torchvision_weights_go_to_the_package_cache_and_respect_offline(file_server, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """Issue 17 (iv): notebook 04's torchvision VGG is kept in ADAIN_LESSON_HOME (a Colab Drive cache keeps
+    it), checked against the hash prefix in its name, and never downloaded with ADAIN_LESSON_OFFLINE=1."""
+    url, files = file_server
+    buf = io.BytesIO()
+    torch.save({"features.0.weight": torch.ones(2, 3, 3, 3)}, buf)
+    blob = buf.getvalue()
+    name = f"vgg19-{_sha(blob)[:8]}.pth"
+    files.files[f"/{name}"] = blob
+    files.files["/vgg19-00000000.pth"] = blob  # the name promises another hash
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="ADAIN_LESSON_OFFLINE=1"):
+        hub.torchvision_weights(f"{url}/{name}", progress=False)
+    assert not (tmp_path / "home" / "torchvision").exists() or not any((tmp_path / "home" / "torchvision").iterdir())
+    monkeypatch.delenv("ADAIN_LESSON_OFFLINE")
+    with pytest.raises(DownloadError, match="prefix"):
+        hub.torchvision_weights(f"{url}/vgg19-00000000.pth", progress=False)
+    assert not (tmp_path / "home" / "torchvision" / "vgg19-00000000.pth").exists()
+    state = hub.torchvision_weights(f"{url}/{name}", progress=False)
+    assert torch.equal(state["features.0.weight"], torch.ones(2, 3, 3, 3))
+    assert (tmp_path / "home" / "torchvision" / name).read_bytes() == blob
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")  # cached: no network needed any more
+    assert torch.equal(hub.torchvision_weights(f"{url}/{name}")["features.0.weight"], state["features.0.weight"])
