@@ -169,10 +169,11 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
 # Full mode on the device at hand: the paper's settings, or smaller ones on a CPU (announced)
 # --------------------------------------------------------------------------------------------------
 
-#: Minutes that each notebook's full mode (the paper's settings) took, or is estimated to take, on a 2-core
-#: CPU (issue 17's trial run with stand-in weights; ours, not the paper's).
-PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 5, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4,
-                                       "07": 1700, "08": 0.5}
+#: Minutes that a notebook's full mode with the paper's settings takes on a 2-core CPU: measured (00, 04, 06,
+#: 08) or estimated (02, 03, 05, 07) in issue 17's trial run with stand-in weights (our numbers, not the
+#: paper's). 01 is not listed: it has no full-mode cost (no weights, no images).
+PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
+                                       "08": 0.5}
 
 
 @dataclass(frozen=True)
