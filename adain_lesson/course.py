@@ -259,7 +259,9 @@ def _minutes_text(minutes: float | None, kind: str) -> str:
         return f"The paper's settings' time on {kind} is not measured."
     if minutes >= 120:
         return f"The paper's settings would take about {minutes / 60:.0f} hours on a 2-core {kind}."
-    return f"The paper's settings would take about {max(1, round(minutes))} minutes on a 2-core {kind}."
+    if minutes < 1.5:
+        return f"The paper's settings would take about a minute on a 2-core {kind}."
+    return f"The paper's settings would take about {round(minutes)} minutes on a 2-core {kind}."
 
 
 def require(names: str | tuple[str, ...] | list[str], namespace: Mapping[str, Any], *, rerun: str) -> None:

@@ -197,12 +197,14 @@ class Server:
 @dataclass(frozen=True)
 class NotebookRun:
     """One notebook's rehearsal: its file, wall seconds, the first error (``None`` when it passed), and the
-    URL paths it requested from the loopback server (its downloads)."""
+    URL paths it requested from the loopback server (its downloads), and what its parameters cell
+    announced (:func:`adain_lesson.course.full_mode_plan`'s line, ``""`` if none)."""
 
     notebook: str
     seconds: float
     error: str | None
     requests: tuple[str, ...] = ()
+    announced: str = ""
 
 
 def _notebook_paths(keys: Sequence[str] | None, device: str, root: Path) -> list[Path]:
@@ -292,12 +294,21 @@ def rehearse(
             except nbclient.exceptions.CellTimeoutError:
                 error = f"a cell ran longer than {timeout} s"
             seconds = time.perf_counter() - start
-            runs.append(NotebookRun(path.name, seconds, error, tuple(served[before:])))
+            runs.append(NotebookRun(path.name, seconds, error, tuple(served[before:]), _announced(nb)))
             report(f"{path.name}: {'passed' if error is None else 'FAILED'} in {seconds:.0f} s, "
-                   f"{len(served) - before} downloads"
+                   f"{len(served) - before} downloads; {runs[-1].announced or 'no plan announced'}"
                    + (f": {error}" if error else ""))
             shutil.rmtree(work, ignore_errors=True)
     return runs
+
+
+def _announced(nb) -> str:  # noqa: ANN001 - a NotebookNode
+    """The line the parameters cell printed (the plan), if any."""
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            return next((ln for ln in text.splitlines() if ln.startswith("notebook ")), "")
+    return ""
 
 
 def _first_error(nb) -> str | None:  # noqa: ANN001 - a NotebookNode

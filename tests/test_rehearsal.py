@@ -105,5 +105,6 @@ def test_inference_notebooks_pass_in_full_mode_on_the_cpu(monkeypatch) -> None:
     assert not failed, "\n".join(lines)
     for r in runs:
         assert {"/decoder.pth", "/vgg_normalised.pth"} <= set(r.requests), r
+        assert r.announced.startswith(f"notebook {r.notebook[:2]}: QUICK full mode on cpu"), r
     assert f"/torchvision/{rehearse.TORCHVISION_VGG19}" in runs[1].requests  # 04's torchvision cell, cached
     print("\n".join(lines))
