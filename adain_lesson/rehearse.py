@@ -315,6 +315,7 @@ def _first_error(nb) -> str | None:  # noqa: ANN001 - a NotebookNode
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                return f"cell {i} (id {cell.get('id')}): {out.get('ename')}: {str(out.get('evalue'))[:300]}"
+                evalue = " | ".join(ln.strip() for ln in str(out.get("evalue")).splitlines() if ln.strip())
+                return f"cell {i} (id {cell.get('id')}): {out.get('ename')}: {evalue[:300]}"
     return None
 
