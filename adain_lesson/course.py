@@ -24,7 +24,7 @@ from . import REPO_BRANCH, REPO_URL
 from .errors import UserError
 from .files import atomic_write
 
-__all__ = ["CANNOT_FIX", "NOTEBOOKS", "PAPER_MINUTES_CPU", "Notebook", "Plan", "badge", "clone_command", "colab_url",
+__all__ = ["CANNOT_FIX", "NOTEBOOKS", "PAPER_MINUTES_CPU", "QUICK_MINUTES_CPU", "Notebook", "Plan", "badge", "clone_command", "colab_url",
            "full_mode_plan", "install_command", "readme_table", "require", "sync"]
 
 
@@ -174,6 +174,9 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
 #: paper's). 01 is not listed: it has no full-mode cost (no weights, no images).
 PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
                                        "08": 0.5}
+#: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
+#: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
+QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "04": 1.5, "06": 1, "08": 0.5}
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,9 @@ def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, qui
         message = f"notebook {key}: SMOKE mode (tiny sizes, random weights): " + _settings_text(values)
     elif quick:
         changed = {n: v for n, v in values.items() if v != paper[n]}
-        message = (f"notebook {key}: QUICK full mode on {kind}: " + (_settings_text(changed, paper) or "as the paper")
+        quick_minutes = QUICK_MINUTES_CPU.get(key) if kind == "cpu" else None
+        took = f" (about {max(1, round(quick_minutes))} min here)" if quick_minutes is not None else ""
+        message = (f"notebook {key}: QUICK full mode on {kind}{took}: " + (_settings_text(changed, paper) or "as the paper")
                    + ". " + _minutes_text(minutes, kind)
                    + " To use the paper's settings anyway, set QUICK = False (or ADAIN_LESSON_QUICK=0).")
     else:

@@ -25,6 +25,7 @@ def test_a_cpu_gets_quick_settings_announced_with_the_papers_time(capsys: pytest
     out = capsys.readouterr().out
     assert out.strip() == plan.message and "\n" not in plan.message
     assert "SIZE = 256 (paper: 512)" in out and "RUNS = 3 (paper: 20)" in out
+    assert f"QUICK full mode on cpu (about {round(course.QUICK_MINUTES_CPU['04'])} min here)" in out
     assert f"about {course.PAPER_MINUTES_CPU['04']:.0f} minutes" in out and "QUICK = False" in out
     hours = course.full_mode_plan("05", "cpu", announce=False, ITERS=(4, 200, 160_000))
     assert hours["ITERS"] == 200 and "about 12 hours" in hours.message
