@@ -17,10 +17,9 @@ from torch import Tensor, nn
 
 from .errors import UserError
 from .figures import tile_grid
-from .losses import content_loss, mean_std_loss
-from .model import StyleTransfer
-from .norms import adaptive_instance_norm
-from .vgg import STYLE_LAYERS, Encoder
+from .losses import adain_losses, adain_targets
+from .model import StyleTransfer, fuse
+from .vgg import Encoder
 
 __all__ = ["evaluate_losses", "fig3_losses", "fig5_ablation_grid", "log_steps", "plot_fig3"]
 
@@ -31,22 +30,19 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
 
     ``L_c = || f(output) - t ||_2`` with ``t = AdaIN(f(c), f(s))`` (Eq. 12, at relu4_1) and
     ``L_s = sum_i || mu(phi_i(output)) - mu(phi_i(s)) ||_2 + || sigma(phi_i(output)) - sigma(phi_i(s)) ||_2``
-    over relu1_1 ... relu4_1 (Eq. 13), with the same reduction as training (``"mse"``: mean squared errors,
-    as :func:`adain_lesson.train.training_losses`). Any method's output can be scored this way: Gatys et
-    al.'s optimised image, a texture network's, or AdaIN's. Images are ``[3, H, W]`` or ``[N, 3, H, W]`` in
-    [0, 1] on the encoder's device; ``output`` must have the content's size (the style may differ).
-    Returns two scalar tensors (no gradient).
+    over relu1_1 ... relu4_1 (Eq. 13): :func:`adain_lesson.losses.adain_losses`, the same helper as training
+    (:func:`adain_lesson.train.training_losses`), with the same reduction (``"mse"``: mean squared errors).
+    Any method's output can be scored this way: Gatys et al.'s optimised image, a texture network's, or
+    AdaIN's. Images are ``[3, H, W]`` or ``[N, 3, H, W]`` in [0, 1] on the encoder's device; ``output``
+    must have the content's size (the style may differ). Returns two scalar tensors (no gradient).
     """
     content, style, output = (x.unsqueeze(0) if x.dim() == 3 else x for x in (content, style, output))
     if output.shape[-2:] != content.shape[-2:]:
         raise UserError(f"output {tuple(output.shape[-2:])} and content {tuple(content.shape[-2:])} differ in "
                         "size: crop or resize the output to the content's size")
     with torch.no_grad():
-        style_feats = encoder.features(style, STYLE_LAYERS)
-        t = adaptive_instance_norm(encoder(content).float(), style_feats[-1].float())
-        out_feats = encoder.features(output, STYLE_LAYERS)
-        loss_c = content_loss(out_feats[-1].float(), t, reduction)  # Eq. 12
-        loss_s = mean_std_loss([f.float() for f in out_feats], [f.float() for f in style_feats], reduction)  # Eq. 13
+        _, t, style_feats = adain_targets(encoder, content, style)
+        loss_c, loss_s = adain_losses(encoder, output, t, style_feats, reduction)  # Eqs. 12-13
     return loss_c, loss_s
 
 
@@ -171,11 +167,9 @@ def fig5_ablation_grid(
     """Fig. 5: for each (content, style) pair one row: content, style, then each variant's output.
 
     ``variants`` maps a name (e.g. "Enc-AdaIN") to ``(decoder, fusion)``; the decoder reads
-    :func:`adain_lesson.train.fuse` ``(f(c), f(s), fusion)`` (AdaIN, Eq. 9, or Enc-Concat). Images are
+    :func:`adain_lesson.model.fuse` ``(f(c), f(s), fusion)`` (AdaIN, Eq. 9, or Enc-Concat). Images are
     ``[3, H, W]`` in [0, 1]; outputs are cropped to the content's size. Returns ``(figure, settings)``.
     """
-    from .train import fuse
-
     if not variants or not pairs:
         raise UserError("fig5_ablation_grid needs at least one variant and one (content, style) pair")
     device = next(encoder.parameters()).device

@@ -157,6 +157,7 @@ LAYERS = (
     ("files",),
     ("images", "hub", "viz", "course", "device"),
     ("norms", "vgg", "decoder", "color"),
+    ("weights",),
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
