@@ -115,7 +115,8 @@ def load_strict(module: nn.Module, state: dict[str, Tensor], path: str | os.Path
             examples.append(f"unexpected e.g. {_key_summary(unexpected)}")
         raise UserError(
             f"{path.name} does not fit the expected layout: {len(missing)} missing and {len(unexpected)} unexpected "
-            f"keys ({'; '.join(examples)}); is it the right file? Use the released {released or path.name} (or its exact layout)"
+            f"keys ({'; '.join(examples)}); is it the right file? Use the released {released or path.name} "
+            "(or its exact layout)"
         )
     wrong = [k for k, v in expected.items() if tuple(state[k].shape) != tuple(v.shape)]
     if wrong:

@@ -162,7 +162,7 @@ LAYERS = (
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
     ("figures", "playground"),
-    ("evaluation", "bench", "widgets"),
+    ("evaluation", "bench", "widgets", "batch"),
     ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
     ("__main__",),
 )
