@@ -409,7 +409,7 @@ def run_benchmark(
     """Run the benchmark and return the report (a JSON-ready dict; see :data:`SCHEMA`, :func:`validate_report`).
 
     ``devices``: default CPU plus CUDA when present. ``methods``: default all but ``compile`` (it costs
-    ~40 s of compilation per shape and mode; name it to include it). ``modes``: True =
+    a slow compilation per shape and mode; name it to include it). ``modes``: True =
     with style encoding, False = cached style statistics. ``quick``: 64 px, 2 runs, batch 2, a smoke test.
     ``threads``: CPU threads for the run (``torch.set_num_threads``, restored afterwards; default: as set).
     Random weights: speed does not depend on them, and the parity checks hold for any weights.

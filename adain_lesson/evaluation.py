@@ -70,7 +70,7 @@ def fig3_losses(
     """The numbers behind Fig. 3: style and content loss (Eqs. 12-13, :func:`evaluate_losses` with the
     model's encoder) of three methods, averaged over every (content, style) pair of ``contents x styles``.
 
-    - Gatys et al.: L-BFGS from white noise with :func:`adain_lesson.gatys.stylize`'s default (Gram)
+    - Gatys et al.: L-BFGS from white noise with :func:`adain_lesson.gatys.optimize_image`'s default (Gram)
       losses on ``gatys_vgg`` (relu5_1, e.g. :func:`adain_lesson.gatys.gatys_encoder`), scored after each
       step of :func:`log_steps` ``(gatys_steps)``;
     - a texture network (Ulyanov et al.; :class:`adain_lesson.texture_net.TextureNet` with IN) trained for
@@ -82,7 +82,7 @@ def fig3_losses(
     ``{"iterations": [...], "gatys": {"content": [...], "style": [...]}, "adain": {"content", "style"},
     "texture_net": {"content", "style"}, "pairs": n, "settings": {...}}`` with plain floats.
     """
-    from .gatys import stylize as gatys_stylize
+    from .gatys import optimize_image
     from .texture_net import TextureNet, train_texture_net
 
     if not contents or not styles:
@@ -119,7 +119,7 @@ def fig3_losses(
                 if step in checkpoints:
                     scores[step] = torch.stack(evaluate_losses(encoder, c, s, image)).cpu()
 
-            gatys_stylize(gatys_vgg, c, s, steps=gatys_steps, seed=seed, callback=score, every=1)
+            optimize_image(gatys_vgg, c, s, steps=gatys_steps, seed=seed, callback=score, every=1)
             last = scores[max(scores)]  # L-BFGS may stop early when the gradient vanishes: hold the last value
             gatys_sum += torch.stack([scores.get(k, last) for k in checkpoints])
     n = len(contents) * len(styles)
