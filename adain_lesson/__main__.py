@@ -492,7 +492,7 @@ def as_flags(exc: UserError) -> str:
     message = str(exc)
     for name in exc.params:
         flag = "--" + name.replace("_", "-")
-        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message, count=1)
+        message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", flag, message, count=1)  # not in a path
     return message
 
 

@@ -125,7 +125,8 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
     root = Path(root)
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
-        raise UserError(f"{root / 'notebooks'} holds no numbered notebooks: pass --root the repository checkout")
+        raise UserError(f"{root / 'notebooks'} holds no numbered notebooks: pass the repository checkout as root",
+                        param="root")
     problems = []
     for path in notebooks:
         problems += _sync_notebook(path, write)
