@@ -64,8 +64,8 @@ def _floats(text: str | None, what: str) -> list[float] | None:
 
 
 def _device(name: str | None):
-    """The checked ``--device`` (see :func:`adain_lesson.model.resolve_device`; ``None`` = the default)."""
-    from .model import resolve_device
+    """The checked ``--device`` (see :func:`adain_lesson.device.resolve_device`; ``None`` = the default)."""
+    from .device import resolve_device
 
     return resolve_device(name)
 
@@ -78,7 +78,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from . import batch, viz
-    from .model import RANDOM_WEIGHTS_BANNER, InferenceOptions, load_pretrained
+    from .model import InferenceOptions, load_pretrained
+    from .weights import RANDOM_WEIGHTS_BANNER
 
     def note(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
@@ -314,7 +315,8 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from . import figures, images, viz
-    from .model import RANDOM_WEIGHTS_BANNER, load_pretrained, prepare_masks
+    from .model import load_pretrained, prepare_masks
+    from .weights import RANDOM_WEIGHTS_BANNER
 
     wanted = list(figures.FIGURES) if "all" in args.fig else []
     for f in args.fig:
