@@ -1,6 +1,6 @@
 """Pinned downloads: the released weights and the paper's images, each with URL, size and SHA-256.
 
-The registry is ``data/manifest.tsv`` (shipped inside the package as ``adain_lesson/_data``). Files
+The registry is ``adain_lesson/_data/manifest.tsv`` (inside the package, so every install ships it). Files
 are cached under :func:`cache_dir`, which follows ``torch.hub``'s conventions:
 ``$ADAIN_LESSON_HOME`` if set, else ``<torch.hub.get_dir()>/adain_lesson`` (that is
 ``$TORCH_HOME/hub/adain_lesson``, by default ``~/.cache/torch/hub/adain_lesson``).
@@ -93,12 +93,9 @@ def _manifest_text() -> tuple[str, str]:
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise UserError(f"{MANIFEST_ENV}={override} cannot be read ({reason}): point it at a manifest file "
-                            "with the columns of data/manifest.tsv, or unset it") from None
-    here = Path(__file__).resolve().parent
-    checkout = here.parent / "data" / "manifest.tsv"  # an editable install or a plain checkout
-    if checkout.is_file():
-        return checkout.read_text(encoding="utf-8"), str(checkout)
-    return resources.files("adain_lesson").joinpath("_data/manifest.tsv").read_text(encoding="utf-8"), "manifest.tsv"
+                            "with the columns of adain_lesson/_data/manifest.tsv, or unset it") from None
+    text = resources.files("adain_lesson").joinpath("_data/manifest.tsv").read_text(encoding="utf-8")
+    return text, "adain_lesson/_data/manifest.tsv"
 
 
 def _parse_row(row: dict, where: str) -> Asset:

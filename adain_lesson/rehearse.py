@@ -38,8 +38,8 @@ from .course import NOTEBOOKS
 from .decoder import make_decoder
 from .errors import UserError
 from .images import SAMPLE_CONTENTS, SAMPLE_STYLES, sample_image, save_image, split_mask
-from .model import random_init_
 from .vgg import make_vgg
+from .weights import random_init_
 
 __all__ = ["CPU_NOTEBOOKS", "NotebookRun", "Server", "build", "default_shared", "rehearse", "stand_in_weights"]
 
