@@ -219,7 +219,8 @@ def _notebook_paths(keys: Sequence[str] | None, device: str, root: Path) -> list
     for key in keys:
         key = key.strip().zfill(2)[:2]
         if key not in known:
-            raise UserError(f"notebook {key!r} does not exist: choose from {', '.join(known)}")
+            raise UserError(f"notebooks names {key!r}, which does not exist: choose from {', '.join(known)}",
+                            param="notebooks")
         paths.append(folder / known[key])
     return paths
 
@@ -264,9 +265,9 @@ def rehearse(
     """
     nbclient, nbformat = _import_nbclient()
     if device not in ("cpu", "cuda"):
-        raise UserError(f"device must be cpu or cuda, got {device!r}")
+        raise UserError(f"device must be cpu or cuda, got {device!r}", param="device")
     if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("device 'cuda' asked for, but no CUDA GPU is available: use cpu")
+        raise UserError("device 'cuda' asked for, but no CUDA GPU is available: use cpu", param="device")
     paths = _notebook_paths(notebooks, device, Path(root) if root is not None else _ROOT)
     runs = []
     with _served(shared) as (tmp, made, served):

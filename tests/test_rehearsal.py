@@ -84,7 +84,7 @@ def test_cli_errors_are_one_line_and_nbclient_is_named(capsys, monkeypatch) -> N
     pytest.importorskip("nbclient")
     assert main(["rehearse", "--notebooks", "42"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: notebook '42' does not exist") and "\n" not in err
+    assert err.startswith("error: --notebooks names '42', which does not exist") and "\n" not in err
     assert main(["rehearse", "--timeout", "0"]) == 2
     assert "--timeout" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "nbclient", None)  # as if the test extra were not installed
