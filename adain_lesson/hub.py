@@ -443,7 +443,7 @@ def torchvision_weights(url: str, *, progress: bool = True) -> dict:
         path = cache_dir() / "torchvision" / name
         prefix = re.search(r"-([a-f0-9]{6,})\.", name)
         if not path.is_file():
-            _download(url, path, None, None, progress, 30.0, "set ADAIN_LESSON_HOME to a writable folder")
+            download(url, path, progress=progress)
             if prefix and not sha256_file(path).startswith(prefix.group(1)):
                 path.unlink()
                 raise DownloadError(f"downloaded {name} does not match the SHA-256 prefix in its name; "
