@@ -161,6 +161,7 @@ LAYERS = (
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
     ("experiments", "bench", "widgets"),
+    ("exercises", "classroom"),
     ("__main__",),
 )
 
