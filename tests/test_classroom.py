@@ -220,4 +220,4 @@ def test_a_student_copy_runs_in_smoke_mode(tmp_path: Path, monkeypatch: pytest.M
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     stubs = [c for c in nb.cells if "stub" in c.metadata.get("tags", [])]
-    assert stubs and all(not any(o.get("output_type") == "error" for o in c.outputs) for c in nb.cells)
+    assert stubs and all(not any(o.get("output_type") == "error" for o in c.get("outputs", [])) for c in nb.cells)
