@@ -42,11 +42,13 @@ from .files import atomic_write, ensure_dir
 
 __all__ = [
     "COLAB_GPU_TYPE",
+    "INSTRUCTOR_GUIDE",
     "SOLUTION_TAG",
     "STUB_TAG",
     "STUDENT_DIR",
     "apply_metadata",
     "colab_metadata",
+    "instructor_table",
     "is_solution",
     "notebook_paths",
     "slide_type",
@@ -323,11 +325,45 @@ def write_student_copies(root: str | os.PathLike, out: str | os.PathLike) -> lis
 # Keeping the repository's notebooks up to date
 # ------------------------------------------------------------------------------------------------
 
+#: The instructor guide, relative to the repository root; its notebook table sits between these markers.
+INSTRUCTOR_GUIDE = "notebooks/INSTRUCTOR.md"
+_TABLE_START, _TABLE_END = "<!-- classroom:start -->", "<!-- classroom:end -->"
+
+
+def instructor_table() -> str:
+    """The instructor guide's table (Markdown): each notebook's time, GPU need, and both Colab links."""
+    rows = ["| # | Notebook | Time | GPU (full mode) | Colab runtime | With solutions | Student copy |",
+            "|---|---|---|---|---|---|---|"]
+    for nb in course.NOTEBOOKS:
+        runtime = f"GPU ({COLAB_GPU_TYPE})" if colab_metadata(nb.gpu) else "CPU"
+        student = f"{Path(STUDENT_DIR).name}/{nb.file}"
+        rows.append(f"| {nb.file[:2]} | {nb.title} | {nb.minutes} min | {nb.gpu} | {runtime} | "
+                    f"[open]({course.colab_url(nb.file)}) | [open]({course.colab_url(student)}) |")
+    return "\n".join(rows)
+
+
+def _sync_guide(root: Path, write: bool) -> list[str]:
+    guide = root / INSTRUCTOR_GUIDE
+    if not guide.is_file():
+        return []
+    text = guide.read_text(encoding="utf-8")
+    if _TABLE_START not in text or _TABLE_END not in text:
+        return [f"{INSTRUCTOR_GUIDE}: missing the {_TABLE_START} / {_TABLE_END} markers {course.CANNOT_FIX}"]
+    head, rest = text.split(_TABLE_START, 1)
+    tail = rest.split(_TABLE_END, 1)[1]
+    new = f"{head}{_TABLE_START}\n{instructor_table()}\n{_TABLE_END}{tail}"
+    if new == text:
+        return []
+    if write:
+        _write(guide, new)
+    return [f"{INSTRUCTOR_GUIDE}: the notebook table"]
+
 
 def update_notebooks(root: str | os.PathLike = ".", write: bool = True) -> list[str]:
-    """Bring every notebook's metadata (slides, Colab runtime, collapsed solutions) and the student copies in
-    :data:`STUDENT_DIR` up to date. Returns what was (with ``write=False``: would be) changed, plus problems
-    it cannot fix (ending in ``course.CANNOT_FIX``); [] when everything is up to date."""
+    """Bring every notebook's metadata (slides, Colab runtime, collapsed solutions), the student copies in
+    :data:`STUDENT_DIR` and the table of :data:`INSTRUCTOR_GUIDE` up to date. Returns what was (with
+    ``write=False``: would be) changed, plus problems it cannot fix (ending in ``course.CANNOT_FIX``); [] when
+    everything is up to date."""
     root = Path(root)
     changes: list[str] = []
     student_dir = root / STUDENT_DIR
@@ -352,6 +388,7 @@ def update_notebooks(root: str | os.PathLike = ".", write: bool = True) -> list[
             if write:
                 ensure_dir(student_dir)
                 _write(target, text)
+    changes += _sync_guide(root, write)
     stale = sorted(p for p in student_dir.glob("*.ipynb") if p.name not in wanted) if student_dir.is_dir() else []
     if any(line.endswith(course.CANNOT_FIX) for line in changes):
         return changes  # a broken notebook has no student copy this time: keep its old one

@@ -221,3 +221,22 @@ def test_a_student_copy_runs_in_smoke_mode(tmp_path: Path, monkeypatch: pytest.M
     client.execute()
     stubs = [c for c in nb.cells if "stub" in c.metadata.get("tags", [])]
     assert stubs and all(not any(o.get("output_type") == "error" for o in c.get("outputs", [])) for c in nb.cells)
+
+
+def test_instructor_guide_lists_each_notebooks_checks_and_the_commands() -> None:
+    import re
+
+    from adain_lesson import exercises
+
+    guide = (ROOT / classroom.INSTRUCTOR_GUIDE).read_text(encoding="utf-8")
+    for cmd in ("python -m adain_lesson student-copy --out", "python -m adain_lesson slides --out",
+                "classroom.update_notebooks('.')"):
+        assert cmd in guide, cmd
+    section = guide.split("## Notebook by notebook")[1].split("## Lecture paths")[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2]
+            for line in section.splitlines() if re.match(r"\| \d\d ", line)}
+    assert set(rows) == {p.name[:2] for p in NOTEBOOKS}
+    for number, cell in rows.items():
+        assert re.findall(r"`(check_\w+)`", cell) == list(exercises.CHECKS.get(number, ())), number
+    paths = guide.split("## Lecture paths")[1]
+    assert "One 90-minute lecture" in paths and "Three 90-minute lectures" in paths
