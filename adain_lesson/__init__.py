@@ -5,7 +5,8 @@ ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_re
 
 ``errors`` -> ``images``, ``hub``, ``viz``, ``course`` -> ``norms``, ``vgg``, ``decoder``, ``color`` ->
 ``model``, ``losses`` -> ``gatys``, ``data``, ``gan``, ``texture_net`` -> ``train`` -> ``experiments``,
-``bench``, ``widgets`` -> the CLI (``__main__``).
+``bench``, ``widgets`` -> ``exercises`` (the notebooks' answer checks), ``classroom`` (student copies, slides,
+Colab metadata) -> the CLI (``__main__``).
 """
 
 from __future__ import annotations

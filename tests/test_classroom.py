@@ -240,3 +240,17 @@ def test_instructor_guide_lists_each_notebooks_checks_and_the_commands() -> None
         assert re.findall(r"`(check_\w+)`", cell) == list(exercises.CHECKS.get(number, ())), number
     paths = guide.split("## Lecture paths")[1]
     assert "One 90-minute lecture" in paths and "Three 90-minute lectures" in paths
+
+
+@pytest.mark.notebook
+def test_slides_of_a_smoke_run_show_its_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("nbconvert")
+    pytest.importorskip("nbclient")
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.delenv("ADAIN_LESSON_SMOKE", raising=False)  # the command sets it for the kernel
+    assert main(["slides", "--root", str(ROOT), "--out", str(tmp_path / "deck"), "--only", "00", "--execute-smoke"]) == 0
+    (deck,) = (Path(p) for p in capsys.readouterr().out.split())
+    html = deck.read_text(encoding="utf-8")
+    assert "RANDOM WEIGHTS" in html and "image/png" in html  # the smoke banner and a figure, as outputs
