@@ -83,6 +83,11 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+def _python(source: str) -> str:
+    """``source`` with IPython's magic and shell lines (``%...``, ``!...``) as ``pass``, so ``ast`` parses it."""
+    return "".join(re.sub(r"^(\s*)[%!].*", r"\1pass", line) for line in source.splitlines(keepends=True))
+
+
 def _tags(cell: dict) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
@@ -135,7 +140,7 @@ def solution_problems(nb: dict, name: str) -> list[str]:
             problems.append(f"{name}: solution cell {i} must start with '# @title Solution N'")
         elif is_solution(cell):
             try:
-                ast.parse(_source(cell))
+                ast.parse(_python(_source(cell)))
             except SyntaxError as exc:
                 problems.append(f"{name}: solution cell {i} is not valid Python ({exc.msg}, line {exc.lineno})")
     return problems
@@ -181,7 +186,7 @@ def student_stub(source: str) -> str:
     solution assigns set to ``...``, each function it defines with its signature and the body ``...``."""
     match = _TITLE_RE.match(source)
     number = f" {match.group(1)}" if match and match.group(1) else ""
-    names, funcs = _bound_names(ast.parse(source))
+    names, funcs = _bound_names(ast.parse(_python(source)))
     lines = [f"# @title Exercise{number}: your code here",
              "# Your code here: replace each ... with your answer, then run the cells below."]
     defined = {f.name for f in funcs}
@@ -201,9 +206,9 @@ def solution_leaks(nb: dict) -> list[str]:
         if cell.get("cell_type") != "code":
             continue
         try:
-            tree = ast.parse(_source(cell))
+            tree = ast.parse(_python(_source(cell)))
         except SyntaxError:
-            continue  # IPython magics: such cells do not read the solutions' names here
+            continue  # not Python (a %%bash cell): it cannot read the solutions' names
         if is_solution(cell):
             names, funcs = _bound_names(tree)
             bound.update({n: i for n in [*names, *(f.name for f in funcs)]})

@@ -121,13 +121,16 @@ def test_stub_keeps_the_names_and_signatures_and_the_checks_wait(capsys: pytest.
         "    inner = 1\n"
         "for k in range(3):\n"
         "    total = k\n"
+        "%timeit d_star(1, 2)\n"
+        "if True:\n"
+        "    !ls\n"
     )
     stub = classroom.student_stub(solution)
     assert stub.startswith("# @title Exercise 3: your code here\n")
     assert "def d_star(p_data, p_g, *, eps=0.0):\n    ...  # your code here" in stub
     for name in ("value", "lo", "hi", "inner", "total"):
         assert f"\n{name} = ...  # your code here" in stub
-    assert "import torch" not in stub and "return" not in stub
+    assert "import torch" not in stub and "return" not in stub and "timeit" not in stub
     namespace: dict = {}
     exec(stub, namespace)
     from adain_lesson import exercises
@@ -250,7 +253,8 @@ def test_slides_of_a_smoke_run_show_its_outputs(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     monkeypatch.delenv("ADAIN_LESSON_SMOKE", raising=False)  # the command sets it for the kernel
-    assert main(["slides", "--root", str(ROOT), "--out", str(tmp_path / "deck"), "--only", "00", "--execute-smoke"]) == 0
+    deck_dir = str(tmp_path / "deck")
+    assert main(["slides", "--root", str(ROOT), "--out", deck_dir, "--only", "00", "--execute-smoke"]) == 0
     (deck,) = (Path(p) for p in capsys.readouterr().out.split())
     html = deck.read_text(encoding="utf-8")
     assert "RANDOM WEIGHTS" in html and "image/png" in html  # the smoke banner and a figure, as outputs
