@@ -281,18 +281,23 @@ def apply_metadata(nb: dict, name: str) -> dict:
 # Student copies
 # ------------------------------------------------------------------------------------------------
 
+_SOLUTIONS_BELOW_RE = re.compile(r"(The )?[Ss]olutions are in the collapsed cells below( \(click to expand\))?\.")
+_ANSWERS_BELOW = "Write your answers in the cells marked *your code here* below."
 _STUDENT_NOTE = ("> **Student copy.** The solutions are replaced by cells marked *your code here*; after each one, "
                  "a check tells you whether your answer is right, or gives a hint.")
 
 
 def student_copy(nb: dict, name: str) -> dict:
     """The student copy of notebook ``nb`` (file name ``name``): solution cells become visible stubs (same ids,
-    tag ``"stub"``), and the header's Colab badge opens the copy in :data:`STUDENT_DIR`."""
+    tag ``"stub"``), "Solutions are in the collapsed cells below." points to the stubs instead, and the header's
+    Colab badge opens the copy in :data:`STUDENT_DIR`."""
     problems = solution_problems(nb, name)
     if problems:
         raise UserError("; ".join(problems))
     out = copy.deepcopy(nb)
     for cell in out["cells"]:
+        if cell.get("cell_type") == "markdown" and _SOLUTIONS_BELOW_RE.search(_source(cell)):
+            cell["source"] = _lines(_SOLUTIONS_BELOW_RE.sub(_ANSWERS_BELOW, _source(cell)))
         if not is_solution(cell):
             continue
         cell["source"] = _lines(student_stub(_source(cell)))
