@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from . import gan, losses, norms, train, vgg
-from .experiments import bilinear_weights
+from .figures import bilinear_weights
 from .model import StyleStats, masked_adain, mix_features, normalize_weights
 
 __all__ = [
@@ -532,7 +532,7 @@ def check_style_weights(weights: Sequence[float]) -> bool:
 @_checked
 def check_bilinear_weights(answer: Tensor | Callable[[int], Tensor], n: int = 5) -> bool:
     """06: the ``[n, n, 4]`` weights of Fig. 8's grid (corners top-left, top-right, bottom-left, bottom-right),
-    as a tensor or a function of ``n``; compared with :func:`adain_lesson.experiments.bilinear_weights`."""
+    as a tensor or a function of ``n``; compared with :func:`adain_lesson.figures.bilinear_weights`."""
     _answer(answer)
     got = _tensor(_call(answer, n) if callable(answer) else answer)
     want = bilinear_weights(n)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from adain_lesson import exercises as E
-from adain_lesson.experiments import bilinear_weights
+from adain_lesson.figures import bilinear_weights
 from adain_lesson.norms import adaptive_instance_norm
 
 
