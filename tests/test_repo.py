@@ -164,6 +164,7 @@ LAYERS = (
     ("train",),
     ("figures", "playground"),
     ("evaluation", "bench", "widgets", "batch", "rehearse"),
+    ("exercises", "classroom"),
     ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
     ("__main__",),
 )
