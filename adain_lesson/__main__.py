@@ -470,13 +470,13 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from . import experiments, images, viz
+    from . import figures, images, viz
     from .model import RANDOM_WEIGHTS_BANNER, load_pretrained, prepare_masks
 
-    wanted = list(experiments.FIGURES) if "all" in args.fig else []
+    wanted = list(figures.FIGURES) if "all" in args.fig else []
     for f in args.fig:
-        if f != "all" and f not in experiments.FIGURES:
-            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(experiments.FIGURES)} or all")
+        if f != "all" and f not in figures.FIGURES:
+            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(figures.FIGURES)} or all")
         if f != "all" and f not in wanted:
             wanted.append(f)
     if args.size is not None and args.size < images.MIN_SIDE:
@@ -489,7 +489,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     weights = args.weights or ("random" if args.smoke else "auto")
     try:
         # every input first, so that a bad image or mask fails before the weights load
-        inputs = {fig: experiments.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in wanted}
+        inputs = {fig: figures.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in wanted}
         mask = images.load_mask(args.mask) if args.mask else None
         if mask is not None:
             with warnings.catch_warnings():
@@ -502,12 +502,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
         for fig in wanted:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                image, settings = experiments.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
+                image, settings = figures.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
             for w in caught:
                 print(f"note: {w.message}", file=sys.stderr)
             if mask is not None and fig == "10":
                 settings["mask_file"] = str(args.mask)
-            written += experiments.save_figure(image, settings, args.out, experiments.FIGURE_STEMS[fig])
+            written += figures.save_figure(image, settings, args.out, figures.FIGURE_STEMS[fig])
     except OfflineError as exc:
         raise UserError(f"{exc}; or run with --smoke for an offline demonstration") from None
     for path in written:
@@ -546,7 +546,7 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
 
 def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
     from . import bench
-    from .widgets import benchmark_playground
+    from .bench import benchmark_playground
 
     if args.train or args.methods or args.mode != "both" or (args.device and len(args.device) > 1):
         raise UserError("--playground times the playground only: drop --train, --methods, --mode and extra --device")

@@ -40,10 +40,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .device import median_seconds
 from .errors import UserError
 from .files import atomic_write
 from .model import InferenceOptions, StyleTransfer, cpu_has_fast_bf16, load_pretrained
 from .norms import adaptive_instance_norm
+from .playground import PlaygroundEngine, Settings
 
 __all__ = [
     "METHODS",
@@ -55,8 +57,10 @@ __all__ = [
     "matmul_tflops",
     "naive_style_transfer",
     "psnr",
+    "benchmark_playground",
     "run_benchmark",
     "run_train_benchmark",
+    "time_stylization",
     "training_benchmark_function",
     "validate_report",
     "write_json",
@@ -73,6 +77,39 @@ METHODS = (
 #: Float32 rows must match the naive output within this relative tolerance; reduced precision rows by PSNR.
 FP32_RTOL = 1e-5
 MIN_PSNR_DB = 40.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Table 1 in a notebook: a quick timing
+# ------------------------------------------------------------------------------------------------
+
+
+def time_stylization(
+    model: StyleTransfer, sizes: Sequence[int] = (256, 512), runs: int = 10, warmup: int = 3, seed: int = 0
+) -> list[dict]:
+    """Seconds per stylization like Table 1: median of ``runs`` timed runs after ``warmup`` untimed ones,
+    synchronising the GPU around each run. For each size S, content and style are S x S; "without style
+    encoding" reuses precomputed style statistics, "with" encodes the style image every time.
+
+    This is the notebooks' quick look; ``python -m adain_lesson bench`` (:func:`run_benchmark`) is the full
+    measurement. Returns one dict per size: ``size``, ``without_style_s``, ``with_style_s``,
+    ``paper_without_s``, ``paper_with_s`` (seconds, from :data:`PAPER_TABLE1_MS`; None for sizes the paper
+    did not list), ``device``.
+    """
+    device = model.device
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for size in sizes:
+        content = torch.rand(1, 3, size, size, generator=g).to(device)
+        style = torch.rand(1, 3, size, size, generator=g).to(device)
+        with torch.inference_mode():
+            stats = model.encode_style(style)
+        without = median_seconds(lambda c=content, st=stats: model.stylize(c, st), device, runs, warmup)
+        with_enc = median_seconds(lambda c=content, s=style: model.stylize(c, s), device, runs, warmup)
+        paper = [ms / 1000.0 for ms in PAPER_TABLE1_MS[size]] if size in PAPER_TABLE1_MS else (None, None)
+        rows.append({"size": size, "without_style_s": without, "with_style_s": with_enc,
+                     "paper_without_s": paper[0], "paper_with_s": paper[1], "device": str(device)})
+    return rows
 
 
 # ------------------------------------------------------------------------------------------------
@@ -467,6 +504,54 @@ def _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick
     bad = [f"{r['device']} {r['method']} {r['size']}px" for r in report["rows"] if r["parity_ok"] is False]
     report["parity_failures"] = bad
     return report
+
+
+def benchmark_playground(
+    device: str | torch.device | None = None,
+    sizes: tuple[int, ...] = (256, 512),
+    presets: tuple[str, ...] = ("fp32", "auto"),
+    repeats: int = 5,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Time the playground's two kinds of update with :meth:`PlaygroundEngine.render`, as a user meets them.
+
+    - ``fresh``: a new content and a new style: two encoder passes and the decoder (and the images drawn);
+    - ``alpha``: an alpha change with both cached (Eq. 14): the decoder only.
+
+    For each ``preset`` of :meth:`StyleTransfer.optimize` (``"fp32"``: the float32 winners, the lesson
+    model's default; ``"auto"``: reduced precision where the device runs it natively, as notebook 08 uses)
+    one model with random weights of the released layout (the speed does not depend on the weights). The
+    presets are timed interleaved, round by round, after one warm-up render each; returns one row per
+    (size, preset, update) with the median and fastest time in ms and the median's ratio to ``fp32``.
+    """
+    if repeats < 1:
+        raise UserError(f"repeats must be at least 1, got {repeats}")
+    say = log or (lambda _msg: None)
+    models = {}
+    for preset in presets:
+        models[preset] = load_pretrained("random", device).optimize(preset)
+    times: dict[tuple[int, str, str], list[float]] = {}
+    for size in sizes:
+        for model in models.values():  # warm-up: the first call pays for allocation and autotuning
+            PlaygroundEngine(model).render(Settings(content="sample:house", styles=("sample:mosaic",), size=size))
+        for rnd in range(repeats):
+            for preset, model in models.items():
+                engine = PlaygroundEngine(model)
+                base = Settings(content="sample:house", styles=("sample:mosaic",), weights=(1.0,), size=size)
+                fresh = engine.render(base)
+                alpha = engine.render(Settings(**{**base.__dict__, "alpha": 0.5}))
+                times.setdefault((size, preset, "fresh"), []).append(fresh.ms)
+                times.setdefault((size, preset, "alpha"), []).append(alpha.ms)
+            say(f"playground {size} px: round {rnd + 1}/{repeats}")
+    rows = []
+    for (size, preset, update), ms in times.items():
+        median = sorted(ms)[len(ms) // 2]
+        ref = times.get((size, "fp32", update))
+        ref_median = sorted(ref)[len(ref) // 2] if ref else None
+        rows.append({"size": size, "preset": preset, "update": update, "median_ms": median, "min_ms": min(ms),
+                     "speedup_vs_fp32": (ref_median / median) if ref_median else None,
+                     "device": str(models[preset].device)})
+    return rows
 
 
 def training_benchmark_function() -> Callable[..., dict]:

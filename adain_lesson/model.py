@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from . import hub, images
 from .color import match_color
 from .decoder import make_decoder
+from .device import cpu_has_fast_bf16, default_device, resolve_device  # noqa: F401 - re-exported for one release
 from .errors import UserError
 from .norms import EPS, adaptive_instance_norm_from_stats, calc_mean_std
 from .vgg import STYLE_LAYERS, Encoder, make_vgg
@@ -94,21 +95,6 @@ def normalize_weights(weights: Sequence[float] | Tensor | None, k: int) -> list[
     if total <= 0:
         raise UserError("style weights are all zero: give at least one positive weight")
     return [x / total for x in w]
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), so bf16 convolutions beat fp32.
-
-    Without those instructions oneDNN emulates bf16 and it is slower than float32.
-    """
-    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
-        check = getattr(torch.cpu, name, None)
-        try:
-            if check is not None and bool(check()):
-                return True
-        except Exception:  # noqa: BLE001 - a private probe; treat any failure as "no"
-            continue
-    return False
 
 
 _AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -692,43 +678,3 @@ def lesson_model(smoke: bool, device: str | torch.device | None = None) -> Style
     if model.random_weights:
         banner(RANDOM_WEIGHTS_BANNER)
     return model
-
-
-def default_device() -> torch.device:
-    """CUDA if available, else Apple's MPS, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def resolve_device(name: str | torch.device | None = None) -> torch.device:
-    """The device for ``name``, checked: ``cpu``, ``cuda``, ``cuda:N`` (N < the number of GPUs), ``mps``,
-    or ``None``/``"auto"`` for :func:`default_device`. Anything else, or a device this machine lacks,
-    raises :class:`UserError` (instead of an error from deep inside PyTorch later)."""
-    if name is None or (isinstance(name, str) and name.strip().lower() == "auto"):
-        return default_device()
-    if isinstance(name, torch.device):
-        dev = name
-    else:
-        try:
-            dev = torch.device(str(name).strip())
-        except (RuntimeError, ValueError, TypeError):
-            raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cpu":
-        return torch.device("cpu")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"device {str(dev)!r} asked for, but no CUDA GPU is available: use cpu")
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise UserError(f"device {str(dev)!r} asked for, but there are only {count} GPUs: use cuda:0 ... "
-                            f"cuda:{count - 1}")
-        return dev
-    if dev.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise UserError(f"device {str(dev)!r} asked for, but MPS is not available: use cpu")
-        return dev
-    raise UserError(f"unsupported device {str(dev)!r}: use cpu, cuda, cuda:N or mps")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import tiny_train_config  # noqa: E402
 
-from adain_lesson import experiments as E
+from adain_lesson import evaluation as E
 from adain_lesson import train as T
 from adain_lesson.decoder import make_decoder
 from adain_lesson.errors import UserError

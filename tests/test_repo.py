@@ -155,12 +155,14 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 LAYERS = (
     ("errors",),
     ("files",),
-    ("images", "hub", "viz", "course"),
+    ("images", "hub", "viz", "course", "device"),
     ("norms", "vgg", "decoder", "color"),
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
-    ("experiments", "bench", "widgets"),
+    ("figures", "playground"),
+    ("evaluation", "bench", "widgets"),
+    ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
     ("__main__",),
 )
 
