@@ -476,7 +476,7 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
                         "or gram (an extra comparison, written as fig03_losses_gram_extra)")
     p.add_argument("--iterations", type=int, default=None,
                    help="Figs. 5-6: training iterations per decoder (default: 30,000 as the paper's Fig. 6; "
-                        "4 with --smoke)")
+                        "3 with --smoke)")
     p.add_argument("--content-dir", default=None,
                    help="Figs. 5-6: training photos (default: MS-COCO val2017, downloaded; the paper: MS-COCO)")
     p.add_argument("--style-dir", default=None,

@@ -598,11 +598,11 @@ _FULL = {"fig1_size": 256, "fig1_crops": 8, "fig1_steps": 1000, "fig1_batch": 8,
          "fig3_texture_batch": 4, "fig3_texture_width": 16,
          "ablation_load": 512, "ablation_crop": 256, "ablation_batch": 8, "ablation_iterations": FIG6_PAPER_ITERATIONS,
          "ablation_log_every": 50, "ablation_checkpoint_every": 1000, "fig5_size": 512}
-_SMOKE = {"fig1_size": 32, "fig1_crops": 2, "fig1_steps": 3, "fig1_batch": 2, "fig1_width": 4,
-          "fig3_size": 32, "fig3_gatys_steps": 4, "fig3_every": 1, "fig3_texture_steps": 2,
+_SMOKE = {"fig1_size": 32, "fig1_crops": 1, "fig1_steps": 2, "fig1_batch": 2, "fig1_width": 4,
+          "fig3_size": 32, "fig3_gatys_steps": 3, "fig3_every": 1, "fig3_texture_steps": 1,
           "fig3_texture_batch": 2, "fig3_texture_width": 4,
-          "ablation_load": 40, "ablation_crop": 32, "ablation_batch": 2, "ablation_iterations": 4,
-          "ablation_log_every": 1, "ablation_checkpoint_every": 4, "fig5_size": 32}
+          "ablation_load": 40, "ablation_crop": 32, "ablation_batch": 2, "ablation_iterations": 3,
+          "ablation_log_every": 1, "ablation_checkpoint_every": 3, "fig5_size": 32}
 #: The paper's images used in full mode (the authors' repository's; the paper's own test sets, "randomly
 #: chosen from the test set of the WikiArt dataset [39] and MS-COCO [36]", are not published).
 _FIG3_STYLES = ("antimonocromatismo.jpg", "asheville.jpg", "brushstrokes.jpg", "contrast_of_forms.jpg",
@@ -698,7 +698,7 @@ def reproduce(
     images and sizes. Figs. 5 and 6 share four training runs under ``out_dir/runs`` (``resume="auto"``: a
     finished run is reused, an interrupted one resumed), on ``content_dir``/``style_dir`` (default: MS-COCO
     val2017 and the authors' repository's style images; the paper: MS-COCO and WikiArt) for ``iterations``
-    (default: 30,000 as in the paper's Fig. 6, 4 in smoke mode). Returns the paths written and the lines to
+    (default: 30,000 as in the paper's Fig. 6, 3 in smoke mode). Returns the paths written and the lines to
     print (verdicts, or "not checked: random weights").
     """
     fig = str(fig)
