@@ -295,7 +295,9 @@ def bilinear_weights(n: int = 5) -> Tensor:
 
     Corner order: top-left, top-right, bottom-left, bottom-right. Cell (i, j) with ``y = i / (n - 1)``,
     ``x = j / (n - 1)`` gets ``[(1 - x)(1 - y), x (1 - y), (1 - x) y, x y]``: non-negative, summing to
-    1, and one-hot at the corners (each corner is that style alone).
+    1, and one-hot at the corners (each corner is that style alone). The bilinear scheme is our choice: the
+    paper's Fig. 8 caption says only "By feeding the decoder with a convex combination of feature maps
+    transferred to different styles via AdaIN (Equ. 15), we can interpolate between arbitrary new styles".
     """
     if n < 2:
         raise UserError(f"the interpolation grid needs at least 2 x 2 cells, got n={n}")
