@@ -442,6 +442,7 @@ def plot_fig6(logs: Mapping[str, Sequence[dict]], axes=None, *, random_weights: 
     scale. The iteration axis runs from 0 to ``xmax`` (default: the longest run; the paper's figure runs to
     :data:`FIG6_PAPER_ITERATIONS`). The titles say "random weights" when ``random_weights``."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     from .viz import moving_average
 
@@ -455,6 +456,7 @@ def plot_fig6(logs: Mapping[str, Sequence[dict]], axes=None, *, random_weights: 
             ax.plot([r["iteration"] for r in rows], moving_average([float(r[key]) for r in rows], smooth),
                     label=name, lw=1.3)
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())  # readable ticks: label the decades only
         ax.set_xlim(0, xmax or last)
         ax.set_xlabel("Iteration", fontsize=10)
         ax.set_ylabel(f"{key} loss", fontsize=10)
