@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -40,12 +41,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .device import median_seconds
+from .device import cpu_has_fast_bf16, median_seconds, resolve_device, seconds, synchronize
 from .errors import UserError
 from .files import atomic_write
-from .model import InferenceOptions, StyleTransfer, cpu_has_fast_bf16, load_pretrained
-from .norms import adaptive_instance_norm
+from .model import InferenceOptions, StyleTransfer, load_pretrained, reference_forward
 from .playground import PlaygroundEngine, Settings
+from .train import benchmark_training
 
 __all__ = [
     "METHODS",
@@ -210,17 +211,8 @@ def reproduce_table1(model: StyleTransfer, gatys_vgg: nn.Module, out_dir: str | 
 # ------------------------------------------------------------------------------------------------
 
 
-def naive_style_transfer(
-    vgg: nn.Module, decoder: nn.Module, content: Tensor, style: Tensor, alpha: float = 1.0
-) -> Tensor:
-    """pytorch-AdaIN's ``test.py`` ``style_transfer``: both images encoded, AdaIN (Eq. 8), the trade-off
-    of Eq. 14, decoded; eager float32 under ``torch.no_grad``. ``vgg`` is the encoder to relu4_1."""
-    with torch.no_grad():
-        content_f = vgg(content)
-        style_f = vgg(style)
-        feat = adaptive_instance_norm(content_f, style_f)
-        feat = feat * alpha + content_f * (1 - alpha)
-        return decoder(feat)
+#: Deprecated name (kept for one release) of :func:`adain_lesson.model.reference_forward`.
+naive_style_transfer = reference_forward
 
 
 def psnr(output: Tensor, reference: Tensor) -> float:
@@ -272,13 +264,6 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def matmul_tflops(device: torch.device, dtype: torch.dtype, n: int | None = None, repeats: int = 5) -> float:
     """Measured dense matmul throughput (TFLOP/s) of ``device`` in ``dtype``: the best of ``repeats``."""
     n = n or (8192 if device.type == "cuda" else 2048)
@@ -287,13 +272,8 @@ def matmul_tflops(device: torch.device, dtype: torch.dtype, n: int | None = None
     with torch.inference_mode():
         for _ in range(2):
             a @ b
-        _sync(device)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            a @ b
-            _sync(device)
-            times.append(time.perf_counter() - t0)
+        synchronize(device)
+        times = [seconds(functools.partial(torch.matmul, a, b), device) for _ in range(repeats)]
     return 2.0 * n**3 / min(times) / 1e12  # the best run: a peak, robust to other load on the machine
 
 
@@ -357,7 +337,7 @@ def _build(method: _Method, base: StyleTransfer, content: Tensor, style: Tensor,
     """A no-argument callable running ``method`` once on these inputs (style stats cached if ``cached``)."""
     if method.options is None:  # the naive reference, on the unoptimized model's modules
         vgg, dec = base.encoder.body, base.decoder
-        return lambda: naive_style_transfer(vgg, dec, content, style)
+        return lambda: reference_forward(vgg, dec, content, style)
     model = copy.deepcopy(base).optimize(method.options)
     with torch.inference_mode():
         target = model.encode_style(style) if cached else style
@@ -444,7 +424,7 @@ def _bench_case(
     one = contents[:1]
     enc_flops, feat_shape = conv_flops(base.encoder.body, (1, 3, size, size))
     dec_flops, _ = conv_flops(base.decoder, feat_shape)
-    ref = naive_style_transfer(base.encoder.body, base.decoder, one, style)
+    ref = reference_forward(base.encoder.body, base.decoder, one, style)
 
     rows: list[BenchRow] = []
     runners: list[tuple[BenchRow, Callable[[], Tensor]]] = []
@@ -461,7 +441,7 @@ def _bench_case(
             fn = _build(m, base, contents[: m.batch], style, cached=not style_encoding)
             for _ in range(warmup):
                 out = fn()
-            _sync(device)
+            synchronize(device)
         except Exception as exc:  # noqa: BLE001 - an optimization that fails here is reported, not fatal
             row.skipped = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
             continue
@@ -474,11 +454,7 @@ def _bench_case(
     naive_row = next((r for r, _ in runners if r.method == "naive"), None)
     for _ in range(repeats):  # interleaved rounds: every method sees the same machine load
         for row, fn in runners:
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            row.runs_ms.append((time.perf_counter() - t0) * 1e3)
+            row.runs_ms.append(seconds(fn, device) * 1e3)
     for row, _ in runners:
         row.median_ms = statistics.median(row.runs_ms)
         row.ms_per_image = row.median_ms / row.batch
@@ -532,7 +508,7 @@ def run_benchmark(
     Random weights: speed does not depend on them, and the parity checks hold for any weights.
     """
     if threads is not None and threads < 1:
-        raise UserError(f"--threads must be >= 1, got {threads}")
+        raise UserError(f"threads must be >= 1, got {threads}", param="threads")
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -549,11 +525,8 @@ def _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick
     if not sizes or any(int(s) < 16 for s in sizes):
         raise UserError(f"sizes must be at least 16 px (the encoder downsamples by 8), got {list(sizes)}")
     if batch < 1:
-        raise UserError(f"--batch must be >= 1, got {batch}")
-    devs = [torch.device(d) for d in (devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))]
-    for d in devs:
-        if d.type == "cuda" and not torch.cuda.is_available():
-            raise UserError("--device cuda asked for, but no CUDA GPU is available: use --device cpu")
+        raise UserError(f"batch must be >= 1, got {batch}", param="batch")
+    devs = [resolve_device(d) for d in (devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))]
     report: dict = {
         "schema": SCHEMA,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -631,44 +604,30 @@ def benchmark_playground(
             for preset, model in models.items():
                 engine = PlaygroundEngine(model)
                 base = Settings(content="sample:house", styles=("sample:mosaic",), weights=(1.0,), size=size)
-                fresh = engine.render(base)
-                alpha = engine.render(Settings(**{**base.__dict__, "alpha": 0.5}))
-                times.setdefault((size, preset, "fresh"), []).append(fresh.ms)
-                times.setdefault((size, preset, "alpha"), []).append(alpha.ms)
+                alpha = Settings(**{**base.__dict__, "alpha": 0.5})
+                for update, settings in (("fresh", base), ("alpha", alpha)):
+                    run = functools.partial(engine.render, settings)
+                    times.setdefault((size, preset, update), []).append(seconds(run, model.device))
             say(f"playground {size} px: round {rnd + 1}/{repeats}")
     rows = []
-    for (size, preset, update), ms in times.items():
-        median = sorted(ms)[len(ms) // 2]
+    for (size, preset, update), runs in times.items():
+        median = statistics.median(runs) * 1e3
         ref = times.get((size, "fp32", update))
-        ref_median = sorted(ref)[len(ref) // 2] if ref else None
-        rows.append({"size": size, "preset": preset, "update": update, "median_ms": median, "min_ms": min(ms),
+        ref_median = statistics.median(ref) * 1e3 if ref else None
+        rows.append({"size": size, "preset": preset, "update": update, "median_ms": median, "min_ms": min(runs) * 1e3,
                      "speedup_vs_fp32": (ref_median / median) if ref_median else None,
                      "device": str(models[preset].device)})
     return rows
 
 
 def training_benchmark_function() -> Callable[..., dict]:
-    """``adain_lesson.train.benchmark_training``, imported lazily; :class:`UserError` if the module is missing."""
-    import importlib
-
-    try:
-        module = importlib.import_module(f"{__package__}.train")
-    except ModuleNotFoundError as exc:
-        if exc.name in (None, f"{__package__}.train"):
-            raise UserError(
-                "--train needs adain_lesson.train (the training issue), which this checkout lacks: merge it first"
-            ) from None
-        raise
-    fn = getattr(module, "benchmark_training", None)
-    if fn is None:
-        raise UserError("adain_lesson.train has no benchmark_training(): update the training module for --train")
-    return fn
+    """Deprecated (kept for one release): :func:`adain_lesson.train.benchmark_training` itself."""
+    return benchmark_training
 
 
 def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None
                         ) -> dict:
     """Training speed, naive loop vs tuned, via ``adain_lesson.train.benchmark_training`` (batch 8, 256 px)."""
-    benchmark_training = training_benchmark_function()
     log = log or (lambda _msg: None)
     log(f"training: naive loop, {steps} steps")
     naive = benchmark_training(steps, False, device)

@@ -3,8 +3,9 @@
 - :func:`default_device` and :func:`resolve_device`: the one device resolver (CPU, ``cuda``, ``cuda:N``
   within the number of GPUs, Apple's MPS, ``None``/``"auto"`` for the best available);
 - :func:`cpu_has_fast_bf16`: whether reduced precision pays on this CPU;
-- :func:`synchronize` and :func:`median_seconds`: the one timer (warm-up, synchronise, median), used by
-  :mod:`adain_lesson.bench`, the playground benchmark and the training benchmark.
+- :func:`synchronize`, :func:`seconds` (one synchronised call) and :func:`median_seconds` (warm-up, then the
+  median of synchronised calls): the one timer, used by :mod:`adain_lesson.bench` (Table 1, the playground
+  and the training benchmark) and the notebooks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from .errors import UserError
 
-__all__ = ["cpu_has_fast_bf16", "default_device", "median_seconds", "resolve_device", "synchronize"]
+__all__ = ["cpu_has_fast_bf16", "default_device", "median_seconds", "resolve_device", "seconds", "synchronize"]
 
 
 def default_device() -> torch.device:
@@ -84,6 +85,16 @@ def synchronize(device: torch.device | str) -> None:
         torch.mps.synchronize()
 
 
+def seconds(fn: Callable[[], object], device: torch.device | str) -> float:
+    """The wall time of one call of ``fn()``, synchronising ``device`` before and after it so that the work
+    it queued on a GPU is counted."""
+    synchronize(device)
+    t0 = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - t0
+
+
 def median_seconds(fn: Callable[[], object], device: torch.device | str, runs: int = 10, warmup: int = 3) -> float:
     """The median wall time of ``fn()`` over ``runs`` timed calls after ``warmup`` untimed ones, in inference
     mode, synchronising ``device`` (CUDA, MPS) before and after each call so the GPU's work is counted."""
@@ -93,11 +104,5 @@ def median_seconds(fn: Callable[[], object], device: torch.device | str, runs: i
     with torch.inference_mode():
         for _ in range(warmup):
             fn()
-        times = []
-        for _ in range(runs):
-            synchronize(device)
-            t0 = time.perf_counter()
-            fn()
-            synchronize(device)
-            times.append(time.perf_counter() - t0)
+        times = [seconds(fn, device) for _ in range(runs)]
     return statistics.median(times)

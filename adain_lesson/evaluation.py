@@ -29,9 +29,8 @@ from torch import Tensor, nn
 
 from .errors import UserError
 from .figures import tile_grid
-from .losses import content_loss, mean_std_loss
-from .model import StyleTransfer
-from .norms import adaptive_instance_norm
+from .losses import adain_losses, adain_targets, content_loss, mean_std_loss
+from .model import StyleTransfer, fuse
 from .vgg import STYLE_LAYERS, Encoder
 
 __all__ = [
@@ -77,9 +76,9 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
     - style loss: Eq. 13, ``sum_i ||mu(phi_i(output)) - mu(phi_i(s))||^2 + ||sigma(phi_i(output)) -
       sigma(phi_i(s))||^2`` over relu1_1 ... relu4_1.
 
-    Both with the same reduction as training (``"mse"``: mean squared errors, as
-    :func:`adain_lesson.train.training_losses`; the authors' ``StyleINLossModule`` sums the squares
-    instead, which scales each layer's term by its channel count). Images are ``[3, H, W]`` or
+    Both with the same reduction as training (``"mse"``: mean squared errors; at relu4_1 through
+    :func:`adain_lesson.losses.adain_losses`, the helper training uses; the authors' ``StyleINLossModule``
+    sums the squares instead, which scales each layer's term by its channel count). Images are ``[3, H, W]`` or
     ``[N, 3, H, W]`` in [0, 1] on the encoder's device; ``output`` must have the content's size (the style
     may differ); the encoder must reach ``content_layer`` (relu4_2 needs e.g.
     :func:`adain_lesson.gatys.gatys_encoder`). Returns two scalar tensors (no gradient).
@@ -96,12 +95,16 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
                         "size: crop or resize the output to the content's size")
     layers = [*STYLE_LAYERS, content_layer]
     with torch.no_grad():
+        if content_target == "adain":  # Eq. 12 against t, Eq. 13: the training objective's one helper
+            if getattr(encoder, "last", "relu4_1") != "relu4_1":
+                raise UserError("content_target='adain' needs AdaIN's encoder (VGG to relu4_1), e.g. model.encoder")
+            _, t, style_feats = adain_targets(encoder, content, style)
+            return adain_losses(encoder, output, t, style_feats, reduction)
         style_feats = encoder.features(style, STYLE_LAYERS)
-        out_feats = encoder.features(output, layers)
-        if content_target == "adain":
-            target = adaptive_instance_norm(encoder(content).float(), style_feats[-1].float())  # Eq. 12's t
-        else:
-            target = encoder.features(content, [content_layer])[0].float()
+        if content_layer == STYLE_LAYERS[-1]:  # the content image's features at relu4_1, Eq. 13
+            return adain_losses(encoder, output, encoder.features(content, [content_layer])[0], style_feats, reduction)
+        out_feats = encoder.features(output, layers)  # another layer (Fig. 3: relu4_2): one pass for both losses
+        target = encoder.features(content, [content_layer])[0].float()
         loss_c = content_loss(out_feats[-1].float(), target, reduction)
         loss_s = mean_std_loss([f.float() for f in out_feats[:-1]], [f.float() for f in style_feats], reduction)
     return loss_c, loss_s
@@ -325,13 +328,11 @@ def fig5_ablation_grid(
     """Fig. 5: for each (content, style) pair one row: content, style, then each variant's output.
 
     ``variants`` maps a name (e.g. "Enc-AdaIN") to ``(decoder, fusion)``; the decoder reads
-    :func:`adain_lesson.train.fuse` ``(f(c), f(s), fusion)`` (AdaIN, Eq. 9, or Enc-Concat). Images are
+    :func:`adain_lesson.model.fuse` ``(f(c), f(s), fusion)`` (AdaIN, Eq. 9, or Enc-Concat). Images are
     ``[3, H, W]`` in [0, 1]; outputs are cropped to the content's size. Every tile of the first row carries
     its column's name on the image; with ``random_weights`` the figure's title says so. Returns
     ``(figure, settings)`` with ``settings["figure"] == "5"``.
     """
-    from .train import fuse
-
     if not variants or not pairs:
         raise UserError("fig5_ablation_grid needs at least one variant and one (content, style) pair")
     device = next(encoder.parameters()).device

@@ -32,18 +32,17 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import hub
-from .errors import UserError
+from .device import default_device
+from .errors import UserError, offline_hint
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
-from .model import RANDOM_WEIGHTS_BANNER, load_weights_file, random_init_
 from .norms import calc_mean_std
-from .vgg import LAYER_INDEX, Encoder, make_vgg
+from .vgg import LAYER_INDEX, Encoder
+from .weights import NOTEBOOK_OFFLINE_FIX, RANDOM_WEIGHTS_BANNER, load_encoder
 
 __all__ = [
     "CONTENT_LAYER",
@@ -121,32 +120,8 @@ def gatys_encoder(
     mechanics only), a folder holding ``vgg_normalised.pth``, or the path of that file.
     The returned encoder has an attribute ``random_weights``.
     """
-    from .model import default_device
-
-    if last not in LAYER_INDEX:
-        raise UserError(f"unknown VGG layer {last!r}: choose one of {', '.join(LAYER_INDEX)}")
-    device = torch.device(device) if device is not None else default_device()
-    vgg = make_vgg()
-    is_random = str(weights) == "random"
-    if is_random:
-        random_init_(vgg, seed)
-    else:
-        if str(weights) == "auto":
-            path = hub.fetch("vgg_normalised.pth", progress=progress, mirror=mirror)
-        else:
-            path = Path(weights)
-            if path.is_dir():
-                path = path / "vgg_normalised.pth"
-            if not path.is_file():
-                raise UserError(f"weights must be auto, random, a folder with vgg_normalised.pth, or that file; "
-                                f"{path} does not exist")
-        try:
-            vgg.load_state_dict(load_weights_file(path), strict=True)
-        except RuntimeError:
-            raise UserError(f"{path} does not fit the 53-module VGG layout: is it vgg_normalised.pth?") from None
-    encoder = Encoder(vgg, last).to(device)
-    encoder.random_weights = is_random
-    return encoder
+    return load_encoder(weights, last, device if device is not None else default_device(), seed=seed,
+                        progress=progress, mirror=mirror)
 
 
 def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, announce: bool = True) -> Encoder:
@@ -154,10 +129,8 @@ def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, ann
     banner, when the notebook has shown one already), else the released VGG."""
     from .viz import banner
 
-    try:
+    with offline_hint(NOTEBOOK_OFFLINE_FIX):
         encoder = gatys_encoder("random" if smoke else "auto", device)
-    except hub.OfflineError as exc:
-        raise UserError(f"{exc}; or set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights") from None
     if smoke and announce:
         banner(RANDOM_WEIGHTS_BANNER)
     return encoder

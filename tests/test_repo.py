@@ -157,11 +157,12 @@ LAYERS = (
     ("files",),
     ("images", "hub", "viz", "course", "device"),
     ("norms", "vgg", "decoder", "color"),
+    ("weights",),
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
     ("figures", "playground"),
-    ("evaluation", "bench", "widgets"),
+    ("evaluation", "bench", "widgets", "batch"),
     ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
     ("__main__",),
 )
