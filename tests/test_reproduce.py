@@ -99,3 +99,45 @@ def test_fig1_check_and_the_plots_say_random_weights() -> None:
     fig = bench.plot_table1(rows, random_weights=True)
     assert "random weights" in fig.axes[0].get_title()
     plt.close(fig)
+
+
+_TINY_FULL = {"fig1_size": 32, "fig1_crops": 1, "fig1_steps": 2, "fig1_batch": 2, "fig1_width": 4,
+              "fig3_size": 32, "fig3_gatys_steps": 2, "fig3_every": 1, "fig3_texture_steps": 1,
+              "fig3_texture_batch": 2, "fig3_texture_width": 4,
+              "ablation_load": 40, "ablation_crop": 32, "ablation_batch": 2, "ablation_iterations": 2,
+              "ablation_log_every": 1, "ablation_checkpoint_every": 2, "fig5_size": 32}
+
+
+@pytest.fixture
+def full_mode_tiny(shared_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Full mode's inputs (the paper's images, from the shared mirror) at tiny sizes and step counts, with
+    random weights: the full-mode code path without a GPU or the network."""
+    from adain_lesson.gatys import gatys_encoder
+    from adain_lesson.model import load_pretrained
+
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(E, "_FULL", _TINY_FULL)
+    monkeypatch.setattr(E, "_FIG3_STYLES", ("asheville.jpg",))
+    return load_pretrained("random", "cpu"), gatys_encoder("random", "cpu"), shared_repo
+
+
+def test_full_mode_inputs_of_figs_1_and_3(full_mode_tiny, tmp_path: Path) -> None:
+    model, vgg, shared = full_mode_tiny
+    paths, _ = E.reproduce("3", model, vgg, tmp_path / "o", smoke=False, weights="random", progress=False,
+                           mirror=shared.parent)
+    fig3 = json.loads(paths[1].read_text())
+    assert fig3["pairs"] == 11 and fig3["settings"]["size"] == [32, 32]  # the 11 contents of the repository
+    paths, lines = E.reproduce("1", model, vgg, tmp_path / "o", smoke=False, weights="random", progress=False,
+                               mirror=shared.parent)
+    fig1 = json.loads(paths[1].read_text())
+    assert fig1["settings"]["contents"] == 11 and "not checked: random weights" in lines[0]
+
+
+def test_full_mode_fig5_trains_on_given_folders(full_mode_tiny, tmp_path: Path) -> None:
+    model, vgg, shared = full_mode_tiny
+    folders = dict(content_dir=str(shared / "input" / "content"), style_dir=str(shared / "input" / "style"))
+    paths, _ = E.reproduce("5", model, vgg, tmp_path / "o", smoke=False, weights="random", progress=False,
+                           mirror=shared.parent, **folders)
+    settings = json.loads(paths[1].read_text())
+    assert settings["rows"] == 3 and settings["columns"][-1] == "random decoder"  # the paper's three pairs
+    assert sorted(p.name for p in (tmp_path / "o" / "runs").iterdir()) == sorted(E.ABLATION_VARIANTS)
