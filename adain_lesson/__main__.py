@@ -48,7 +48,7 @@ def _add_stylize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ext", default=".png", choices=[".png", ".jpg"], help="output format")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
                    help="auto: the fastest settings for the device, reduced precision included (bf16 on CPUs "
-                        "with AMX/AVX512-BF16: measured PSNR 47.7 dB vs fp32; fp16 on CUDA, not yet measured); "
+                        "with AMX/AVX512-BF16, fp16 on CUDA; their agreement with fp32 is measured by bench); "
                         "fp32: float32 only (default: auto)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network (slow first image per size; pays for many same-size images)")
@@ -64,8 +64,8 @@ def _floats(text: str | None, what: str) -> list[float] | None:
 
 
 def _device(name: str | None):
-    """The checked ``--device`` (see :func:`adain_lesson.model.resolve_device`; ``None`` = the default)."""
-    from .model import resolve_device
+    """The checked ``--device`` (see :func:`adain_lesson.device.resolve_device`; ``None`` = the default)."""
+    from .device import resolve_device
 
     return resolve_device(name)
 
@@ -78,7 +78,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from . import batch, viz
-    from .model import RANDOM_WEIGHTS_BANNER, InferenceOptions, load_pretrained
+    from .model import InferenceOptions, load_pretrained
+    from .weights import RANDOM_WEIGHTS_BANNER
 
     def note(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
@@ -145,11 +146,12 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     from . import images, viz
     from .batch import load_source
     from .files import ensure_dir
-    from .gatys import gatys_encoder, min_side, stylize
+    from .gatys import CONTENT_LAYER, gatys_encoder, optimize_image
+    from .vgg import GATYS_STYLE_LAYERS, min_side
     from .weights import RANDOM_WEIGHTS_BANNER
 
     (c_name, c_src), (s_name, s_src) = _single(args.content, "content"), _single(args.style, "style")
-    smallest = max(images.MIN_SIDE, min_side())
+    smallest = max(images.MIN_SIDE, min_side([CONTENT_LAYER, *GATYS_STYLE_LAYERS]))
     if args.size < smallest:
         raise UserError(f"--size must be at least {smallest} px (relu5_1 lies after four poolings), got {args.size}")
     for name in ("content_weight", "style_weight", "tv_weight"):
@@ -176,7 +178,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
             written.append(images.save_image(image[0], out_dir / f"{stem}_step{step:04d}.png"))
         print(f"step {step}/{args.steps}: loss {losses['total']:.4g}", file=sys.stderr)
 
-    result = stylize(encoder, content, style, steps=args.steps, optimizer=args.optimizer, init=args.init,
+    result = optimize_image(encoder, content, style, steps=args.steps, optimizer=args.optimizer, init=args.init,
                      style_loss=args.style_loss, content_weight=args.content_weight, style_weight=args.style_weight,
                      tv_weight=args.tv_weight, seed=args.seed, callback=save_step if args.every else None,
                      every=args.every or args.steps)
@@ -329,7 +331,8 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 def cmd_figures(args: argparse.Namespace) -> int:
     from . import bench, evaluation, figures, images, viz
     from .gatys import gatys_encoder
-    from .model import RANDOM_WEIGHTS_BANNER, load_pretrained, prepare_masks
+    from .model import load_pretrained, prepare_masks
+    from .weights import RANDOM_WEIGHTS_BANNER
 
     known = (*figures.FIGURES, *evaluation.QUANTITATIVE, "table1")
     wanted = list(known) if "all" in args.fig else []
@@ -527,7 +530,7 @@ def as_flags(exc: UserError) -> str:
     message = str(exc)
     for name in exc.params:
         flag = "--" + name.replace("_", "-")
-        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message, count=1)
+        message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", flag, message, count=1)  # not in a path
     return message
 
 

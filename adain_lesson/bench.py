@@ -119,15 +119,15 @@ def time_stylization(
 def table1_timing(model: StyleTransfer, gatys_vgg: nn.Module, sizes: Sequence[int] = (256, 512), *, runs: int = 10,
                   warmup: int = 3, gatys_steps: int = 20, seed: int = 0) -> list[dict]:
     """Table 1's rows on this device: AdaIN with and without the style's encoding (:func:`time_stylization`),
-    and Gatys et al. (L-BFGS, :func:`adain_lesson.gatys.stylize`) timed over ``gatys_steps`` iterations
+    and Gatys et al. (L-BFGS, :func:`adain_lesson.gatys.optimize_image`) timed over ``gatys_steps`` iterations
     after a one-step warm-up and scaled to 500 iterations. (500 is not stated for Table 1 in the text;
     it is the iteration count of the Gatys et al. results in Fig. 3, read from the figure.)
 
     One dict per size: the keys of :func:`time_stylization` plus ``gatys_500_s``, ``gatys_steps_timed``
     and ``paper_gatys_s`` (None for sizes the paper did not list).
     """
-    from .gatys import PAPER_TABLE1 as PAPER_GATYS
-    from .gatys import stylize as gatys_stylize
+    from .gatys import PAPER_TABLE1_GATYS as PAPER_GATYS
+    from .gatys import optimize_image
 
     if gatys_steps < 1:
         raise UserError(f"gatys_steps must be at least 1, got {gatys_steps}")
@@ -138,8 +138,8 @@ def table1_timing(model: StyleTransfer, gatys_vgg: nn.Module, sizes: Sequence[in
         size = row["size"]
         c = torch.rand(3, size, size, generator=g).to(device)
         s = torch.rand(3, size, size, generator=g).to(device)
-        gatys_stylize(gatys_vgg, c, s, steps=1)  # warm-up (a GPU also picks its algorithms)
-        run = gatys_stylize(gatys_vgg, c, s, steps=gatys_steps)
+        optimize_image(gatys_vgg, c, s, steps=1)  # warm-up (a GPU also picks its algorithms)
+        run = optimize_image(gatys_vgg, c, s, steps=gatys_steps)
         row.update(gatys_500_s=run.seconds / run.steps * 500, gatys_steps_timed=run.steps,
                    paper_gatys_s=PAPER_GATYS.get(size))
     return rows
@@ -502,7 +502,7 @@ def run_benchmark(
     """Run the benchmark and return the report (a JSON-ready dict; see :data:`SCHEMA`, :func:`validate_report`).
 
     ``devices``: default CPU plus CUDA when present. ``methods``: default all but ``compile`` (it costs
-    ~40 s of compilation per shape and mode; name it to include it). ``modes``: True =
+    a slow compilation per shape and mode; name it to include it). ``modes``: True =
     with style encoding, False = cached style statistics. ``quick``: 64 px, 2 runs, batch 2, a smoke test.
     ``threads``: CPU threads for the run (``torch.set_num_threads``, restored afterwards; default: as set).
     Random weights: speed does not depend on them, and the parity checks hold for any weights.

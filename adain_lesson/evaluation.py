@@ -31,7 +31,7 @@ from .errors import UserError
 from .figures import tile_grid
 from .losses import adain_losses, adain_targets, content_loss, mean_std_loss
 from .model import StyleTransfer, fuse
-from .vgg import STYLE_LAYERS, Encoder
+from .vgg import ADAIN_STYLE_LAYERS, Encoder
 
 __all__ = [
     "ABLATION_VARIANTS",
@@ -93,15 +93,15 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
     if output.shape[-2:] != content.shape[-2:]:
         raise UserError(f"output {tuple(output.shape[-2:])} and content {tuple(content.shape[-2:])} differ in "
                         "size: crop or resize the output to the content's size")
-    layers = [*STYLE_LAYERS, content_layer]
+    layers = [*ADAIN_STYLE_LAYERS, content_layer]
     with torch.no_grad():
         if content_target == "adain":  # Eq. 12 against t, Eq. 13: the training objective's one helper
             if getattr(encoder, "last", "relu4_1") != "relu4_1":
                 raise UserError("content_target='adain' needs AdaIN's encoder (VGG to relu4_1), e.g. model.encoder")
             _, t, style_feats = adain_targets(encoder, content, style)
             return adain_losses(encoder, output, t, style_feats, reduction)
-        style_feats = encoder.features(style, STYLE_LAYERS)
-        if content_layer == STYLE_LAYERS[-1]:  # the content image's features at relu4_1, Eq. 13
+        style_feats = encoder.features(style, ADAIN_STYLE_LAYERS)
+        if content_layer == ADAIN_STYLE_LAYERS[-1]:  # the content image's features at relu4_1, Eq. 13
             return adain_losses(encoder, output, encoder.features(content, [content_layer])[0], style_feats, reduction)
         out_feats = encoder.features(output, layers)  # another layer (Fig. 3: relu4_2): one pass for both losses
         target = encoder.features(content, [content_layer])[0].float()
@@ -170,7 +170,7 @@ def fig3_losses(
       VGG-19 to relu5_1, e.g. :func:`adain_lesson.gatys.gatys_encoder`; give it the weights of the model's
       encoder), style loss Eq. 13, both as mean squared errors (our choice; the authors' code sums).
 
-    Methods: Gatys et al. (L-BFGS from white noise, :func:`adain_lesson.gatys.stylize`), scored at
+    Methods: Gatys et al. (L-BFGS from white noise, :func:`adain_lesson.gatys.optimize_image`), scored at
     :func:`linear_steps` ``(gatys_steps, score_every)``; Ulyanov et al. (a :class:`~adain_lesson.texture_net.TextureNet`
     with IN, **one network per style**, ``texture_steps`` Adam steps on ``texture_contents``, default the
     contents themselves, a favour to it); AdaIN (``model``, one forward pass, Eq. 10); and as references the
@@ -185,7 +185,7 @@ def fig3_losses(
     """
     from tqdm.auto import tqdm
 
-    from .gatys import stylize as gatys_stylize
+    from .gatys import optimize_image
     from .texture_net import TextureNet, train_texture_net
 
     if style_loss not in FIG3_STYLE_LOSSES:
@@ -205,7 +205,7 @@ def fig3_losses(
         return torch.stack(evaluate_losses(gatys_vgg, c, s, image, content_layer=FIG3_CONTENT_LAYER)).cpu()
 
     if style_loss == "mean_std":
-        gatys_kw = dict(style_loss="mean_std", style_layers=STYLE_LAYERS, style_weight=style_weight)
+        gatys_kw = dict(style_loss="mean_std", style_layers=ADAIN_STYLE_LAYERS, style_weight=style_weight)
         texture_kw = dict(style_loss="mean_std", style_weight=style_weight, content_layer=FIG3_CONTENT_LAYER)
     else:
         gatys_kw = dict(style_loss="gram")
@@ -238,7 +238,7 @@ def fig3_losses(
                 if step in checkpoints:
                     scores[step] = score(c, s, image)
 
-            gatys_stylize(gatys_vgg, c, s, steps=gatys_steps, seed=seed, callback=record, every=1, **gatys_kw)
+            optimize_image(gatys_vgg, c, s, steps=gatys_steps, seed=seed, callback=record, every=1, **gatys_kw)
             last = scores[max(scores)]  # L-BFGS may stop early when the gradient vanishes: hold the last value
             gatys_all[k] = torch.stack([scores.get(step, last) for step in checkpoints])
             k += 1
@@ -256,7 +256,7 @@ def fig3_losses(
         "pairs": n,
         "settings": {"gatys_steps": gatys_steps, "texture_steps": texture_steps, "texture_width": texture_width,
                      "style_loss": style_loss, "style_weight": style_weight if style_loss == "mean_std" else None,
-                     "content_layer": FIG3_CONTENT_LAYER, "style_layers": list(STYLE_LAYERS),
+                     "content_layer": FIG3_CONTENT_LAYER, "style_layers": list(ADAIN_STYLE_LAYERS),
                      "content_target": "content image features", "reduction": "mse",
                      "contents": len(contents), "styles": len(styles),
                      "size": [int(contents[0].shape[-2]), int(contents[0].shape[-1])],

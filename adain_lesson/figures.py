@@ -35,7 +35,7 @@ from torch import Tensor
 
 from . import hub, images, viz
 from .errors import UserError
-from .files import atomic_write, ensure_dir
+from .files import atomic_write, atomic_write_text, ensure_dir
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
@@ -577,21 +577,12 @@ def show_figures(figures: Sequence[Tensor], titles: Sequence[str], width: float 
     return fig
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    with atomic_write(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
 def save_figure(image: Tensor, settings: dict, out_dir: str | os.PathLike, stem: str) -> tuple[Path, Path]:
     """Write ``<stem>.png`` and ``<stem>.json`` (the settings) into ``out_dir``, each atomically."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
+    out_dir = ensure_dir(out_dir)
     png = images.save_image(image, out_dir / f"{stem}.png")
     js = out_dir / f"{stem}.json"
-    _write_text_atomic(js, json.dumps(settings | {"python": platform.python_version()}, indent=2) + "\n")
+    atomic_write_text(js, json.dumps(settings | {"python": platform.python_version()}, indent=2) + "\n")
     return png, js
 
 
@@ -612,8 +603,8 @@ def save_plot(fig, numbers: dict, out_dir: str | os.PathLike, stem: str,
     with atomic_write(png, "wb") as f:
         f.write(buf.getvalue())
     js = out_dir / f"{stem}.json"
-    _write_text_atomic(js, json.dumps(numbers | {"python": platform.python_version(), "torch": torch.__version__},
-                                      indent=2) + "\n")
+    atomic_write_text(js, json.dumps(numbers | {"python": platform.python_version(), "torch": torch.__version__},
+                                     indent=2) + "\n")
     written = [png, js]
     if table:
         text = io.StringIO()
@@ -621,6 +612,6 @@ def save_plot(fig, numbers: dict, out_dir: str | os.PathLike, stem: str,
         writer.writeheader()
         writer.writerows(table)
         path = out_dir / f"{stem}.csv"
-        _write_text_atomic(path, text.getvalue())
+        atomic_write_text(path, text.getvalue())
         written.append(path)
     return written

@@ -37,38 +37,42 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import images
 from .device import default_device
 from .errors import UserError, offline_hint
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
 from .norms import calc_mean_std
-from .vgg import LAYER_INDEX, Encoder
+from .vgg import GATYS_STYLE_LAYERS, LAYER_INDEX, Encoder, min_side
 from .weights import NOTEBOOK_OFFLINE_FIX, RANDOM_WEIGHTS_BANNER, load_encoder
 
 __all__ = [
     "CONTENT_LAYER",
     "INITS",
     "OPTIMIZERS",
-    "PAPER_TABLE1",
-    "STYLE_LAYERS",
+    "GATYS_STYLE_LAYERS",
+    "PAPER_TABLE1_GATYS",
     "STYLE_LOSSES",
     "GatysResult",
     "gatys_encoder",
     "initial_image",
     "lesson_encoder",
-    "stylize",
+    "min_side",
+    "optimize_image",
 ]
 
 #: Gatys et al.'s content layer (conv4_2, here its ReLU).
 CONTENT_LAYER = "relu4_2"
-#: Gatys et al.'s style layers (conv1_1 ... conv5_1, here their ReLUs).
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
 STYLE_LOSSES = ("gram", "mean_std")
 #: AdaIN's Table 1, Gatys et al.'s row: seconds on a Pascal Titan X, by image side. The table does not say how
 #: many iterations; we compare with 500, the length of Gatys et al.'s curve in the paper's Fig. 3 (read from
 #: the figure).
-PAPER_TABLE1 = {256: 14.17, 512: 46.75}
+PAPER_TABLE1_GATYS = {256: 14.17, 512: 46.75}
+#: Deprecated names (kept for one release): :data:`adain_lesson.vgg.GATYS_STYLE_LAYERS`,
+#: :data:`PAPER_TABLE1_GATYS`; ``stylize`` is :func:`optimize_image` (defined below).
+STYLE_LAYERS = GATYS_STYLE_LAYERS
+PAPER_TABLE1 = PAPER_TABLE1_GATYS
 
 #: ``callback(step, image, losses)``: step counts from 1; ``image`` is a detached copy ``[1, 3, H, W]``;
 #: ``losses`` maps "total", "content", "style", "tv" to floats.
@@ -77,7 +81,7 @@ Callback = Callable[[int, Tensor, dict], None]
 
 @dataclass
 class GatysResult:
-    """What :func:`stylize` returns.
+    """What :func:`optimize_image` returns.
 
     ``image`` ``[1, 3, H, W]`` in [0, 1] on the encoder's device; ``history`` maps "total", "content",
     "style" and "tv" to one float per step (the losses of the image *before* that step's update, already
@@ -141,7 +145,7 @@ def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, ann
 # ------------------------------------------------------------------------------------------------
 
 
-def _as_batch(img: Tensor, what: str) -> Tensor:
+def _one_image(img: Tensor, what: str) -> Tensor:
     if not isinstance(img, Tensor):
         raise UserError(f"{what} must be a tensor [3, H, W] in [0, 1] (use adain_lesson.images.load_image)")
     if img.dim() == 3:
@@ -149,19 +153,6 @@ def _as_batch(img: Tensor, what: str) -> Tensor:
     if img.dim() != 4 or img.shape[0] != 1 or img.shape[1] != 3:
         raise UserError(f"{what} must be one RGB image [3, H, W] or [1, 3, H, W], got {tuple(img.shape)}")
     return img
-
-
-def min_side(layers: Sequence[str] = (CONTENT_LAYER, *STYLE_LAYERS)) -> int:
-    """The smallest image side (px) the VGG can take up to the deepest of ``layers``: each max pooling
-    halves the side (rounding up), and the reflection padding of a 3x3 convolution needs at least 2 px.
-    For Gatys et al.'s relu5_1 (after four poolings) that is 17 px."""
-    deepest = max(layers, key=LAYER_INDEX.__getitem__)
-    poolings = sum(1 for name in ("pool1", "pool2", "pool3", "pool4") if _POOL_INDEX[name] < LAYER_INDEX[deepest])
-    return 2 ** poolings + 1
-
-
-#: Where the max poolings sit in the released VGG layout (module indices).
-_POOL_INDEX = {"pool1": 7, "pool2": 14, "pool3": 27, "pool4": 40}
 
 
 def _encoder_device(encoder: nn.Module) -> torch.device:
@@ -173,7 +164,7 @@ def initial_image(init: str, content: Tensor, style: Tensor, seed: int = 0) -> T
     """The starting image ``[1, 3, H, W]`` on the content's device: uniform ``"noise"`` in [0, 1] (from
     ``seed``, drawn on the CPU so every device gets the same image), a copy of the ``"content"``, or the
     ``"style"`` resized to the content's size."""
-    content, style = _as_batch(content, "content"), _as_batch(style, "style")
+    content, style = _one_image(content, "content"), _one_image(style, "style")
     if init == "noise":
         g = torch.Generator().manual_seed(seed)
         return torch.rand(content.shape, generator=g).to(device=content.device, dtype=content.dtype)
@@ -203,7 +194,7 @@ def _truncated(encoder: Encoder | nn.Sequential, deepest: str) -> Encoder:
     raise UserError("encoder must be an adain_lesson.vgg.Encoder or a VGG nn.Sequential (see gatys_encoder)")
 
 
-def stylize(
+def optimize_image(
     encoder: Encoder | nn.Sequential,
     content: Tensor,
     style: Tensor,
@@ -212,7 +203,7 @@ def stylize(
     optimizer: str = "lbfgs",
     init: str = "noise",
     content_layer: str = CONTENT_LAYER,
-    style_layers: Sequence[str] = STYLE_LAYERS,
+    style_layers: Sequence[str] = GATYS_STYLE_LAYERS,
     layer_weights: Sequence[float] | None = None,
     content_weight: float = 1.0,
     style_weight: float | None = None,
@@ -276,7 +267,7 @@ def stylize(
     if len(weights) != len(style_layers) or any(not (math.isfinite(w) and w >= 0) for w in weights):
         raise UserError(f"layer_weights needs {len(style_layers)} finite, non-negative values (one per style layer)")
 
-    content, style = _as_batch(content, "content"), _as_batch(style, "style")
+    content, style = _one_image(content, "content"), _one_image(style, "style")
     smallest = min_side([content_layer, *style_layers])
     for what, img in (("content", content), ("style", style)):
         if min(img.shape[-2:]) < smallest:
@@ -290,8 +281,8 @@ def stylize(
             raise UserError(
                 f"{what} is on {t.device} but the encoder is on {device}: move it with .to({str(device)!r})"
             )
-    if min(content.shape[-2:]) < 16 or min(style.shape[-2:]) < 16:
-        raise UserError("content and style must be at least 16 px per side (the encoder pools 4 times)")
+    if min(content.shape[-2:]) < images.MIN_SIDE or min(style.shape[-2:]) < images.MIN_SIDE:
+        raise UserError(f"content and style must be at least {images.MIN_SIDE} px per side (the encoder pools 4 times)")
 
     layers = [content_layer, *style_layers]
     # Targets, computed once: P (content features), and A_l (Gram matrices) or (mu, sigma) per style layer.
@@ -370,3 +361,7 @@ def stylize(
         init=init,
         snapshots=snapshots,
     )
+
+
+#: Deprecated name (kept for one release) of :func:`optimize_image`.
+stylize = optimize_image

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from .errors import UserError
 from .norms import adaptive_instance_norm, calc_mean_std
-from .vgg import STYLE_LAYERS, Encoder
+from .vgg import ADAIN_STYLE_LAYERS, Encoder
 
 __all__ = [
     "ContentLoss",
@@ -206,7 +206,7 @@ def adain_targets(encoder: Encoder, content: Tensor, style: Tensor) -> tuple[Ten
     """What AdaIN's objective compares against: ``(f(c), t, [phi_i(s)])`` with ``t = AdaIN(f(c), f(s))``
     (Eq. 9) and the style's features at relu1_1 ... relu4_1 (Eq. 13). ``f(c)`` and ``t`` are float32 even
     under autocast (the variances of Eq. 8 overflow float16)."""
-    style_feats = encoder.features(style, STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
+    style_feats = encoder.features(style, ADAIN_STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
     f_c = encoder(content).float()
     return f_c, adaptive_instance_norm(f_c, style_feats[-1].float()), style_feats
 
@@ -216,7 +216,7 @@ def adain_losses(encoder: Encoder, output: Tensor, target: Tensor, style_feats: 
     """``(L_c, L_s)`` of a stylized ``output``: ``L_c = || f(output) - t ||_2`` (Eq. 12, ``target`` = t) and
     ``L_s = sum_i || mu(phi_i(output)) - mu(phi_i(s)) ||_2 + || sigma(phi_i(output)) - sigma(phi_i(s)) ||_2``
     (Eq. 13, ``style_feats`` = phi_i(s) from :func:`adain_targets`), computed in float32."""
-    out_feats = encoder.features(output, STYLE_LAYERS)  # phi_i(output); the last one is f(output)
+    out_feats = encoder.features(output, ADAIN_STYLE_LAYERS)  # phi_i(output); the last one is f(output)
     loss_c = content_loss(out_feats[-1].float(), target.float(), reduction)  # Eq. 12
     loss_s = mean_std_loss([f.float() for f in out_feats], [f.float() for f in style_feats], reduction)  # Eq. 13
     return loss_c, loss_s

@@ -40,7 +40,7 @@ from .decoder import make_decoder
 from .device import cpu_has_fast_bf16, default_device, resolve_device  # noqa: F401 - re-exported for one release
 from .errors import UserError, offline_hint
 from .norms import EPS, adaptive_instance_norm, adaptive_instance_norm_from_stats, calc_mean_std
-from .vgg import STYLE_LAYERS, Encoder
+from .vgg import ADAIN_STYLE_LAYERS, Encoder
 from .weights import (  # noqa: F401 - RANDOM_WEIGHTS_BANNER, random_init_, load_weights_file: re-exported for one release
     NOTEBOOK_OFFLINE_FIX,
     RANDOM_WEIGHTS_BANNER,
@@ -146,9 +146,9 @@ class InferenceOptions:
 
         ``precision="fp32"`` keeps float32 (outputs within ~1e-5 of the reference); ``"auto"`` adds the
         reduced precision that wins on this device: bfloat16 on CPUs with native bf16 (AVX512-BF16 or
-        AMX; with channels_last 1.7-1.9x the reference's median at 512 px on a shared 2-core Xeon, 2.6-4.7x
-        in its quiet moments), float16 on CUDA (not yet measured on a GPU). ``compile=True`` roughly
-        doubles that again on CPU for same-size images, after 15-45 s of compilation per shape.
+        AMX), float16 on CUDA. ``compile=True`` pays off for many same-size images, after a compilation
+        per shape. The speed-ups are measured by ``python -m adain_lesson bench`` and listed in the README's
+        generated tables, not here.
         """
         if precision not in ("auto", "fp32"):
             raise UserError(f"precision must be 'auto' or 'fp32', got {precision!r}")
@@ -333,7 +333,7 @@ class StyleTransfer(nn.Module):
             f = f.to(x.dtype)
         return f.contiguous()
 
-    def encode_with_intermediate(self, img: Tensor, layers: Sequence[str] = STYLE_LAYERS) -> list[Tensor]:
+    def encode_with_intermediate(self, img: Tensor, layers: Sequence[str] = ADAIN_STYLE_LAYERS) -> list[Tensor]:
         """phi_i(x) for the style-loss layers relu1_1 ... relu4_1 (Eq. 13), in one pass."""
         return self.encoder.features(_as_batch(img, "image").to(self.device), layers)
 

@@ -30,7 +30,7 @@ import torch
 
 from . import images
 from .errors import UserError
-from .model import RANDOM_WEIGHTS_BANNER, StyleTransfer
+from .model import StyleTransfer
 from .playground import (  # noqa: F401 - the engine's names, re-exported here for one release
     MASK_SPLITS,
     MAX_STYLES,
@@ -46,6 +46,7 @@ from .playground import (  # noqa: F401 - the engine's names, re-exported here f
     png_bytes,
 )
 from .viz import image_grid
+from .weights import RANDOM_WEIGHTS_BANNER
 
 __all__ = ["Playground"]
 

@@ -182,25 +182,25 @@ def test_fig3_losses_structure_and_the_reference_lines(fig3) -> None:
 def test_fig3_baselines_are_optimised_with_the_in_statistics_style_loss(model, monkeypatch) -> None:
     # "we also modify the loss function in [16] and [52] accordingly for a fair comparison"
     from adain_lesson import gatys, texture_net
-    from adain_lesson.vgg import STYLE_LAYERS
+    from adain_lesson.vgg import ADAIN_STYLE_LAYERS
 
     seen: dict[str, dict] = {}
-    real_stylize, real_train = gatys.stylize, texture_net.train_texture_net
+    real_optimize, real_train = gatys.optimize_image, texture_net.train_texture_net
 
-    def spy_stylize(*a, **kw):
+    def spy_optimize(*a, **kw):
         seen["gatys"] = kw
-        return real_stylize(*a, **kw)
+        return real_optimize(*a, **kw)
 
     def spy_train(*a, **kw):
         seen["texture"] = kw
         return real_train(*a, **kw)
 
-    monkeypatch.setattr(gatys, "stylize", spy_stylize)
+    monkeypatch.setattr(gatys, "optimize_image", spy_optimize)
     monkeypatch.setattr(texture_net, "train_texture_net", spy_train)
     vgg = gatys.gatys_encoder("random", "cpu")
     args = ([_square("house", 32)], [_square("dots", 32)], vgg)
     E.fig3_losses(model, *args, gatys_steps=2, texture_steps=1, texture_batch=2, texture_width=4)
-    assert seen["gatys"]["style_loss"] == "mean_std" and list(seen["gatys"]["style_layers"]) == list(STYLE_LAYERS)
+    assert seen["gatys"]["style_loss"] == "mean_std" and list(seen["gatys"]["style_layers"]) == list(ADAIN_STYLE_LAYERS)
     assert seen["texture"]["style_loss"] == "mean_std" and seen["texture"]["content_layer"] == "relu4_2"
     extra = E.fig3_losses(model, *args, gatys_steps=2, texture_steps=1, texture_batch=2, texture_width=4,
                           style_loss="gram")
