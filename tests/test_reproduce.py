@@ -31,14 +31,8 @@ def _finite(obj) -> bool:
     return True
 
 
-def test_figures_command_writes_every_quantitative_result(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    out = tmp_path / "results"
-    args = ["figures", "--fig", "1", "3", "5", "6", "table1", "--smoke", "--out", str(out), "--device", "cpu",
-            "--no-progress"]
-    assert main(args) == 0
-    printed = capsys.readouterr().out
-    stems = {**E.QUANTITATIVE_STEMS, "table1": "table1_speed"}
-    for fig, stem in stems.items():
+def _check_outputs(out: Path, printed: str, figs: dict[str, str]) -> None:
+    for fig, stem in figs.items():
         png, js = out / f"{stem}.png", out / f"{stem}.json"
         assert str(png) in printed and str(js) in printed, fig
         numbers = json.loads(js.read_text())
@@ -50,8 +44,30 @@ def test_figures_command_writes_every_quantitative_result(tmp_path: Path, capsys
                 rows = list(csv.DictReader(f))
             assert rows and all(v == "" or math.isfinite(float(v)) for r in rows for k, v in r.items()
                                 if k not in ("set", "norm", "variant", "device")), fig
+
+
+def test_figures_command_writes_figs_1_3_and_table1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "results"
+    args = ["figures", "--fig", "1", "3", "table1", "--smoke", "--out", str(out), "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    _check_outputs(out, printed, {"1": E.QUANTITATIVE_STEMS["1"], "3": E.QUANTITATIVE_STEMS["3"],
+                                  "table1": "table1_speed"})
     fig3 = json.loads((out / "fig03_losses.json").read_text())
     assert fig3["settings"]["style_loss"] == "mean_std" and fig3["iterations"][0] == 1
+    table1 = json.loads((out / "table1_speed.json").read_text())
+    assert [r["size"] for r in table1["rows"]] == list(bench.TABLE1_SMOKE["sizes"])
+    # verdicts that need real weights are never printed as findings
+    assert "Fig. 1: not checked: random weights" in printed and "not meaningful in smoke mode" in printed
+
+
+def test_figures_command_writes_figs_5_and_6_and_reuses_the_runs(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "results"
+    args = ["figures", "--fig", "5", "6", "--smoke", "--out", str(out), "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    _check_outputs(out, printed, {"5": E.QUANTITATIVE_STEMS["5"], "6": E.QUANTITATIVE_STEMS["6"]})
     fig5 = json.loads((out / "fig05_ablation_samples.json").read_text())
     assert fig5["figure"] == "5" and fig5["columns"][2:6] == list(E.ABLATION_VARIANTS)
     with Image.open(out / "fig05_ablation_samples.png") as im:  # the grid's layout, with its title strip
@@ -59,13 +75,8 @@ def test_figures_command_writes_every_quantitative_result(tmp_path: Path, capsys
         assert im.size == (fig5["cols"] * w + (fig5["cols"] + 1) * fig5["padding"],
                            fig5["title_height"] + fig5["rows"] * h + (fig5["rows"] + 1) * fig5["padding"])
     fig6 = json.loads((out / "fig06_training_curves.json").read_text())
-    assert fig6["checks"]["verdict"] == "not checked: random weights"
+    assert fig6["checks"]["verdict"] == "not checked: random weights" and "Fig. 6: not checked" in printed
     assert set(fig6["final"]) == set(E.ABLATION_VARIANTS)
-    table1 = json.loads((out / "table1_speed.json").read_text())
-    assert [r["size"] for r in table1["rows"]] == list(bench.TABLE1_SMOKE["sizes"])
-    # verdicts that need real weights are never printed as findings
-    assert "Fig. 1: not checked: random weights" in printed and "Fig. 6: not checked: random weights" in printed
-    assert "not meaningful in smoke mode" in printed
     # the four training runs are kept and reused: a second Fig. 6 trains nothing
     assert main(["figures", "--fig", "6", "--smoke", "--out", str(out), "--device", "cpu", "--no-progress"]) == 0
     assert capsys.readouterr().err.count("nothing to train") == len(E.ABLATION_VARIANTS)
