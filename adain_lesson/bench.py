@@ -130,7 +130,7 @@ def table1_timing(model: StyleTransfer, gatys_vgg: nn.Module, sizes: Sequence[in
     from .gatys import optimize_image
 
     if gatys_steps < 1:
-        raise UserError(f"gatys_steps must be at least 1, got {gatys_steps}")
+        raise UserError(f"gatys_steps must be at least 1, got {gatys_steps}", param="gatys_steps")
     rows = time_stylization(model, sizes, runs=runs, warmup=warmup, seed=seed)
     g = torch.Generator().manual_seed(seed)
     device = model.device

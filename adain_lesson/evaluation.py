@@ -85,10 +85,10 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
     """
     if content_target not in CONTENT_TARGETS:
         raise UserError(f"unknown content_target {content_target!r}: use 'content' (the content image's "
-                        "features, Fig. 3) or 'adain' (Eq. 12's target t)")
+                        "features, Fig. 3) or 'adain' (Eq. 12's target t)", param="content_target")
     if content_target == "adain" and content_layer != "relu4_1":
         raise UserError("content_target='adain' compares with t = AdaIN(f(c), f(s)) at relu4_1: "
-                        f"content_layer must be relu4_1, got {content_layer!r}")
+                        f"content_layer must be relu4_1, got {content_layer!r}", param="content_layer")
     content, style, output = (x.unsqueeze(0) if x.dim() == 3 else x for x in (content, style, output))
     if output.shape[-2:] != content.shape[-2:]:
         raise UserError(f"output {tuple(output.shape[-2:])} and content {tuple(content.shape[-2:])} differ in "
@@ -97,7 +97,8 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
     with torch.no_grad():
         if content_target == "adain":  # Eq. 12 against t, Eq. 13: the training objective's one helper
             if getattr(encoder, "last", "relu4_1") != "relu4_1":
-                raise UserError("content_target='adain' needs AdaIN's encoder (VGG to relu4_1), e.g. model.encoder")
+                raise UserError("content_target='adain' needs AdaIN's encoder (VGG to relu4_1), e.g. model.encoder",
+                                param="encoder")
             _, t, style_feats = adain_targets(encoder, content, style)
             return adain_losses(encoder, output, t, style_feats, reduction)
         style_feats = encoder.features(style, ADAIN_STYLE_LAYERS)
@@ -112,17 +113,14 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
 
 def linear_steps(steps: int, every: int | None = None) -> list[int]:
     """Iterations at which Fig. 3 scores Gatys et al.: 1, then every ``every`` (default: ``steps // 50``, at
-    least 1) up to ``steps``, which is always included (a linear axis, as the paper's figure draws it)."""
+    least 1) up to ``steps``, which is always included (a linear axis, as the paper's figure draws it: read
+    from the figure)."""
     if steps < 1:
         raise UserError(f"steps must be at least 1, got {steps}")
     every = max(1, steps // 50) if every is None else every
     if every < 1:
-        raise UserError(f"every must be at least 1, got {every}")
+        raise UserError(f"every must be at least 1, got {every}", param="every")
     return sorted({1, steps, *range(every, steps + 1, every)})
-
-
-def _ln(value: float) -> float | None:
-    return math.log(value) if value > 0 and math.isfinite(value) else None
 
 
 def _summary(losses: Tensor) -> dict:
@@ -189,7 +187,8 @@ def fig3_losses(
     from .texture_net import TextureNet, train_texture_net
 
     if style_loss not in FIG3_STYLE_LOSSES:
-        raise UserError(f"unknown style_loss {style_loss!r}: use 'mean_std' (the paper's Fig. 3) or 'gram'")
+        raise UserError(f"unknown style_loss {style_loss!r}: use 'mean_std' (the paper's Fig. 3) or 'gram'",
+                        param="style_loss")
     if not contents or not styles:
         raise UserError("fig3_losses needs at least one content and one style image")
     if any(c.shape != contents[0].shape for c in contents) or contents[0].shape[-1] % 8 or contents[0].shape[-2] % 8:
@@ -706,11 +705,11 @@ def reproduce(
     """
     fig = str(fig)
     if fig not in QUANTITATIVE:
-        raise UserError(f"unknown quantitative figure {fig!r}: choose one of {', '.join(QUANTITATIVE)}")
+        raise UserError(f"unknown quantitative figure {fig!r}: choose one of {', '.join(QUANTITATIVE)}", param="fig")
     cfg = dict(_SMOKE if smoke else _FULL)
     if iterations is not None:
         if iterations < 1:
-            raise UserError(f"iterations must be at least 1, got {iterations}")
+            raise UserError(f"iterations must be at least 1, got {iterations}", param="iterations")
         cfg["ablation_iterations"] = iterations
         cfg["ablation_checkpoint_every"] = min(cfg["ablation_checkpoint_every"], iterations)
     out_dir = Path(out_dir)
