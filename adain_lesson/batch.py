@@ -17,7 +17,6 @@ names its flags.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import warnings
@@ -31,7 +30,7 @@ from torch import Tensor
 from . import images
 from .errors import UserError
 from .files import ensure_dir
-from .model import StyleStats, StyleTransfer, normalize_weights, prepare_masks
+from .model import StyleStats, StyleTransfer, check_alphas, normalize_weights, prepare_masks
 
 __all__ = ["BatchPlan", "BatchReport", "expand_sources", "load_source", "output_name", "plan_batch", "run_batch"]
 
@@ -173,15 +172,8 @@ def plan_batch(
     if content_size < 0 or style_size < 0:
         raise UserError("content_size and style_size must be >= 0 (0 keeps the original size)",
                         param=("content_size", "style_size"))
-    if not alphas or any(not (math.isfinite(a) and 0.0 <= a <= 1.0) for a in alphas):
-        raise UserError(f"alpha must be numbers in [0, 1] (Eq. 14), got {alpha!r}", param="alpha")
-    regions = k if masks_given else 1  # one region per style (one mask for two styles: it and its complement)
-    if len(alphas) > 1 and not masks_given:
-        raise UserError(f"alpha has {len(alphas)} values: one per region needs mask; without masks give one",
-                        param=("alpha", "mask"))
-    if len(alphas) not in (1, regions):
-        raise UserError(f"alpha has {len(alphas)} values for {regions} mask regions: give one, or one per region",
-                        param="alpha")
+    # one region per style (one mask for two styles: it and its complement)
+    alphas = check_alphas(alphas, k if masks_given else 1, bool(masks_given), masks_param="mask")
     if weights is not None:
         normalize_weights(weights, k)  # finite, >= 0, not all zero (Eq. 15), or a one-line error
     masks = [images.load_mask(m) for m in masks_given] if masks_given else None

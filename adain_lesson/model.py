@@ -64,6 +64,7 @@ __all__ = [
     "masked_adain",
     "mix_features",
     "normalize_weights",
+    "check_alphas",
     "fuse",
     "prepare_masks",
     "reference_forward",
@@ -449,6 +450,24 @@ def reference_forward(
         return decoder(feat)
 
 
+def check_alphas(alpha: float | Sequence[float], regions: int, masked: bool, masks_param: str = "masks"
+                 ) -> list[float]:
+    """Eq. 14's trade-off(s) as a checked list: one alpha, or with masks one per region (Fig. 10), each a
+    finite number in [0, 1]. ``masks_param`` is the caller's name for the masks in errors. Used by
+    :func:`mix_features` and, before any weights load, by :func:`adain_lesson.batch.plan_batch`."""
+    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
+    if not alphas or any(not (math.isfinite(a) and 0.0 <= a <= 1.0) for a in alphas):
+        shown = alpha if isinstance(alpha, (list, tuple)) and len(alphas) != 1 else alphas[0] if alphas else alpha
+        raise UserError(f"alpha must be numbers in [0, 1] (Eq. 14), got {shown!r}", param="alpha")
+    if len(alphas) > 1 and not masked:
+        raise UserError(f"alpha has {len(alphas)} values: one per region needs {masks_param}; without "
+                        f"{masks_param} give one", param=("alpha", masks_param))
+    if len(alphas) not in (1, regions):
+        raise UserError(f"alpha has {len(alphas)} values for {regions} mask regions: give one, or one per region",
+                        param="alpha")
+    return alphas
+
+
 def mix_features(
     f_c: Tensor,
     stats: Sequence[StyleStats],
@@ -468,13 +487,8 @@ def mix_features(
     k = len(stats)
     if k == 0:
         raise UserError("no style given: pass at least one style image")
-    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
-    for a in alphas:
-        if not 0.0 <= a <= 1.0:
-            raise UserError(f"alpha must lie in [0, 1], got {a}")
+    alphas = check_alphas(alpha, k, masks is not None)
     if masks is None:
-        if len(alphas) != 1:
-            raise UserError("one alpha per region needs masks; without masks give a single alpha")
         wk = normalize_weights(weights, k)
         t = sum(wi * adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for wi, s in zip(wk, stats))
         return alphas[0] * t + (1.0 - alphas[0]) * f_c
@@ -483,8 +497,6 @@ def mix_features(
     region_masks = prepare_masks(masks, k, size, f_c.shape[0])
     if len(alphas) == 1:
         alphas = alphas * k
-    if len(alphas) != k:
-        raise UserError(f"got {len(alphas)} alpha values for {k} mask regions: give one or one per region")
     return masked_adain(f_c, stats, region_masks.to(f_c.device), alphas)
 
 
