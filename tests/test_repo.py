@@ -155,6 +155,7 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 LAYERS = (
     ("errors",),
     ("files",),
+    ("translation",),  # below course, which calls it and hands it the repository's links
     ("images", "hub", "viz", "course"),
     ("norms", "vgg", "decoder", "color"),
     ("model", "losses"),

@@ -1,0 +1,474 @@
+"""The Korean edition: ``notebooks/ko/*.ipynb`` built from the English notebooks plus translation files.
+
+One source, no drift. The English notebook is the source of the code; ``notebooks/ko/translations/NN.json``
+holds only Korean text, keyed by the English cell's id and by a hash of that cell's source
+(:func:`cell_hash`: SHA-256 of the source, first 12 hex digits). :func:`sync` (called by
+``course.sync``, so by ``python -m adain_lesson sync-notebooks``) rebuilds every Korean notebook:
+
+- a **Markdown** cell takes its Korean Markdown as a whole;
+- a **code** cell stays the English code: only its string literals and comments are replaced, token by
+  token (:func:`translate_code`, with :mod:`tokenize`), so the Korean code cannot differ from the English
+  one anywhere else (:func:`code_skeleton` states and tests that promise);
+- a cell whose translation is missing, or whose hash no longer matches the English cell (the English
+  changed since it was translated: *stale*), keeps the English cell. A stale translation is an error that
+  names the notebook and the cell until a translator updates it; a missing one is listed by
+  :func:`untranslated` (``sync-notebooks --check``) and is an error only in a notebook whose translation
+  file says ``"complete": true``.
+
+The format of a translation file (``notebooks/ko/TRANSLATING.md`` explains it for translators)::
+
+    {"notebook": "00_setup_and_tour.ipynb", "title": "...", "teaches": "...", "complete": true,
+     "cells": {"1": {"hash": "3f2a...", "markdown": ["## ...", "..."]},
+               "7": {"hash": "9c1d...", "code": {"# Parameters.": "# 매개변수.", "\\"content\\"": "\\"콘텐츠\\""}}}}
+
+A code entry maps an English string literal or comment, exactly as written in the cell (quotes, prefix
+and ``#`` included), to its Korean replacement; every occurrence in the cell is replaced. Anything that
+must stay English (file names, keys, flags) is simply left out.
+
+This module knows nothing of the repository's address: ``course`` passes the Colab badges and install
+lines in (:class:`Links`), so it sits below ``course`` in the package's layers.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import io
+import json
+import re
+import tokenize
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .files import atomic_write
+
+__all__ = [
+    "ADDED_CELLS", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_skeleton",
+    "code_units", "load_translation", "readme_table", "scaffold", "sync", "translate_code", "untranslated",
+]
+
+#: Where the Korean notebooks and their translations live, relative to the repository root.
+KO_DIR = Path("notebooks") / "ko"
+TRANSLATIONS_DIR = KO_DIR / "translations"
+HASH_LENGTH = 12
+#: The problem-line ending :func:`sync` shares with ``course.CANNOT_FIX``: a person must fix it.
+CANNOT_FIX = "(fix it by hand)"
+
+#: Code cells only the Korean notebooks have (their ids), inserted after the setup cell. Figures in the
+#: Korean notebooks carry Hangul, which matplotlib's default font (DejaVu Sans) lacks.
+HANGUL_CELL_ID = "ko-hangul"
+HANGUL_CELL_SOURCE = (
+    "# 그림 속 한글: koreanize-matplotlib의 NanumGothic 글꼴을 matplotlib에 등록합니다.\n"
+    "from adain_lesson.viz import use_korean_font\n"
+    "\n"
+    "use_korean_font()"
+)
+ADDED_CELLS = (HANGUL_CELL_ID,)
+
+_GPU_KO = {"no": "필요 없음", "recommended": "권장", "needed": "필요"}
+_MAGIC_RE = re.compile(r"^[ \t]*[%!]")
+_PREFIX_RE = re.compile(r"^([A-Za-z]*)['\"]")
+# Python 3.12 splits an f-string into FSTRING_START, parts and FSTRING_END tokens (before: one STRING)
+_FSTART, _FEND = getattr(tokenize, "FSTRING_START", -1), getattr(tokenize, "FSTRING_END", -1)
+
+
+@dataclass(frozen=True)
+class Links:
+    """What ``course`` knows and this module needs: the repository's badges and install lines."""
+
+    en_badge: Callable[[str], str]  # notebook file name -> the English notebook's Markdown Colab badge
+    ko_badge: Callable[[str], str]  # notebook file name -> the Korean notebook's badge (notebooks/ko/...)
+    en_install: str  # the English notebooks' Colab install line
+    ko_install: str  # the same with the [ko] extra
+
+
+# ------------------------------------------------------------------------------------------------
+# hashes and code tokens
+# ------------------------------------------------------------------------------------------------
+
+
+def _normalized(source: str, file: str, links: Links | None) -> str:
+    """The cell's source with the lines made from REPO_URL replaced by placeholders: moving the repository
+    must not make every header's translation stale."""
+    if links is not None:
+        source = source.replace(links.en_badge(file), "{colab-badge}").replace(links.en_install, "{install}")
+    return source
+
+
+def cell_hash(source: str, file: str = "", links: Links | None = None) -> str:
+    """The key a translation is checked against: SHA-256 of the English cell's source (UTF-8; the Colab
+    badge and install line replaced by placeholders when ``links`` is given), first 12 hex digits."""
+    return hashlib.sha256(_normalized(source, file, links).encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    kind: str  # "string" or "comment"
+    start: int  # offsets into the source
+    end: int
+    text: str
+
+
+def _mask_magics(source: str) -> tuple[str, set[int]]:
+    """IPython's ``%magic`` and ``!shell`` lines are not Python: mask each as a comment of the same length
+    (so every offset stays valid) and return the masked rows (1-based), whose text is never translated."""
+    lines = source.splitlines(keepends=True)
+    rows = set()
+    for i, line in enumerate(lines):
+        if _MAGIC_RE.match(line):
+            body = line.rstrip("\r\n")
+            indent = len(body) - len(body.lstrip())
+            lines[i] = body[:indent] + "#" + " " * (len(body) - indent - 1) + line[len(body):]
+            rows.add(i + 1)
+    return "".join(lines), rows
+
+
+def _tokens(source: str) -> tuple[list[tokenize.TokenInfo], set[int], list[int]]:
+    masked, rows = _mask_magics(source)
+    starts = [0]
+    for line in masked.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(masked).readline))
+    except (tokenize.TokenError, SyntaxError) as exc:
+        raise UserError(f"code cannot be split into Python tokens ({exc}): fix the cell's syntax") from exc
+    return tokens, rows, starts
+
+
+def code_units(source: str) -> list[_Unit]:
+    """The cell's string literals and comments, in order: the only parts a translation may replace.
+
+    An f-string is one unit on every Python (3.12 splits it into FSTRING_START/MIDDLE/END tokens)."""
+    tokens, magic_rows, starts = _tokens(source)
+    offset = lambda pos: starts[pos[0] - 1] + pos[1]
+    units, depth, opened = [], 0, None
+    for tok in tokens:
+        if tok.type == _FSTART:
+            depth += 1
+            if depth == 1:
+                opened = tok.start
+        elif tok.type == _FEND:
+            depth -= 1
+            if depth == 0:
+                s, e = offset(opened), offset(tok.end)
+                units.append(_Unit("string", s, e, source[s:e]))
+        elif depth == 0 and tok.type == tokenize.STRING:
+            s, e = offset(tok.start), offset(tok.end)
+            units.append(_Unit("string", s, e, source[s:e]))
+        elif depth == 0 and tok.type == tokenize.COMMENT and tok.start[0] not in magic_rows:
+            s, e = offset(tok.start), offset(tok.end)
+            units.append(_Unit("comment", s, e, source[s:e]))
+    return units
+
+
+def _string_shape(literal: str) -> tuple[str, tuple[str, ...]]:
+    """A string literal's prefix (lower case) and, for an f-string, its replacement fields (expression,
+    conversion and format spec, sorted: a translation may reorder them, not change them)."""
+    prefix = _PREFIX_RE.match(literal)
+    node = ast.parse(literal.strip(), mode="eval").body
+    fields = ()
+    if isinstance(node, ast.JoinedStr):
+        fields = tuple(sorted(ast.dump(v) for v in node.values if isinstance(v, ast.FormattedValue)))
+    return (prefix.group(1).lower() if prefix else ""), fields
+
+
+def code_skeleton(source: str, links: Links | None = None) -> tuple:
+    """Everything in a code cell but the wording of its strings and comments: the tokens (layout-free),
+    each string reduced to its prefix and f-string fields, each comment to a marker, and the IPython
+    magic lines verbatim (the Colab install line as a placeholder: the Korean one adds the ``[ko]`` extra).
+
+    Two cells with equal skeletons run the same code; the Korean notebooks are tested to have the
+    English notebooks' skeletons."""
+    tokens, magic_rows, _ = _tokens(source)
+    lines = source.splitlines()
+    out: list[tuple] = []
+    for row in sorted(magic_rows):
+        line = lines[row - 1].strip()
+        if links is not None and line in (links.en_install.strip(), links.ko_install.strip()):
+            line = "{install}"
+        out.append(("MAGIC", row, line))
+    units = iter(code_units(source))
+    depth = 0
+    for tok in tokens:
+        if tok.type == _FSTART:
+            depth += 1
+            if depth == 1:
+                unit = next(units)
+                out.append(("STRING", *_string_shape(unit.text)))
+            continue
+        if tok.type == _FEND:
+            depth -= 1
+            continue
+        if depth:
+            continue
+        if tok.type == tokenize.STRING:
+            unit = next(units)
+            out.append(("STRING", *_string_shape(unit.text)))
+        elif tok.type == tokenize.COMMENT:
+            if tok.start[0] not in magic_rows:
+                next(units)
+                out.append(("COMMENT",))
+        elif tok.type not in (tokenize.NL, tokenize.ENCODING):
+            out.append((tokenize.tok_name[tok.type], tok.string))
+    return tuple(out)
+
+
+def translate_code(source: str, replacements: dict[str, str]) -> tuple[str, list[str]]:
+    """Replace string literals and comments of ``source`` by their Korean versions.
+
+    Returns the new source and what is wrong with the replacements (an English key that is not a string
+    or comment of this cell, a Korean value that is not one of the same kind, prefix and f-string fields);
+    a faulty replacement is not applied."""
+    units = code_units(source)
+    present = {u.text for u in units}
+    problems = [f"{key!r} is not a string or comment of this cell" for key in replacements if key not in present]
+    usable = {}
+    for key, value in replacements.items():
+        if key not in present:
+            continue
+        kind = next(u.kind for u in units if u.text == key)
+        problem = _check_replacement(kind, key, value)
+        if problem:
+            problems.append(f"{key!r} -> {value!r}: {problem}")
+        else:
+            usable[key] = value
+    out, last = [], 0
+    for u in units:
+        if u.text in usable:
+            out += [source[last:u.start], usable[u.text]]
+            last = u.end
+    out.append(source[last:])
+    return "".join(out), problems
+
+
+def _check_replacement(kind: str, key: str, value: str) -> str | None:
+    if not isinstance(value, str):
+        return "the translation must be a string"
+    try:
+        units = code_units(value)
+    except UserError:
+        units = []
+    if len(units) != 1 or units[0].kind != kind or units[0].text != value:
+        return f"the translation must be one {kind}" + (" (starting with #, on one line)" if kind == "comment" else
+                                                         " literal with its quotes")
+    if kind == "string":
+        try:
+            if _string_shape(value) != _string_shape(key):
+                return "keep the prefix (f, r, b) and every {field} of an f-string unchanged"
+        except SyntaxError as exc:
+            return f"not a valid string literal ({exc.msg})"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# translation files and the build
+# ------------------------------------------------------------------------------------------------
+
+
+def _translation_path(root: Path, notebook: str) -> Path:
+    return root / TRANSLATIONS_DIR / f"{notebook[:2]}.json"
+
+
+def load_translation(path: str | Path) -> dict:
+    """A translation file as a dict (``{"cells": {}}`` when the file does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return {"cells": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} cannot be read as JSON ({exc}): fix the file") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("cells", {}), dict):
+        raise UserError(f"{path} must hold a JSON object with a 'cells' object: see notebooks/ko/TRANSLATING.md")
+    data.setdefault("cells", {})
+    return data
+
+
+def _markdown(entry: dict) -> str:
+    text = entry["markdown"]
+    return "\n".join(text) if isinstance(text, list) else text
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def build_notebook(en: dict, translation: dict, file: str, links: Links) -> tuple[dict, list[str], list[str]]:
+    """The Korean notebook made from the English notebook ``en`` and its ``translation``.
+
+    Returns ``(notebook, problems, missing)``: problems are stale or faulty translations (the cell stays
+    English), missing the ids of cells without a translation (also English)."""
+    ko = copy.deepcopy(en)
+    entries = translation.get("cells", {})
+    problems, missing = [], []
+    ids = [c.get("id") for c in ko.get("cells", [])]
+    for cell_id in entries:
+        if cell_id not in ids:
+            problems.append(f"cell {cell_id} is translated but the English notebook has no such cell (remove it)")
+    for cell in ko.get("cells", []):
+        cell_id = cell.get("id")
+        source = "".join(cell.get("source", []))
+        entry = entries.get(cell_id)
+        if cell.get("cell_type") not in ("markdown", "code"):
+            continue
+        if entry is None or entry.get("todo"):
+            if source.strip():
+                missing.append(cell_id)
+            continue
+        want = cell_hash(source, file, links)
+        if entry.get("hash") != want:
+            problems.append(f"cell {cell_id} is stale: the English cell changed since it was translated "
+                            f"(translation hash {entry.get('hash')}, English now {want}); update the Korean "
+                            f"and set its hash to {want}")
+            continue
+        if cell["cell_type"] == "markdown":
+            if "markdown" not in entry:
+                problems.append(f"cell {cell_id} is Markdown: its translation needs a 'markdown' entry")
+                continue
+            cell["source"] = _lines(_markdown(entry))
+        else:
+            if not isinstance(entry.get("code"), dict):
+                problems.append(f"cell {cell_id} is code: its translation needs a 'code' object")
+                continue
+            try:
+                new, wrong = translate_code(source, entry["code"])
+            except UserError as exc:
+                problems.append(f"cell {cell_id}: {exc}")
+                continue
+            problems += [f"cell {cell_id}: {w}" for w in wrong]
+            cell["source"] = _lines(new)
+    cells = ko.get("cells", [])
+    if cells and cells[0].get("cell_type") == "markdown":
+        head = "".join(cells[0]["source"]).replace(links.en_badge(file), links.ko_badge(file))
+        if links.ko_badge(file) not in head:
+            problems.append("the header cell's translation lost the Colab badge (keep the English badge line)")
+        cells[0]["source"] = _lines(head)
+    for i, cell in enumerate(cells):
+        if "setup" in cell.get("metadata", {}).get("tags", []):
+            cell["source"] = _lines("".join(cell["source"]).replace(links.en_install, links.ko_install))
+            hangul = {"cell_type": "code", "execution_count": None, "id": HANGUL_CELL_ID, "metadata": {},
+                      "outputs": [], "source": _lines(HANGUL_CELL_SOURCE)}
+            cells.insert(i + 1, hangul)
+            break
+    return ko, problems, missing
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _dump(data: dict) -> str:
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def _english(root: Path) -> list[Path]:
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _builds(root: Path, links: Links):
+    for path in _english(root):
+        tpath = _translation_path(root, path.name)
+        rel = tpath.relative_to(root).as_posix()
+        try:
+            en = json.loads(path.read_text(encoding="utf-8"))
+            translation = load_translation(tpath)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, UserError) as exc:
+            yield path, tpath, None, [f"{rel}: {exc}"], [], {}
+            continue
+        ko, problems, missing = build_notebook(en, translation, path.name, links)
+        yield path, tpath, ko, [f"{rel}: {p}" for p in problems], missing, translation
+
+
+def sync(root: str | Path, links: Links, write: bool = True) -> list[str]:
+    """Rebuild ``notebooks/ko/*.ipynb`` from the English notebooks and their translations.
+
+    Returns the problems, as ``course.sync`` does: a Korean notebook that differs from its build (fixed
+    when ``write``), and, ending in ``(fix it by hand)``, stale or faulty translations and the missing ones
+    of a notebook marked complete. Cells with a stale or missing translation are built in English."""
+    root = Path(root)
+    problems = []
+    for path, tpath, ko, faults, missing, translation in _builds(root, links):
+        problems += [f + " " + CANNOT_FIX for f in faults]
+        if ko is None:
+            continue
+        if translation.get("complete") and missing:
+            rel = tpath.relative_to(root).as_posix()
+            problems.append(f"{rel}: marked complete but cells {', '.join(missing)} have no translation {CANNOT_FIX}")
+        out = root / KO_DIR / path.name
+        text = _dump(ko)
+        old = out.read_text(encoding="utf-8") if out.exists() else None
+        if old != text:
+            problems.append(f"ko/{path.name}: differs from the English notebook plus its translation")
+            if write:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                _write_atomic(out, text)
+    return problems
+
+
+def untranslated(root: str | Path, links: Links) -> list[str]:
+    """One line per English cell that has no Korean translation yet: ``NN_name.ipynb: cell ID (kind)``."""
+    root = Path(root)
+    lines = []
+    for path, _, ko, _, missing, _ in _builds(root, links):
+        if ko is None:
+            continue
+        kinds = {c.get("id"): c.get("cell_type") for c in ko["cells"]}
+        lines += [f"{path.name}: cell {m} ({kinds.get(m)}) has no translation" for m in missing]
+    return lines
+
+
+def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = None) -> list[str]:
+    """Add a to-do entry to the translation file for each untranslated cell (for ``notebooks``, given as
+    file names or two-digit numbers; all when ``None``): the English cell's hash, and the English text to
+    overwrite (Markdown) or every string and comment as ``{"English": "English"}`` (code), with
+    ``"todo": true``, which the build treats as untranslated until a translator deletes it. To-do entries
+    already there are made afresh from the current English; translated entries are kept as they are.
+    Returns the files written."""
+    root = Path(root)
+    written = []
+    for path in _english(root):
+        if notebooks is not None and path.name not in notebooks and path.name[:2] not in notebooks:
+            continue
+        tpath = _translation_path(root, path.name)
+        translation = load_translation(tpath)
+        en = json.loads(path.read_text(encoding="utf-8"))
+        entries = translation["cells"]
+        cells = {}
+        for cell in en.get("cells", []):
+            cell_id, source = cell.get("id"), "".join(cell.get("source", []))
+            if cell_id in entries and not entries[cell_id].get("todo"):
+                cells[cell_id] = entries[cell_id]
+            elif source.strip() and cell.get("cell_type") in ("markdown", "code"):
+                entry = {"hash": cell_hash(source, path.name, links), "todo": True}
+                if cell["cell_type"] == "markdown":
+                    entry["markdown"] = source.split("\n")
+                else:
+                    entry["code"] = {u.text: u.text for u in code_units(source)}
+                cells[cell_id] = entry
+        cells.update({k: v for k, v in entries.items() if k not in cells})  # orphans stay, to be reported
+        if cells != entries or list(cells) != list(entries):
+            translation = {"notebook": path.name, **translation, "cells": cells}
+            tpath.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(tpath, _dump(translation))
+            written.append(tpath.relative_to(root).as_posix())
+    return written
+
+
+def readme_table(root: str | Path, notebooks: Sequence, badge: Callable[[str], str]) -> str:
+    """README.ko.md's notebook table (Markdown): ``course.NOTEBOOKS`` with the Korean titles and summaries
+    of the translation files (the English ones until a file has them) and badges for ``notebooks/ko/``."""
+    root = Path(root)
+    rows = ["| # | 노트북 | 배우는 내용 | 시간 | GPU (전체 모드) | Colab |", "|---|---|---|---|---|---|"]
+    for nb in notebooks:
+        try:
+            meta = load_translation(_translation_path(root, nb.file))
+        except UserError:
+            meta = {}
+        title, teaches = meta.get("title") or nb.title, meta.get("teaches") or nb.teaches
+        rows.append(f"| {nb.file[:2]} | [{title}](notebooks/ko/{nb.file}) | {teaches} | {nb.minutes}분 | "
+                    f"{_GPU_KO.get(nb.gpu, nb.gpu)} | {badge(nb.file)} |")
+    return "\n".join(rows)
