@@ -46,7 +46,8 @@ from .errors import UserError
 from .files import atomic_write
 
 __all__ = [
-    "ADDED_CELLS", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_skeleton",
+    "ADDED_CELLS", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_differences",
+    "code_skeleton",
     "code_units", "load_translation", "readme_table", "scaffold", "sync", "translate_code", "untranslated",
 ]
 
@@ -216,6 +217,27 @@ def code_skeleton(source: str, links: Links | None = None) -> tuple:
     return tuple(out)
 
 
+def code_differences(en: dict, ko: dict, links: Links | None = None) -> list[str]:
+    """Where the Korean notebook ``ko`` runs other code than the English notebook ``en``: cells added,
+    lost or reordered (besides :data:`ADDED_CELLS`), or a code cell whose :func:`code_skeleton` differs.
+    An empty list: the two differ only in Markdown, strings and comments."""
+    en_cells = [c for c in en.get("cells", []) if c.get("cell_type") == "code"]
+    ko_cells = [c for c in ko.get("cells", []) if c.get("cell_type") == "code" and c.get("id") not in ADDED_CELLS]
+    en_ids, ko_ids = [c.get("id") for c in en_cells], [c.get("id") for c in ko_cells]
+    if en_ids != ko_ids:
+        return [f"code cells differ: English {en_ids}, Korean {ko_ids}"]
+    out = []
+    for a, b in zip(en_cells, ko_cells):
+        try:
+            same = code_skeleton("".join(a["source"]), links) == code_skeleton("".join(b["source"]), links)
+        except (UserError, SyntaxError) as exc:
+            out.append(f"cell {a.get('id')}: cannot be compared ({exc})")
+            continue
+        if not same:
+            out.append(f"cell {a.get('id')}: the code differs beyond strings and comments")
+    return out
+
+
 def translate_code(source: str, replacements: dict[str, str]) -> tuple[str, list[str]]:
     """Replace string literals and comments of ``source`` by their Korean versions.
 
@@ -268,6 +290,14 @@ def _check_replacement(kind: str, key: str, value: str) -> str | None:
 # ------------------------------------------------------------------------------------------------
 
 
+def _has_units(source: str) -> bool:
+    """Whether a code cell has anything to translate (a code cell without strings or comments needs no entry)."""
+    try:
+        return bool(code_units(source))
+    except UserError:
+        return True  # reported when it is translated
+
+
 def _translation_path(root: Path, notebook: str) -> Path:
     return root / TRANSLATIONS_DIR / f"{notebook[:2]}.json"
 
@@ -315,7 +345,7 @@ def build_notebook(en: dict, translation: dict, file: str, links: Links) -> tupl
         if cell.get("cell_type") not in ("markdown", "code"):
             continue
         if entry is None or entry.get("todo"):
-            if source.strip():
+            if source.strip() and (cell["cell_type"] == "markdown" or _has_units(source)):
                 missing.append(cell_id)
             continue
         want = cell_hash(source, file, links)
@@ -442,7 +472,8 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
             cell_id, source = cell.get("id"), "".join(cell.get("source", []))
             if cell_id in entries and not entries[cell_id].get("todo"):
                 cells[cell_id] = entries[cell_id]
-            elif source.strip() and cell.get("cell_type") in ("markdown", "code"):
+            elif source.strip() and (cell.get("cell_type") == "markdown" or
+                                     cell.get("cell_type") == "code" and _has_units(source)):
                 entry = {"hash": cell_hash(source, path.name, links), "todo": True}
                 if cell["cell_type"] == "markdown":
                     entry["markdown"] = source.split("\n")
