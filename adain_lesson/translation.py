@@ -46,28 +46,30 @@ from .errors import UserError
 from .files import atomic_write
 
 __all__ = [
-    "ADDED_CELLS", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_differences",
-    "code_skeleton",
-    "code_units", "load_translation", "readme_table", "scaffold", "sync", "translate_code", "untranslated",
+    "HANGUL_LINES", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_differences",
+    "code_skeleton", "code_units", "load_translation", "match_translations", "readme_table", "scaffold", "sync",
+    "translate_code", "untranslated",
 ]
 
 #: Where the Korean notebooks and their translations live, relative to the repository root.
 KO_DIR = Path("notebooks") / "ko"
 TRANSLATIONS_DIR = KO_DIR / "translations"
 HASH_LENGTH = 12
+#: Stands for the Colab badge in a header's translation (and in the hashed English): the build puts the Korean
+#: notebook's badge there, so no translation holds a copy of the repository's address.
+BADGE_PLACEHOLDER = "{colab-badge}"
 #: The problem-line ending :func:`sync` shares with ``course.CANNOT_FIX``: a person must fix it.
 CANNOT_FIX = "(fix it by hand)"
 
-#: Code cells only the Korean notebooks have (their ids), inserted after the setup cell. Figures in the
-#: Korean notebooks carry Hangul, which matplotlib's default font (DejaVu Sans) lacks.
-HANGUL_CELL_ID = "ko-hangul"
-HANGUL_CELL_SOURCE = (
-    "# 그림 속 한글: koreanize-matplotlib의 NanumGothic 글꼴을 matplotlib에 등록합니다.\n"
+#: Appended to the setup cell of every Korean notebook (after the install, so that on Colab the ``[ko]``
+#: extra is there): figures in the Korean notebooks carry Hangul, which matplotlib's default font lacks. Not a
+#: cell of its own: nbstripout renumbers cell ids, and the Korean cells keep the English ids.
+HANGUL_LINES = (
+    "\n\n# 그림 속 한글: koreanize-matplotlib의 NanumGothic 글꼴을 matplotlib에 등록합니다 ([ko] extra).\n"
     "from adain_lesson.viz import use_korean_font\n"
     "\n"
     "use_korean_font()"
 )
-ADDED_CELLS = (HANGUL_CELL_ID,)
 
 _GPU_KO = {"no": "필요 없음", "recommended": "권장", "needed": "필요"}
 _MAGIC_RE = re.compile(r"^[ \t]*[%!]")
@@ -95,7 +97,7 @@ def _normalized(source: str, file: str, links: Links | None) -> str:
     """The cell's source with the lines made from REPO_URL replaced by placeholders: moving the repository
     must not make every header's translation stale."""
     if links is not None:
-        source = source.replace(links.en_badge(file), "{colab-badge}").replace(links.en_install, "{install}")
+        source = source.replace(links.en_badge(file), BADGE_PLACEHOLDER).replace(links.en_install, "{install}")
     return source
 
 
@@ -177,8 +179,8 @@ def _string_shape(literal: str) -> tuple[str, tuple[str, ...]]:
 
 
 def code_skeleton(source: str, links: Links | None = None) -> tuple:
-    """Everything in a code cell but the wording of its strings and comments: the tokens (layout-free),
-    each string reduced to its prefix and f-string fields, each comment to a marker, and the IPython
+    """Everything in a code cell but the wording of its strings and its comments: the tokens (layout-free),
+    each string reduced to its prefix and f-string fields, no comments, and the IPython
     magic lines verbatim (the Colab install line as a placeholder: the Korean one adds the ``[ko]`` extra).
 
     Two cells with equal skeletons run the same code; the Korean notebooks are tested to have the
@@ -208,10 +210,11 @@ def code_skeleton(source: str, links: Links | None = None) -> tuple:
         if tok.type == tokenize.STRING:
             unit = next(units)
             out.append(("STRING", *_string_shape(unit.text)))
-        elif tok.type == tokenize.COMMENT:
+        elif tok.type == tokenize.COMMENT:  # not code: left out
             if tok.start[0] not in magic_rows:
                 next(units)
-                out.append(("COMMENT",))
+        elif tok.type == tokenize.NEWLINE:  # "" at the end of a cell without a final line break
+            out.append(("NEWLINE",))
         elif tok.type not in (tokenize.NL, tokenize.ENCODING):
             out.append((tokenize.tok_name[tok.type], tok.string))
     return tuple(out)
@@ -219,17 +222,20 @@ def code_skeleton(source: str, links: Links | None = None) -> tuple:
 
 def code_differences(en: dict, ko: dict, links: Links | None = None) -> list[str]:
     """Where the Korean notebook ``ko`` runs other code than the English notebook ``en``: cells added,
-    lost or reordered (besides :data:`ADDED_CELLS`), or a code cell whose :func:`code_skeleton` differs.
-    An empty list: the two differ only in Markdown, strings and comments."""
+    lost or reordered, or a code cell whose :func:`code_skeleton` differs (the setup cell's
+    :data:`HANGUL_LINES` aside). An empty list: the two differ only in Markdown, strings and comments."""
     en_cells = [c for c in en.get("cells", []) if c.get("cell_type") == "code"]
-    ko_cells = [c for c in ko.get("cells", []) if c.get("cell_type") == "code" and c.get("id") not in ADDED_CELLS]
+    ko_cells = [c for c in ko.get("cells", []) if c.get("cell_type") == "code"]
     en_ids, ko_ids = [c.get("id") for c in en_cells], [c.get("id") for c in ko_cells]
     if en_ids != ko_ids:
         return [f"code cells differ: English {en_ids}, Korean {ko_ids}"]
     out = []
     for a, b in zip(en_cells, ko_cells):
+        b_source = "".join(b["source"])
+        if "setup" in b.get("metadata", {}).get("tags", []) and b_source.endswith(HANGUL_LINES):
+            b_source = b_source[: -len(HANGUL_LINES)]
         try:
-            same = code_skeleton("".join(a["source"]), links) == code_skeleton("".join(b["source"]), links)
+            same = code_skeleton("".join(a["source"]), links) == code_skeleton(b_source, links)
         except (UserError, SyntaxError) as exc:
             out.append(f"cell {a.get('id')}: cannot be compared ({exc})")
             continue
@@ -326,33 +332,78 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def build_notebook(en: dict, translation: dict, file: str, links: Links) -> tuple[dict, list[str], list[str]]:
+def _translatable(cell: dict) -> bool:
+    source = "".join(cell.get("source", []))
+    kind = cell.get("cell_type")
+    return bool(source.strip()) and (kind == "markdown" or kind == "code" and _has_units(source))
+
+
+def match_translations(en: dict, entries: dict, file: str, links: Links | None) -> tuple[dict, dict, list[str]]:
+    """Pair the English cells with their translations.
+
+    nbstripout renumbers cell ids (0, 1, 2, ...), so a cell inserted above shifts the ids of the cells below:
+    a translation belongs to the cell with its id *and* its hash, else to another cell with its hash (the
+    cell moved). Returns ``(matched, rekeyed, problems)``: English id -> translation entry; all entries keyed
+    by the English ids they now belong to (what the file should hold); and the stale translations (the
+    English cell changed) and orphans (no cell has their hash any more), each named."""
+    cells = [c for c in en.get("cells", []) if c.get("cell_type") in ("markdown", "code")]
+    hashes = {c.get("id"): cell_hash("".join(c.get("source", [])), file, links) for c in cells}
+    done = lambda e: isinstance(e, dict) and not e.get("todo")
+    matched = {cid: entries[cid] for cid, h in hashes.items()
+               if done(entries.get(cid)) and entries[cid].get("hash") == h}
+    pool = [k for k, e in entries.items() if done(e) and not (k in matched and matched[k] is e)]
+    for cid, h in hashes.items():
+        if cid not in matched:
+            k = next((k for k in pool if entries[k].get("hash") == h), None)
+            if k is not None:
+                matched[cid] = entries[k]
+                pool.remove(k)
+    rekeyed, problems = {}, []
+    leftover = {k: entries[k] for k in pool}
+    todo = {k: e for k, e in entries.items() if isinstance(e, dict) and e.get("todo")}
+    for cid, h in hashes.items():
+        if cid in matched:
+            rekeyed[cid] = matched[cid]
+        elif cid in leftover:  # the cell at this id changed: the common case of drift
+            rekeyed[cid] = leftover.pop(cid)
+            problems.append(f"cell {cid} is stale: the English cell changed since it was translated "
+                            f"(translation hash {rekeyed[cid].get('hash')}, English now {h}); update the Korean "
+                            f"and set its hash to {h}")
+    untranslated = [cid for cid in hashes if cid not in rekeyed]
+    for k, e in todo.items():  # to-do entries keep their place (their work in progress is not lost)
+        key = k
+        while key in rekeyed:
+            key += "-todo"
+        rekeyed[key] = e
+    for k, e in leftover.items():
+        key = k
+        while key in rekeyed:
+            key += "-stale"
+        rekeyed[key] = e
+        problems.append(f"translation {key!r} (hash {e.get('hash')}) matches no English cell: its cell changed or "
+                        f"was removed; move it to its cell's id (untranslated: {', '.join(untranslated) or 'none'}) "
+                        "and update it, or delete it")
+    return matched, rekeyed, problems
+
+
+def build_notebook(en: dict, translation: dict, file: str, links: Links) -> tuple[dict, list[str], list[str], dict]:
     """The Korean notebook made from the English notebook ``en`` and its ``translation``.
 
-    Returns ``(notebook, problems, missing)``: problems are stale or faulty translations (the cell stays
-    English), missing the ids of cells without a translation (also English)."""
+    Returns ``(notebook, problems, missing, rekeyed)``: problems are stale or faulty translations (the cell
+    stays English), missing the ids of cells without a translation (also English), rekeyed the translation
+    entries under the ids of the cells they belong to now (see :func:`match_translations`)."""
     ko = copy.deepcopy(en)
-    entries = translation.get("cells", {})
-    problems, missing = [], []
-    ids = [c.get("id") for c in ko.get("cells", [])]
-    for cell_id in entries:
-        if cell_id not in ids:
-            problems.append(f"cell {cell_id} is translated but the English notebook has no such cell (remove it)")
+    matched, rekeyed, problems = match_translations(en, translation.get("cells", {}), file, links)
+    missing = []
     for cell in ko.get("cells", []):
         cell_id = cell.get("id")
         source = "".join(cell.get("source", []))
-        entry = entries.get(cell_id)
+        entry = matched.get(cell_id)
         if cell.get("cell_type") not in ("markdown", "code"):
             continue
-        if entry is None or entry.get("todo"):
-            if source.strip() and (cell["cell_type"] == "markdown" or _has_units(source)):
+        if entry is None:
+            if _translatable(cell):
                 missing.append(cell_id)
-            continue
-        want = cell_hash(source, file, links)
-        if entry.get("hash") != want:
-            problems.append(f"cell {cell_id} is stale: the English cell changed since it was translated "
-                            f"(translation hash {entry.get('hash')}, English now {want}); update the Korean "
-                            f"and set its hash to {want}")
             continue
         if cell["cell_type"] == "markdown":
             if "markdown" not in entry:
@@ -373,17 +424,16 @@ def build_notebook(en: dict, translation: dict, file: str, links: Links) -> tupl
     cells = ko.get("cells", [])
     if cells and cells[0].get("cell_type") == "markdown":
         head = "".join(cells[0]["source"]).replace(links.en_badge(file), links.ko_badge(file))
+        head = head.replace(BADGE_PLACEHOLDER, links.ko_badge(file))
         if links.ko_badge(file) not in head:
-            problems.append("the header cell's translation lost the Colab badge (keep the English badge line)")
+            problems.append(f"the header cell's translation lost the Colab badge (keep the line {BADGE_PLACEHOLDER})")
         cells[0]["source"] = _lines(head)
-    for i, cell in enumerate(cells):
+    for cell in cells:
         if "setup" in cell.get("metadata", {}).get("tags", []):
-            cell["source"] = _lines("".join(cell["source"]).replace(links.en_install, links.ko_install))
-            hangul = {"cell_type": "code", "execution_count": None, "id": HANGUL_CELL_ID, "metadata": {},
-                      "outputs": [], "source": _lines(HANGUL_CELL_SOURCE)}
-            cells.insert(i + 1, hangul)
+            source = "".join(cell["source"]).replace(links.en_install, links.ko_install)
+            cell["source"] = _lines(source.rstrip("\n") + HANGUL_LINES)
             break
-    return ko, problems, missing
+    return ko, problems, missing, rekeyed
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -407,10 +457,10 @@ def _builds(root: Path, links: Links):
             en = json.loads(path.read_text(encoding="utf-8"))
             translation = load_translation(tpath)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, UserError) as exc:
-            yield path, tpath, None, [f"{rel}: {exc}"], [], {}
+            yield path, tpath, None, [f"{rel}: {exc}"], [], None, None
             continue
-        ko, problems, missing = build_notebook(en, translation, path.name, links)
-        yield path, tpath, ko, [f"{rel}: {p}" for p in problems], missing, translation
+        ko, problems, missing, rekeyed = build_notebook(en, translation, path.name, links)
+        yield path, tpath, ko, [f"{rel}: {p}" for p in problems], missing, translation, rekeyed
 
 
 def sync(root: str | Path, links: Links, write: bool = True) -> list[str]:
@@ -421,13 +471,17 @@ def sync(root: str | Path, links: Links, write: bool = True) -> list[str]:
     of a notebook marked complete. Cells with a stale or missing translation are built in English."""
     root = Path(root)
     problems = []
-    for path, tpath, ko, faults, missing, translation in _builds(root, links):
+    for path, tpath, ko, faults, missing, translation, rekeyed in _builds(root, links):
         problems += [f + " " + CANNOT_FIX for f in faults]
         if ko is None:
             continue
+        rel = tpath.relative_to(root).as_posix()
         if translation.get("complete") and missing:
-            rel = tpath.relative_to(root).as_posix()
             problems.append(f"{rel}: marked complete but cells {', '.join(missing)} have no translation {CANNOT_FIX}")
+        if any(translation["cells"].get(k) is not e for k, e in rekeyed.items()):
+            problems.append(f"{rel}: translations follow their cells to new ids (cells were inserted or removed)")
+            if write:
+                _write_atomic(tpath, _dump({**translation, "cells": rekeyed}))
         out = root / KO_DIR / path.name
         text = _dump(ko)
         old = out.read_text(encoding="utf-8") if out.exists() else None
@@ -443,7 +497,7 @@ def untranslated(root: str | Path, links: Links) -> list[str]:
     """One line per English cell that has no Korean translation yet: ``NN_name.ipynb: cell ID (kind)``."""
     root = Path(root)
     lines = []
-    for path, _, ko, _, missing, _ in _builds(root, links):
+    for path, _, ko, _, missing, _, _ in _builds(root, links):
         if ko is None:
             continue
         kinds = {c.get("id"): c.get("cell_type") for c in ko["cells"]}
@@ -456,7 +510,8 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
     file names or two-digit numbers; all when ``None``): the English cell's hash, and the English text to
     overwrite (Markdown) or every string and comment as ``{"English": "English"}`` (code), with
     ``"todo": true``, which the build treats as untranslated until a translator deletes it. To-do entries
-    already there are made afresh from the current English; translated entries are kept as they are.
+    already there are made afresh from the current English; translated entries are kept (under the id of
+    the cell they belong to now).
     Returns the files written."""
     root = Path(root)
     written = []
@@ -467,20 +522,21 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
         translation = load_translation(tpath)
         en = json.loads(path.read_text(encoding="utf-8"))
         entries = translation["cells"]
+        _, rekeyed, _ = match_translations(en, entries, path.name, links)
         cells = {}
         for cell in en.get("cells", []):
             cell_id, source = cell.get("id"), "".join(cell.get("source", []))
-            if cell_id in entries and not entries[cell_id].get("todo"):
-                cells[cell_id] = entries[cell_id]
-            elif source.strip() and (cell.get("cell_type") == "markdown" or
-                                     cell.get("cell_type") == "code" and _has_units(source)):
+            if cell_id in rekeyed and not rekeyed[cell_id].get("todo"):
+                cells[cell_id] = rekeyed[cell_id]  # translated (or stale: reported, kept for its translator)
+            elif cell.get("cell_type") in ("markdown", "code") and _translatable(cell):
                 entry = {"hash": cell_hash(source, path.name, links), "todo": True}
                 if cell["cell_type"] == "markdown":
-                    entry["markdown"] = source.split("\n")
+                    entry["markdown"] = _normalized(source, path.name, links).split("\n")
                 else:
                     entry["code"] = {u.text: u.text for u in code_units(source)}
                 cells[cell_id] = entry
-        cells.update({k: v for k, v in entries.items() if k not in cells})  # orphans stay, to be reported
+        # orphans stay, to be reported; old to-do entries are replaced by the fresh ones
+        cells.update({k: v for k, v in rekeyed.items() if k not in cells and not v.get("todo")})
         if cells != entries or list(cells) != list(entries):
             translation = {"notebook": path.name, **translation, "cells": cells}
             tpath.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,9 @@ def test_korean_code_equals_english_code_but_for_strings_and_comments(path: Path
     assert translation.code_differences(en, ko, LINKS) == []
     en_md = [c["id"] for c in en["cells"] if c["cell_type"] != "code"]
     assert en_md == [c["id"] for c in ko["cells"] if c["cell_type"] != "code"]
-    assert ko["cells"][0]["source"] and translation.HANGUL_CELL_ID in [c["id"] for c in ko["cells"]]
+    assert [c["id"] for c in en["cells"]] == [c["id"] for c in ko["cells"]]  # nbstripout keeps them so
+    setup = next(c for c in ko["cells"] if "setup" in c["metadata"].get("tags", []))
+    assert "".join(setup["source"]).endswith(translation.HANGUL_LINES) and LINKS.ko_install in "".join(setup["source"])
 
 
 def test_code_identity_check_catches_a_changed_statement(tmp_path: Path) -> None:
@@ -58,7 +60,8 @@ def test_code_identity_check_catches_a_changed_statement(tmp_path: Path) -> None
     source = "".join(cell["source"])
     assert "128 if SMOKE" in source
     cell["source"] = source.replace("128 if SMOKE", "64 if SMOKE")
-    assert translation.code_differences(en, ko, LINKS) == [f"cell {cell['id']}: the code differs beyond strings and comments"]
+    wrong = f"cell {cell['id']}: the code differs beyond strings and comments"
+    assert translation.code_differences(en, ko, LINKS) == [wrong]
     cell["source"] = source.replace('"0"', '"영"') + "# 주석 하나 더\n"  # only a string and a comment
     assert translation.code_differences(en, ko, LINKS) == []
     ko["cells"].remove(cell)
@@ -73,7 +76,8 @@ def test_translate_code_touches_only_strings_and_comments() -> None:
         '"content"': '"콘텐츠"',
     })
     assert problems == []
-    assert new == 'x = f"{t:.2f}초 동안 파일 {n}개"  # 개수\nprint("콘텐츠", x)\nif IN_COLAB:\n    %pip install -q "a"\n'
+    assert new == ('x = f"{t:.2f}초 동안 파일 {n}개"  # 개수\nprint("콘텐츠", x)\n'
+                   'if IN_COLAB:\n    %pip install -q "a"\n')
     assert translation.code_skeleton(new) == translation.code_skeleton(src)
     bad = {
         "print": "출력",  # a name, not a string or comment
@@ -123,6 +127,28 @@ def test_a_changed_english_cell_makes_its_translation_stale_and_is_named(tmp_pat
     assert [p for p in course.sync(root, write=True) if p.endswith(course.CANNOT_FIX)] == []
 
 
+def test_translations_follow_their_cells_when_ids_are_renumbered(tmp_path: Path) -> None:
+    """nbstripout renumbers cell ids: insert a cell near the top, and every cell below gets a new id. The
+    translations follow their cells by hash (sync re-keys the file), only the new cell is untranslated."""
+    root = _copy_repo(tmp_path)
+    en_path = root / "notebooks" / "00_setup_and_tour.ipynb"
+    en = _read(en_path)
+    new = {"cell_type": "markdown", "id": "new", "metadata": {}, "source": ["## A new section\n", "\n", "Text."]}
+    en["cells"].insert(2, new)
+    for i, cell in enumerate(en["cells"]):
+        cell["id"] = str(i)
+    en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    problems = course.sync(root, write=True)
+    only_new = f"notebooks/ko/translations/00.json: marked complete but cells 2 have no translation {course.CANNOT_FIX}"
+    assert [p for p in problems if p.endswith(course.CANNOT_FIX)] == [only_new]  # 00 is complete: the new cell
+    assert any("translations follow their cells to new ids" in p for p in problems)
+    assert course.sync(root, write=False) == [only_new]
+    assert translation.untranslated(root, LINKS)[0] == "00_setup_and_tour.ipynb: cell 2 (markdown) has no translation"
+    ko = _read(root / "notebooks" / "ko" / "00_setup_and_tour.ipynb")
+    assert "".join(ko["cells"][3]["source"]).startswith("# 설정:")  # the setup cell, now id 3, still Korean
+    assert translation.code_differences(en, ko, LINKS) == []
+
+
 def test_moving_the_repository_does_not_make_translations_stale(tmp_path: Path, monkeypatch) -> None:
     """The hash leaves out the Colab badge and install line (made from REPO_URL), so a new REPO_URL
     rebuilds the Korean notebooks with new links and no stale translation."""
@@ -133,7 +159,7 @@ def test_moving_the_repository_does_not_make_translations_stale(tmp_path: Path, 
     assert course.sync(root, write=False) == []
     ko = (root / "notebooks" / "ko" / "00_setup_and_tour.ipynb").read_text(encoding="utf-8")
     assert "someone-else/adain-fork/blob/main/notebooks/ko/00_setup_and_tour.ipynb" in ko
-    assert '"adain-lesson[ko] @ git+https://github.com/someone-else/adain-fork@main"' in ko
+    assert 'adain-lesson[ko] @ git+https://github.com/someone-else/adain-fork@main' in ko
 
 
 def test_untranslated_cells_are_listed_and_scaffold_prepares_them(tmp_path: Path, capsys) -> None:
@@ -146,12 +172,14 @@ def test_untranslated_cells_are_listed_and_scaffold_prepares_them(tmp_path: Path
     del data["cells"][first_id]
     data["complete"] = False
     tpath.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    assert f"00_setup_and_tour.ipynb: cell {first_id} (markdown) has no translation" in translation.untranslated(root, LINKS)
+    line = f"00_setup_and_tour.ipynb: cell {first_id} (markdown) has no translation"
+    assert line in translation.untranslated(root, LINKS)
     assert main(["sync-notebooks", "--root", str(root), "--scaffold", "00"]) == 0
     assert "to do: notebooks/ko/translations/00.json" in capsys.readouterr().out
     entry = _read(tpath)["cells"][first_id]
-    assert entry["todo"] is True and entry["hash"] == translation.cell_hash(
-        "".join(_read(root / "notebooks" / "00_setup_and_tour.ipynb")["cells"][0]["source"]), "00_setup_and_tour.ipynb", LINKS)
+    header = "".join(_read(root / "notebooks" / "00_setup_and_tour.ipynb")["cells"][0]["source"])
+    assert entry["todo"] is True and entry["hash"] == translation.cell_hash(header, "00_setup_and_tour.ipynb", LINKS)
+    assert "{colab-badge}" in entry["markdown"]  # no copy of the repository's address in a translation
     assert list(_read(tpath)["cells"])[0] == first_id  # in the notebook's order
     # a to-do entry still counts as untranslated, and a notebook marked complete fails while one is left
     assert any(f"cell {first_id}" in line for line in translation.untranslated(root, LINKS))
@@ -204,7 +232,8 @@ def test_korean_font_missing_names_the_extra(monkeypatch) -> None:
     from adain_lesson.viz import use_korean_font
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "koreanize_matplotlib" else real(name, *a))
+    absent = lambda name, *a: None if name == "koreanize_matplotlib" else real(name, *a)
+    monkeypatch.setattr(importlib.util, "find_spec", absent)
     with pytest.raises(UserError) as info:
         use_korean_font()
     message = str(info.value)
