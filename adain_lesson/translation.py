@@ -146,23 +146,33 @@ def code_units(source: str) -> list[_Unit]:
 
     An f-string is one unit on every Python (3.12 splits it into FSTRING_START/MIDDLE/END tokens)."""
     tokens, magic_rows, starts = _tokens(source)
-    offset = lambda pos: starts[pos[0] - 1] + pos[1]
+    lines = source.splitlines(keepends=True)
+
+    def offset(pos: tuple[int, int], text: str, at_end: bool) -> int:
+        # columns count characters; should a Python count UTF-8 bytes instead (Hangul, arrows), convert
+        row, col = pos
+        line = lines[row - 1] if row <= len(lines) else ""
+        piece = text.split("\n")[-1 if at_end else 0]
+        if not (line[:col].endswith(piece) if at_end else line[col:].startswith(piece)):
+            col = len(line.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+        return starts[row - 1] + col
+
     units, depth, opened = [], 0, None
     for tok in tokens:
         if tok.type == _FSTART:
             depth += 1
             if depth == 1:
-                opened = tok.start
+                opened = tok
         elif tok.type == _FEND:
             depth -= 1
             if depth == 0:
-                s, e = offset(opened), offset(tok.end)
+                s, e = offset(opened.start, opened.string, False), offset(tok.end, tok.string, True)
                 units.append(_Unit("string", s, e, source[s:e]))
         elif depth == 0 and tok.type == tokenize.STRING:
-            s, e = offset(tok.start), offset(tok.end)
+            s, e = offset(tok.start, tok.string, False), offset(tok.end, tok.string, True)
             units.append(_Unit("string", s, e, source[s:e]))
         elif depth == 0 and tok.type == tokenize.COMMENT and tok.start[0] not in magic_rows:
-            s, e = offset(tok.start), offset(tok.end)
+            s, e = offset(tok.start, tok.string, False), offset(tok.end, tok.string, True)
             units.append(_Unit("comment", s, e, source[s:e]))
     return units
 
