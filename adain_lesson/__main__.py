@@ -364,6 +364,8 @@ def _add_sync(p: argparse.ArgumentParser) -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     from . import course, translation
 
+    if args.scaffold is not None and args.check:
+        raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
     if args.scaffold is not None:
         for name in translation.scaffold(args.root, course.korean_links(), args.scaffold or None):
             print("to do: " + name)

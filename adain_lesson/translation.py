@@ -2,8 +2,10 @@
 
 One source, no drift. The English notebook is the source of the code; ``notebooks/ko/translations/NN.json``
 holds only Korean text, keyed by the English cell's id and by a hash of that cell's source
-(:func:`cell_hash`: SHA-256 of the source, first 12 hex digits). :func:`sync` (called by
-``course.sync``, so by ``python -m adain_lesson sync-notebooks``) rebuilds every Korean notebook:
+(:func:`cell_hash`: SHA-256 of the source, first 12 hex digits). nbstripout renumbers cell ids (0, 1, 2,
+...), so a cell inserted above shifts the ids below it: a translation follows its cell by hash, and sync
+re-keys the file (:func:`match_translations`). :func:`sync` (called by ``course.sync``, so by
+``python -m adain_lesson sync-notebooks``) rebuilds every Korean notebook:
 
 - a **Markdown** cell takes its Korean Markdown as a whole;
 - a **code** cell stays the English code: only its string literals and comments are replaced, token by
@@ -18,7 +20,7 @@ holds only Korean text, keyed by the English cell's id and by a hash of that cel
 The format of a translation file (``notebooks/ko/TRANSLATING.md`` explains it for translators)::
 
     {"notebook": "00_setup_and_tour.ipynb", "title": "...", "teaches": "...", "complete": true,
-     "cells": {"1": {"hash": "3f2a...", "markdown": ["## ...", "..."]},
+     "cells": {"0": {"hash": "8d25...", "markdown": ["# 00 · ...", "", "{colab-badge}", "..."]},
                "7": {"hash": "9c1d...", "code": {"# Parameters.": "# 매개변수.", "\\"content\\"": "\\"콘텐츠\\""}}}}
 
 A code entry maps an English string literal or comment, exactly as written in the cell (quotes, prefix
@@ -465,8 +467,13 @@ def _builds(root: Path, links: Links):
         rel = tpath.relative_to(root).as_posix()
         try:
             en = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            fault = f"{path.name}: no Korean build, the notebook cannot be read ({type(exc).__name__})"
+            yield path, tpath, None, [fault], [], None, None
+            continue
+        try:
             translation = load_translation(tpath)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, UserError) as exc:
+        except UserError as exc:
             yield path, tpath, None, [f"{rel}: {exc}"], [], None, None
             continue
         ko, problems, missing, rekeyed = build_notebook(en, translation, path.name, links)
