@@ -3,9 +3,9 @@
 Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization",
 ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_repo.py`` checks it):
 
-``errors`` -> ``images``, ``hub``, ``viz``, ``course`` -> ``norms``, ``vgg``, ``decoder``, ``color`` ->
-``model``, ``losses`` -> ``gatys``, ``data``, ``gan``, ``texture_net`` -> ``train`` -> ``experiments``,
-``bench``, ``widgets`` -> the CLI (``__main__``).
+``errors`` -> ``translation`` (the Korean edition's build) -> ``images``, ``hub``, ``viz``, ``course`` ->
+``norms``, ``vgg``, ``decoder``, ``color`` -> ``model``, ``losses`` -> ``gatys``, ``data``, ``gan``,
+``texture_net`` -> ``train`` -> ``experiments``, ``bench``, ``widgets`` -> the CLI (``__main__``).
 """
 
 from __future__ import annotations

@@ -130,7 +130,8 @@ def _sync_notebook(path: Path, write: bool) -> list[str]:
 
 
 def sync(root: str | Path, write: bool = True) -> list[str]:
-    """Bring every notebook's badge and install line, and the README's table, in line with REPO_URL.
+    """Bring every notebook's badge and install line, and the README's table, in line with REPO_URL;
+    rebuild the Korean edition (``notebooks/ko/``, README.ko.md's table) with :func:`translation.sync`.
 
     Returns what was (or, with ``write=False``, would be) changed; an empty list means all agree.
     """
