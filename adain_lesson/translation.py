@@ -320,6 +320,10 @@ def _translation_path(root: Path, notebook: str) -> Path:
     return root / TRANSLATIONS_DIR / f"{notebook[:2]}.json"
 
 
+#: Translations of cells that several notebooks hold alike (the setup cell), keyed by the cells' hash.
+SHARED_FILE = "shared.json"
+
+
 def load_translation(path: str | Path) -> dict:
     """A translation file as a dict (``{"cells": {}}`` when the file does not exist yet)."""
     path = Path(path)
@@ -350,14 +354,17 @@ def _translatable(cell: dict) -> bool:
     return bool(source.strip()) and (kind == "markdown" or kind == "code" and _has_units(source))
 
 
-def match_translations(en: dict, entries: dict, file: str, links: Links | None) -> tuple[dict, dict, list[str]]:
+def match_translations(en: dict, entries: dict, file: str, links: Links | None,
+                       shared: dict | None = None) -> tuple[dict, dict, list[str]]:
     """Pair the English cells with their translations.
 
     nbstripout renumbers cell ids (0, 1, 2, ...), so a cell inserted above shifts the ids of the cells below:
     a translation belongs to the cell with its id *and* its hash, else to another cell with its hash (the
     cell moved). Returns ``(matched, rekeyed, problems)``: English id -> translation entry; all entries keyed
     by the English ids they now belong to (what the file should hold); and the stale translations (the
-    English cell changed) and orphans (no cell has their hash any more), each named."""
+    English cell changed) and orphans (no cell has their hash any more), each named. A cell the notebook's
+    file does not translate takes the entry of ``shared`` (``translations/shared.json``) with its hash, if
+    any: cells that several notebooks hold alike, such as the setup cell, are translated once."""
     cells = [c for c in en.get("cells", []) if c.get("cell_type") in ("markdown", "code")]
     hashes = {c.get("id"): cell_hash("".join(c.get("source", [])), file, links) for c in cells}
     done = lambda e: isinstance(e, dict) and not e.get("todo")
@@ -370,18 +377,22 @@ def match_translations(en: dict, entries: dict, file: str, links: Links | None) 
             if k is not None:
                 matched[cid] = entries[k]
                 pool.remove(k)
+    own = set(matched)
+    for cid, h in hashes.items():
+        if cid not in matched and done((shared or {}).get(h)) and shared[h].get("hash") == h:
+            matched[cid] = shared[h]
     rekeyed, problems = {}, []
     leftover = {k: entries[k] for k in pool}
     todo = {k: e for k, e in entries.items() if isinstance(e, dict) and e.get("todo")}
     for cid, h in hashes.items():
-        if cid in matched:
+        if cid in own:
             rekeyed[cid] = matched[cid]
         elif cid in leftover:  # the cell at this id changed: the common case of drift
             rekeyed[cid] = leftover.pop(cid)
             problems.append(f"cell {cid} is stale: the English cell changed since it was translated "
                             f"(translation hash {rekeyed[cid].get('hash')}, English now {h}); update the Korean "
                             f"and set its hash to {h}")
-    untranslated = [cid for cid in hashes if cid not in rekeyed]
+    untranslated = [cid for cid in hashes if cid not in rekeyed and cid not in matched]
     for k, e in todo.items():  # to-do entries keep their place (their work in progress is not lost)
         key = k
         while key in rekeyed:
@@ -398,14 +409,15 @@ def match_translations(en: dict, entries: dict, file: str, links: Links | None) 
     return matched, rekeyed, problems
 
 
-def build_notebook(en: dict, translation: dict, file: str, links: Links) -> tuple[dict, list[str], list[str], dict]:
+def build_notebook(en: dict, translation: dict, file: str, links: Links,
+                   shared: dict | None = None) -> tuple[dict, list[str], list[str], dict]:
     """The Korean notebook made from the English notebook ``en`` and its ``translation``.
 
     Returns ``(notebook, problems, missing, rekeyed)``: problems are stale or faulty translations (the cell
     stays English), missing the ids of cells without a translation (also English), rekeyed the translation
     entries under the ids of the cells they belong to now (see :func:`match_translations`)."""
     ko = copy.deepcopy(en)
-    matched, rekeyed, problems = match_translations(en, translation.get("cells", {}), file, links)
+    matched, rekeyed, problems = match_translations(en, translation.get("cells", {}), file, links, shared)
     missing = []
     for cell in ko.get("cells", []):
         cell_id = cell.get("id")
@@ -461,7 +473,7 @@ def _english(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def _builds(root: Path, links: Links):
+def _builds(root: Path, links: Links, shared: dict | None = None):
     for path in _english(root):
         tpath = _translation_path(root, path.name)
         rel = tpath.relative_to(root).as_posix()
@@ -476,7 +488,7 @@ def _builds(root: Path, links: Links):
         except UserError as exc:
             yield path, tpath, None, [f"{rel}: {exc}"], [], None, None
             continue
-        ko, problems, missing, rekeyed = build_notebook(en, translation, path.name, links)
+        ko, problems, missing, rekeyed = build_notebook(en, translation, path.name, links, shared)
         yield path, tpath, ko, [f"{rel}: {p}" for p in problems], missing, translation, rekeyed
 
 
@@ -488,10 +500,18 @@ def sync(root: str | Path, links: Links, write: bool = True) -> list[str]:
     of a notebook marked complete. Cells with a stale or missing translation are built in English."""
     root = Path(root)
     problems = []
-    for path, tpath, ko, faults, missing, translation, rekeyed in _builds(root, links):
+    spath = root / TRANSLATIONS_DIR / SHARED_FILE
+    try:
+        shared = load_translation(spath)["cells"]
+    except UserError as exc:
+        shared = {}
+        problems.append(f"{exc} {CANNOT_FIX}")
+    used = set()
+    for path, tpath, ko, faults, missing, translation, rekeyed in _builds(root, links, shared):
         problems += [f + " " + CANNOT_FIX for f in faults]
         if ko is None:
             continue
+        used |= {cell_hash("".join(c.get("source", [])), path.name, links) for c in _read_en(path)}
         rel = tpath.relative_to(root).as_posix()
         if translation.get("complete") and missing:
             problems.append(f"{rel}: marked complete but cells {', '.join(missing)} have no translation {CANNOT_FIX}")
@@ -507,14 +527,25 @@ def sync(root: str | Path, links: Links, write: bool = True) -> list[str]:
             if write:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 _write_atomic(out, text)
+    rel = spath.relative_to(root).as_posix()
+    for key, entry in shared.items():
+        if not isinstance(entry, dict) or key != entry.get("hash"):
+            problems.append(f"{rel}: entry {key!r} must be keyed by its own 'hash' {CANNOT_FIX}")
+        elif key not in used and not entry.get("todo"):
+            problems.append(f"{rel}: translation {key} matches no English cell any more: its cells changed; "
+                            f"translate them again (or in their notebooks' files) and delete it {CANNOT_FIX}")
     return problems
+
+
+def _read_en(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8")).get("cells", [])
 
 
 def untranslated(root: str | Path, links: Links) -> list[str]:
     """One line per English cell that has no Korean translation yet: ``NN_name.ipynb: cell ID (kind)``."""
     root = Path(root)
     lines = []
-    for path, _, ko, _, missing, _, _ in _builds(root, links):
+    for path, _, ko, _, missing, _, _ in _builds(root, links, _shared(root)):
         if ko is None:
             continue
         kinds = {c.get("id"): c.get("cell_type") for c in ko["cells"]}
@@ -539,12 +570,14 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
         translation = load_translation(tpath)
         en = json.loads(path.read_text(encoding="utf-8"))
         entries = translation["cells"]
-        _, rekeyed, _ = match_translations(en, entries, path.name, links)
+        matched, rekeyed, _ = match_translations(en, entries, path.name, links, _shared(root))
         cells = {}
         for cell in en.get("cells", []):
             cell_id, source = cell.get("id"), "".join(cell.get("source", []))
             if cell_id in rekeyed and not rekeyed[cell_id].get("todo"):
                 cells[cell_id] = rekeyed[cell_id]  # translated (or stale: reported, kept for its translator)
+            elif cell_id in matched:
+                continue  # translated in shared.json
             elif cell.get("cell_type") in ("markdown", "code") and _translatable(cell):
                 entry = {"hash": cell_hash(source, path.name, links), "todo": True}
                 if cell["cell_type"] == "markdown":
@@ -560,6 +593,13 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
             _write_atomic(tpath, _dump(translation))
             written.append(tpath.relative_to(root).as_posix())
     return written
+
+
+def _shared(root: Path) -> dict:
+    try:
+        return load_translation(root / TRANSLATIONS_DIR / SHARED_FILE)["cells"]
+    except UserError:
+        return {}  # sync reports it
 
 
 def readme_table(root: str | Path, notebooks: Sequence, badge: Callable[[str], str]) -> str:

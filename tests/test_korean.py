@@ -302,3 +302,23 @@ def test_korean_documents_exist_and_link_where_they_say() -> None:
     korean_00 = (ko / "00_setup_and_tour.ipynb").read_text(encoding="utf-8")
     assert "(GLOSSARY.md)" in korean_00 and "(DECK_MAP.md)" in korean_00
     assert "--check" in (ko / "TRANSLATING.md").read_text(encoding="utf-8")
+
+
+def test_shared_translations_serve_every_notebook_and_are_watched(tmp_path: Path) -> None:
+    """translations/shared.json translates the setup cell once for all nine notebooks; when the English setup
+    cells change, it matches no cell any more and sync says so."""
+    shared = translation.load_translation(ROOT / "notebooks" / "ko" / "translations" / "shared.json")["cells"]
+    (key, entry), = shared.items()
+    korean = next(iter(entry["code"].values()))
+    for path in ENGLISH:
+        setup = next(c for c in _read(ROOT / "notebooks" / "ko" / path.name)["cells"]
+                     if "setup" in c["metadata"].get("tags", []))
+        assert korean in "".join(setup["source"]), path.name
+    root = _copy_repo(tmp_path)
+    for path in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        nb = _read(path)
+        setup = next(c for c in nb["cells"] if "setup" in c["metadata"].get("tags", []))
+        setup["source"] = "".join(setup["source"]).replace("import torch\n", "import torch  # changed\n")
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    problems = course.sync(root, write=False)
+    assert any(f"shared.json: translation {key} matches no English cell any more" in p for p in problems), problems
