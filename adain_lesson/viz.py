@@ -136,9 +136,11 @@ def use_korean_font() -> str:
     The font file is found without importing ``koreanize_matplotlib``: its 0.1.x import needs ``distutils``,
     which Python 3.12 (Colab's) no longer has unless setuptools provides it.
     """
+    import importlib
     import importlib.util
     from pathlib import Path
 
+    importlib.invalidate_caches()  # installed a moment ago by the notebook's %pip line (Colab)
     spec = importlib.util.find_spec("koreanize_matplotlib")
     fonts = [Path(p) / "fonts" / f"{KOREAN_FONT}.ttf" for p in (spec.submodule_search_locations or [])] if spec else []
     font = next((f for f in fonts if f.is_file()), None)
