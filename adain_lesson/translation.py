@@ -1,8 +1,9 @@
 """The Korean edition: ``notebooks/ko/*.ipynb`` built from the English notebooks plus translation files.
 
 One source, no drift. The English notebook is the source of the code; ``notebooks/ko/translations/NN.json``
-holds only Korean text, keyed by the English cell's id and by a hash of that cell's source
-(:func:`cell_hash`: SHA-256 of the source, first 12 hex digits). nbstripout renumbers cell ids (0, 1, 2,
+holds only Korean text, keyed by the English cell's id and by a hash of what the translation replaces
+(:func:`cell_hash`, first 12 hex digits of a SHA-256: of a Markdown cell's source; of a code cell's strings
+and comments). nbstripout renumbers cell ids (0, 1, 2,
 ...), so a cell inserted above shifts the ids below it: a translation follows its cell by hash, and sync
 re-keys the file (:func:`match_translations`). :func:`sync` (called by ``course.sync``, so by
 ``python -m adain_lesson sync-notebooks``) rebuilds every Korean notebook:
@@ -103,10 +104,22 @@ def _normalized(source: str, file: str, links: Links | None) -> str:
     return source
 
 
-def cell_hash(source: str, file: str = "", links: Links | None = None) -> str:
-    """The key a translation is checked against: SHA-256 of the English cell's source (UTF-8; the Colab
-    badge and install line replaced by placeholders when ``links`` is given), first 12 hex digits."""
-    return hashlib.sha256(_normalized(source, file, links).encode("utf-8")).hexdigest()[:HASH_LENGTH]
+def cell_hash(source: str, file: str = "", links: Links | None = None, code: bool = False) -> str:
+    """The key a translation is checked against, first 12 hex digits of a SHA-256.
+
+    A Markdown cell (``code=False``): of its source (UTF-8; the Colab badge and install line replaced by
+    placeholders when ``links`` is given). A code cell (``code=True``): of its strings and comments only, in
+    order (:func:`code_units`), the only parts a translation touches; the rest of the code is taken from the
+    English cell at every build, so changing a number or an import leaves the translation valid, while
+    changing, adding or removing a string or comment makes it stale."""
+    if code:
+        try:
+            source = json.dumps([[u.kind, u.text] for u in code_units(source)], ensure_ascii=False)
+        except UserError:
+            pass  # not Python: the whole source (the build reports the cell)
+    else:
+        source = _normalized(source, file, links)
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -354,6 +367,10 @@ def _translatable(cell: dict) -> bool:
     return bool(source.strip()) and (kind == "markdown" or kind == "code" and _has_units(source))
 
 
+def _hash_of(cell: dict, file: str, links: Links | None) -> str:
+    return cell_hash("".join(cell.get("source", [])), file, links, code=cell.get("cell_type") == "code")
+
+
 def match_translations(en: dict, entries: dict, file: str, links: Links | None,
                        shared: dict | None = None) -> tuple[dict, dict, list[str]]:
     """Pair the English cells with their translations.
@@ -366,7 +383,7 @@ def match_translations(en: dict, entries: dict, file: str, links: Links | None,
     file does not translate takes the entry of ``shared`` (``translations/shared.json``) with its hash, if
     any: cells that several notebooks hold alike, such as the setup cell, are translated once."""
     cells = [c for c in en.get("cells", []) if c.get("cell_type") in ("markdown", "code")]
-    hashes = {c.get("id"): cell_hash("".join(c.get("source", [])), file, links) for c in cells}
+    hashes = {c.get("id"): _hash_of(c, file, links) for c in cells}
     done = lambda e: isinstance(e, dict) and not e.get("todo")
     matched = {cid: entries[cid] for cid, h in hashes.items()
                if done(entries.get(cid)) and entries[cid].get("hash") == h}
@@ -511,7 +528,7 @@ def sync(root: str | Path, links: Links, write: bool = True) -> list[str]:
         problems += [f + " " + CANNOT_FIX for f in faults]
         if ko is None:
             continue
-        used |= {cell_hash("".join(c.get("source", [])), path.name, links) for c in _read_en(path)}
+        used |= {_hash_of(c, path.name, links) for c in _read_en(path) if c.get("cell_type") in ("markdown", "code")}
         rel = tpath.relative_to(root).as_posix()
         if translation.get("complete") and missing:
             problems.append(f"{rel}: marked complete but cells {', '.join(missing)} have no translation {CANNOT_FIX}")
@@ -579,7 +596,7 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
             elif cell_id in matched:
                 continue  # translated in shared.json
             elif cell.get("cell_type") in ("markdown", "code") and _translatable(cell):
-                entry = {"hash": cell_hash(source, path.name, links), "todo": True}
+                entry = {"hash": _hash_of(cell, path.name, links), "todo": True}
                 if cell["cell_type"] == "markdown":
                     entry["markdown"] = _normalized(source, path.name, links).split("\n")
                 else:

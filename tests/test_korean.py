@@ -322,3 +322,22 @@ def test_shared_translations_serve_every_notebook_and_are_watched(tmp_path: Path
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     problems = course.sync(root, write=False)
     assert any(f"shared.json: translation {key} matches no English cell any more" in p for p in problems), problems
+
+
+def test_a_code_translation_is_stale_only_when_its_strings_or_comments_change(tmp_path: Path) -> None:
+    """A code cell's hash covers its strings and comments: a new number keeps the translation (the code is
+    the English code at every build), a changed string makes it stale, named."""
+    root = _copy_repo(tmp_path)
+    en_path = root / "notebooks" / "00_setup_and_tour.ipynb"
+    en = _read(en_path)
+    cell = next(c for c in en["cells"] if "parameters" in c["metadata"].get("tags", []))
+    source = "".join(cell["source"])
+    cell["source"] = source.replace("128 if SMOKE", "96 if SMOKE")
+    en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert not [p for p in course.sync(root, write=True) if p.endswith(course.CANNOT_FIX)]
+    built = next(c for c in _read(root / "notebooks" / "ko" / en_path.name)["cells"] if c["id"] == cell["id"])
+    assert "96 if SMOKE" in "".join(built["source"]) and "# 매개변수." in "".join(built["source"])
+    cell["source"] = source.replace("# shorter side of the images, in pixels", "# the shorter side, in pixels")
+    en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    stale = [p for p in course.sync(root, write=False) if "stale" in p]
+    assert len(stale) == 1 and f"00.json: cell {cell['id']} is stale" in stale[0]
