@@ -443,7 +443,8 @@ def build_notebook(en: dict, translation: dict, file: str, links: Links,
         if cell.get("cell_type") not in ("markdown", "code"):
             continue
         if entry is None:
-            if _translatable(cell):
+            stale = cell_id in rekeyed and not rekeyed[cell_id].get("todo")  # reported as stale already
+            if _translatable(cell) and not stale:
                 missing.append(cell_id)
             continue
         if cell["cell_type"] == "markdown":

@@ -131,6 +131,7 @@ def test_a_changed_english_cell_makes_its_translation_stale_and_is_named(tmp_pat
     stale = [p for p in problems if "stale" in p]
     assert len(stale) == 1 and f"00.json: cell {cell['id']} is stale" in stale[0], problems
     assert stale[0].endswith(course.CANNOT_FIX)
+    assert not [p for p in problems if "marked complete" in p]  # stale, not also "missing"
     assert main(["sync-notebooks", "--root", str(root), "--check"]) == 1
     assert f"cell {cell['id']} is stale" in capsys.readouterr().err
 
