@@ -3,9 +3,11 @@
 Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization",
 ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_repo.py`` checks it):
 
-``errors`` -> ``translation`` (the Korean edition's build) -> ``images``, ``hub``, ``viz``, ``course`` ->
-``norms``, ``vgg``, ``decoder``, ``color`` -> ``model``, ``losses`` -> ``gatys``, ``data``, ``gan``,
-``texture_net`` -> ``train`` -> ``experiments``, ``bench``, ``widgets`` -> the CLI (``__main__``).
+``errors`` -> ``files`` -> ``translation`` (the Korean edition's build) -> ``images``, ``hub``, ``viz``,
+``course``, ``device`` -> ``norms``, ``vgg``, ``decoder``, ``color`` -> ``model``, ``losses`` -> ``gatys``,
+``data``, ``gan``, ``texture_net`` -> ``train`` -> ``figures``, ``playground`` (the engine) -> ``evaluation``,
+``bench``, ``widgets`` (the UI) -> the CLI (``__main__``). ``experiments`` is a deprecated re-export of
+``figures``/``evaluation`` for one release.
 """
 
 from __future__ import annotations

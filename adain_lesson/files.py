@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from .errors import UserError
 
-__all__ = ["atomic_write", "cannot_write", "ensure_dir", "temporary_name"]
+__all__ = ["atomic_write", "atomic_write_text", "cannot_write", "ensure_dir", "temporary_name"]
 
 
 def cannot_write(path: str | os.PathLike, exc: OSError, fix: str = "choose a writable folder") -> UserError:
@@ -81,3 +81,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = Fal
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`); returns the path."""
+    with atomic_write(path, "w", encoding=encoding) as f:
+        f.write(text)
+    return Path(path)

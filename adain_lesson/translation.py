@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
-from .files import atomic_write
+from .files import atomic_write_text, ensure_dir
 
 __all__ = [
     "HANGUL_LINES", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_differences",
@@ -478,11 +478,6 @@ def build_notebook(en: dict, translation: dict, file: str, links: Links,
     return ko, problems, missing, rekeyed
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    with atomic_write(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
 def _dump(data: dict) -> str:
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
@@ -536,15 +531,15 @@ def sync(root: str | Path, links: Links, write: bool = True) -> list[str]:
         if any(translation["cells"].get(k) is not e for k, e in rekeyed.items()):
             problems.append(f"{rel}: translations follow their cells to new ids (cells were inserted or removed)")
             if write:
-                _write_atomic(tpath, _dump({**translation, "cells": rekeyed}))
+                atomic_write_text(tpath, _dump({**translation, "cells": rekeyed}))
         out = root / KO_DIR / path.name
         text = _dump(ko)
         old = out.read_text(encoding="utf-8") if out.exists() else None
         if old != text:
             problems.append(f"ko/{path.name}: differs from the English notebook plus its translation")
             if write:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                _write_atomic(out, text)
+                ensure_dir(out.parent)
+                atomic_write_text(out, text)
     rel = spath.relative_to(root).as_posix()
     for key, entry in shared.items():
         if not isinstance(entry, dict) or key != entry.get("hash"):
@@ -607,8 +602,8 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
         cells.update({k: v for k, v in rekeyed.items() if k not in cells and not v.get("todo")})
         if cells != entries or list(cells) != list(entries):
             translation = {"notebook": path.name, **translation, "cells": cells}
-            tpath.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(tpath, _dump(translation))
+            ensure_dir(tpath.parent)
+            atomic_write_text(tpath, _dump(translation))
             written.append(tpath.relative_to(root).as_posix())
     return written
 
