@@ -6,7 +6,8 @@ ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_re
 ``errors`` -> ``files`` -> ``translation`` (the Korean edition's build) -> ``images``, ``hub``, ``viz``,
 ``course``, ``device`` -> ``norms``, ``vgg``, ``decoder``, ``color`` -> ``model``, ``losses`` -> ``gatys``,
 ``data``, ``gan``, ``texture_net`` -> ``train`` -> ``figures``, ``playground`` (the engine) -> ``evaluation``,
-``bench``, ``widgets`` (the UI) -> the CLI (``__main__``). ``experiments`` is a deprecated re-export of
+``bench``, ``widgets`` (the UI) -> ``exercises`` (the notebooks' answer checks), ``classroom`` (student copies,
+slides, Colab metadata) -> the CLI (``__main__``). ``experiments`` is a deprecated re-export of
 ``figures``/``evaluation`` for one release.
 """
 

@@ -227,6 +227,40 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# student-copy, slides (adain_lesson.classroom)
+# ------------------------------------------------------------------------------------------------
+
+
+def _add_student_copy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder for the copies (the committed ones: notebooks/student)")
+    p.add_argument("--root", default=".", help="the repository checkout (default: .)")
+
+
+def cmd_student_copy(args: argparse.Namespace) -> int:
+    from . import classroom
+
+    for path in classroom.write_student_copies(args.root, args.out):
+        print(path)
+    return 0
+
+
+def _add_slides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder for the NN_name.slides.html decks")
+    p.add_argument("--root", default=".", help="the repository checkout (default: .)")
+    p.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks, by number (e.g. 02 04)")
+    p.add_argument("--execute-smoke", action="store_true",
+                   help="run each notebook in smoke mode first, so the slides show outputs (minutes each)")
+
+
+def cmd_slides(args: argparse.Namespace) -> int:
+    from . import classroom
+
+    for path in classroom.write_slides(args.root, args.out, only=args.only, execute_smoke=args.execute_smoke):
+        print(path)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # train, download-data
 # ------------------------------------------------------------------------------------------------
 
@@ -485,6 +519,9 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
               _add_bench, cmd_bench),
     "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL; build notebooks/ko/ "
                        "from the translations", _add_sync, cmd_sync),
+    "student-copy": ("write the notebooks with every solution replaced by a 'your code here' stub",
+                     _add_student_copy, cmd_student_copy),
+    "slides": ("write a reveal.js slide deck (HTML) of each notebook", _add_slides, cmd_slides),
 })
 
 

@@ -166,6 +166,7 @@ LAYERS = (
     ("train",),
     ("figures", "playground"),
     ("evaluation", "bench", "widgets", "batch"),
+    ("exercises", "classroom"),
     ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
     ("__main__",),
 )
