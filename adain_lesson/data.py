@@ -496,6 +496,16 @@ def _bar(total: int, desc: str, progress: bool):
     return tqdm(total=total, desc=f"extract {desc}", unit="file", disable=not progress)
 
 
+def _check_placed(path: Path, source: DataSource) -> None:
+    """An archive this call did not download (placed by hand, or given as ``archive``) has the size and
+    SHA-256 that :data:`SOURCES` knows for it, before anything is extracted (a 3 MB file standing in for an
+    816 MB archive would otherwise be extracted silently). Nothing is deleted: the message says what to do."""
+    problem = hub.verify(path, source.size, source.sha256)
+    if problem:
+        raise DownloadError(f"{path} has {problem}: it is not the complete {source.archive} of {source.name}; "
+                            f"replace it with the file from {source.url} (nothing was extracted)")
+
+
 def download_dataset(
     source: str | DataSource,
     root: str | os.PathLike,
@@ -511,7 +521,9 @@ def download_dataset(
     The archive goes to ``root/archives/`` through :func:`adain_lesson.hub.download` (resumable: run it
     again after a disconnect; size and SHA-256 checked where :data:`SOURCES` knows them, whichever address
     it comes from). The images go to ``root/<name>/``, which is returned: pass it as ``--content-dir`` or
-    ``--style-dir``. ``archive`` uses a file you downloaded yourself instead; ``url`` overrides the address
+    ``--style-dir``. ``archive`` uses a file you downloaded yourself instead; an archive given so, or placed
+    by hand in ``root/archives/``, is checked for the known size and SHA-256 before anything is extracted
+    (:func:`_check_placed`). ``url`` overrides the address
     (a mirror of the same file: it is checked like the original). ``max_images`` (at least 1) extracts only
     the first N images. Then, if neither the archive nor a partial download of it is on disk, only those
     images are read from the server (:func:`extract_remote_zip`, HTTP Range; the archive's size and each
@@ -531,6 +543,7 @@ def download_dataset(
         path = Path(archive).expanduser()
         if not path.is_file():
             raise UserError(f"--archive {path} does not exist: download {source.url} (or the Kaggle file) first")
+        _check_placed(path, source)
     else:
         path = root / "archives" / source.archive
         partial = path.with_name(path.name + ".part")
@@ -546,6 +559,8 @@ def download_dataset(
         if not path.is_file():
             ensure_dir(path.parent, fix)
             hub.download(address, path, size=source.size, sha256=source.sha256, progress=progress)
+        else:  # placed by hand (as the offline message says) or left by an earlier run: checked before use
+            _check_placed(path, source)
     out = root / source.name
     extract_archive(path, out, max_images=max_images, progress=progress)
     if not keep_archive and archive is None:
