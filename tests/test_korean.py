@@ -58,8 +58,8 @@ def test_code_identity_check_catches_a_changed_statement(tmp_path: Path) -> None
     ko = _read(ROOT / "notebooks" / "ko" / "00_setup_and_tour.ipynb")
     cell = next(c for c in ko["cells"] if "parameters" in c["metadata"].get("tags", []))
     source = "".join(cell["source"])
-    assert "128 if SMOKE" in source
-    cell["source"] = source.replace("128 if SMOKE", "64 if SMOKE")
+    assert "SMOKE = os.environ" in source
+    cell["source"] = source.replace("SMOKE = os.environ", "SMOKE = not os.environ", 1)
     wrong = f"cell {cell['id']}: the code differs beyond strings and comments"
     assert translation.code_differences(en, ko, LINKS) == [wrong]
     cell["source"] = source.replace('"0"', '"영"') + "# 주석 하나 더\n"  # only a string and a comment
@@ -333,12 +333,13 @@ def test_a_code_translation_is_stale_only_when_its_strings_or_comments_change(tm
     en = _read(en_path)
     cell = next(c for c in en["cells"] if "parameters" in c["metadata"].get("tags", []))
     source = "".join(cell["source"])
-    cell["source"] = source.replace("128 if SMOKE", "96 if SMOKE")
+    assert "SMOKE = os.environ" in source and source.startswith("# Parameters.")
+    cell["source"] = source.replace("SMOKE = os.environ", "SMOKE = not os.environ", 1)
     en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert not [p for p in course.sync(root, write=True) if p.endswith(course.CANNOT_FIX)]
     built = next(c for c in _read(root / "notebooks" / "ko" / en_path.name)["cells"] if c["id"] == cell["id"])
-    assert "96 if SMOKE" in "".join(built["source"]) and "# 매개변수." in "".join(built["source"])
-    cell["source"] = source.replace("# shorter side of the images, in pixels", "# the shorter side, in pixels")
+    assert "SMOKE = not os.environ" in "".join(built["source"]) and "# 매개변수." in "".join(built["source"])
+    cell["source"] = source.replace("# Parameters.", "# Settings.", 1)
     en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     stale = [p for p in course.sync(root, write=False) if "stale" in p]
     assert len(stale) == 1 and f"00.json: cell {cell['id']} is stale" in stale[0]
