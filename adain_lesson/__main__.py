@@ -344,8 +344,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 def _add_figures(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fig", nargs="+", default=["7", "8", "9", "10"], metavar="FIG",
                    help="figures to make: 7 (alpha), 8 (interpolation), 9 (colour), 10 (spatial), 4 (content x "
-                        "style grid), regions (beyond the paper), or all (default: 7 8 9 10)")
-    p.add_argument("--out", default="figures", help="output folder for FIG.png and FIG.json (default: ./figures)")
+                        "style grid), regions (beyond the paper); the quantitative results 1 (IN vs BN), 3 (losses "
+                        "of Gatys et al., Ulyanov et al., AdaIN), 5 and 6 (the decoder ablation: samples and "
+                        "training curves; trains four decoders), table1 (speed); or all (default: 7 8 9 10)")
+    p.add_argument("--out", default="figures",
+                   help="output folder for FIG.png and the numbers behind it, FIG.json (and FIG.csv); Figs. 5-6 "
+                        "keep their training runs in OUT/runs and reuse or resume them (default: ./figures)")
     p.add_argument("--smoke", action="store_true",
                    help="offline demonstration: built-in sample images, tiny size, random weights")
     p.add_argument("--weights", default=None,
@@ -353,21 +357,34 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
                         "holding vgg_normalised.pth and decoder.pth")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--size", type=int, default=None,
-                   help="shorter side of the images in px (default: the paper's sizes; 64 with --smoke)")
+                   help="Figs. 4, 7-10: shorter side of the images in px (default: the paper's sizes; 64 with --smoke)")
     p.add_argument("--mask", default=None, help="Fig. 10: your own mask image (white = style 1) instead of mask.png")
     p.add_argument("--mirror", default=None,
                    help="a local folder laid out like the cache (e.g. ../shared) to copy the paper's images from")
+    p.add_argument("--fig3-style-loss", default="mean_std", choices=["mean_std", "gram"],
+                   help="Fig. 3: the style loss the baselines are optimised with: mean_std (the paper's setting) "
+                        "or gram (an extra comparison, written as fig03_losses_gram_extra)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="Figs. 5-6: training iterations per decoder (default: 30,000 as the paper's Fig. 6; "
+                        "3 with --smoke)")
+    p.add_argument("--content-dir", default=None,
+                   help="Figs. 5-6: training photos (default: MS-COCO val2017, downloaded; the paper: MS-COCO)")
+    p.add_argument("--style-dir", default=None,
+                   help="Figs. 5-6: training paintings (default: the authors' 20 style images; the paper: WikiArt)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from . import figures, images, viz
+    from . import bench, evaluation, figures, images, viz
+    from .gatys import gatys_encoder
     from .model import load_pretrained, prepare_masks
     from .weights import RANDOM_WEIGHTS_BANNER
 
-    wanted = list(figures.FIGURES) if "all" in args.fig else []
+    known = (*figures.FIGURES, *evaluation.QUANTITATIVE, "table1")
+    wanted = list(known) if "all" in args.fig else []
     for f in args.fig:
-        if f != "all" and f not in figures.FIGURES:
-            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(figures.FIGURES)} or all")
+        if f != "all" and f not in known:
+            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(known)} or all")
         if f != "all" and f not in wanted:
             wanted.append(f)
     if args.size is not None and args.size < images.MIN_SIDE:
@@ -376,11 +393,17 @@ def cmd_figures(args: argparse.Namespace) -> int:
         raise UserError(f"--mask: no such file: {args.mask}")
     if args.mask is not None and "10" not in wanted:
         raise UserError("--mask is used by Fig. 10 (spatial control) only: add --fig 10")
+    if args.iterations is not None and args.iterations < 1:
+        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
+    for flag, folder in (("--content-dir", args.content_dir), ("--style-dir", args.style_dir)):
+        if folder is not None and not Path(folder).is_dir():
+            raise UserError(f"{flag}: no such folder: {folder}")
     device = _device(args.device)
     weights = args.weights or ("random" if args.smoke else "auto")
+    pictures = [f for f in wanted if f in figures.FIGURES]
     with offline_hint("run with --smoke for an offline demonstration"):
         # every input first, so that a bad image or mask fails before the weights load
-        inputs = {fig: figures.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in wanted}
+        inputs = {fig: figures.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in pictures}
         mask = images.load_mask(args.mask) if args.mask else None
         if mask is not None:
             with warnings.catch_warnings():
@@ -389,16 +412,29 @@ def cmd_figures(args: argparse.Namespace) -> int:
         model = load_pretrained(weights, device)
         if model.random_weights:
             viz.banner(RANDOM_WEIGHTS_BANNER)
-        written = []
+        gatys_vgg = gatys_encoder(weights, device) if {"3", "table1"} & set(wanted) else None
+        written, lines = [], []
         for fig in wanted:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                image, settings = figures.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
-            for w in caught:
-                print(f"note: {w.message}", file=sys.stderr)
-            if mask is not None and fig == "10":
-                settings["mask_file"] = str(args.mask)
-            written += figures.save_figure(image, settings, args.out, figures.FIGURE_STEMS[fig])
+            if fig == "table1":
+                paths, said = bench.reproduce_table1(model, gatys_vgg, args.out, smoke=args.smoke)
+            elif fig in evaluation.QUANTITATIVE:
+                paths, said = evaluation.reproduce(
+                    fig, model, gatys_vgg, args.out, smoke=args.smoke, weights=weights, progress=args.progress,
+                    mirror=args.mirror, fig3_style_loss=args.fig3_style_loss, iterations=args.iterations,
+                    content_dir=args.content_dir, style_dir=args.style_dir)
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    image, settings = figures.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
+                for w in caught:
+                    print(f"note: {w.message}", file=sys.stderr)
+                if mask is not None and fig == "10":
+                    settings["mask_file"] = str(args.mask)
+                paths, said = figures.save_figure(image, settings, args.out, figures.FIGURE_STEMS[fig]), []
+            written += paths
+            lines += said
+    for line in lines:
+        print(line)
     for path in written:
         print(path)
     return 0
@@ -530,7 +566,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 _Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "stylize": ("stylize images with AdaIN (Eqs. 14-15, Figs. 7-10)", _add_stylize, cmd_stylize),
-    "figures": ("make the paper's Figs. 7-10 (and 4, beyond-the-paper regions) as PNG + settings JSON",
+    "figures": ("make the paper's figures and quantitative results (Figs. 1, 3-10, Table 1) as PNG + numbers",
                 _add_figures, cmd_figures),
     "gatys": ("style transfer by optimization (Gatys et al.; the baseline of Table 1)", _add_gatys, cmd_gatys),
     "train": ("train the decoder on folders of content and style images (Section 6.2, Eqs. 11-13)",

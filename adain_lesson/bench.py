@@ -57,10 +57,13 @@ __all__ = [
     "format_table",
     "matmul_tflops",
     "naive_style_transfer",
+    "plot_table1",
     "psnr",
+    "reproduce_table1",
     "benchmark_playground",
     "run_benchmark",
     "run_train_benchmark",
+    "table1_timing",
     "time_stylization",
     "training_benchmark_function",
     "validate_report",
@@ -111,6 +114,96 @@ def time_stylization(
         rows.append({"size": size, "without_style_s": without, "with_style_s": with_enc,
                      "paper_without_s": paper[0], "paper_with_s": paper[1], "device": str(device)})
     return rows
+
+
+def table1_timing(model: StyleTransfer, gatys_vgg: nn.Module, sizes: Sequence[int] = (256, 512), *, runs: int = 10,
+                  warmup: int = 3, gatys_steps: int = 20, seed: int = 0) -> list[dict]:
+    """Table 1's rows on this device: AdaIN with and without the style's encoding (:func:`time_stylization`),
+    and Gatys et al. (L-BFGS, :func:`adain_lesson.gatys.optimize_image`) timed over ``gatys_steps`` iterations
+    after a one-step warm-up and scaled to 500 iterations. (500 is not stated for Table 1 in the text;
+    it is the iteration count of the Gatys et al. results in Fig. 3, read from the figure.)
+
+    One dict per size: the keys of :func:`time_stylization` plus ``gatys_500_s``, ``gatys_steps_timed``
+    and ``paper_gatys_s`` (None for sizes the paper did not list).
+    """
+    from .gatys import PAPER_TABLE1_GATYS as PAPER_GATYS
+    from .gatys import optimize_image
+
+    if gatys_steps < 1:
+        raise UserError(f"gatys_steps must be at least 1, got {gatys_steps}", param="gatys_steps")
+    rows = time_stylization(model, sizes, runs=runs, warmup=warmup, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    device = model.device
+    for row in rows:
+        size = row["size"]
+        c = torch.rand(3, size, size, generator=g).to(device)
+        s = torch.rand(3, size, size, generator=g).to(device)
+        optimize_image(gatys_vgg, c, s, steps=1)  # warm-up (a GPU also picks its algorithms)
+        run = optimize_image(gatys_vgg, c, s, steps=gatys_steps)
+        row.update(gatys_500_s=run.seconds / run.steps * 500, gatys_steps_timed=run.steps,
+                   paper_gatys_s=PAPER_GATYS.get(size))
+    return rows
+
+
+def plot_table1(rows: Sequence[dict], ax=None, *, random_weights: bool):
+    """Table 1 as a bar chart (seconds per image, log scale): ours and the paper's, for AdaIN without and
+    with the style's encoding and for Gatys et al. (500 iterations). Says "random weights" in the title
+    when ``random_weights`` (the timing of random weights is that of the same network, but at smoke sizes
+    it is not comparable with the paper's)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(9, 4.0))
+    else:
+        fig = ax.figure
+    labels, ours, paper = [], [], []
+    for r in rows:
+        for key, pkey, name in (("without_style_s", "paper_without_s", "AdaIN"),
+                                ("with_style_s", "paper_with_s", "AdaIN + style enc."),
+                                ("gatys_500_s", "paper_gatys_s", "Gatys et al. 500 it.")):
+            labels.append(f"{name}\n{r['size']} px")
+            ours.append(r[key])
+            paper.append(r[pkey] if r.get(pkey) is not None else np.nan)
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, ours, 0.4, label=f"ours ({rows[0]['device'] if rows else ''})")
+    ax.bar(x + 0.2, paper, 0.4, label="the paper (Pascal Titan X)")
+    ax.set_yscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("seconds per image", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.set_title("Table 1: speed" + (" (random weights)" if random_weights else ""), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+#: Table 1's sizes and run counts per mode (smoke: tiny, a demonstration of the mechanics).
+TABLE1_FULL = {"sizes": (256, 512), "runs": 10, "warmup": 3, "gatys_steps": 20}
+TABLE1_SMOKE = {"sizes": (32,), "runs": 2, "warmup": 1, "gatys_steps": 1}
+
+
+def reproduce_table1(model: StyleTransfer, gatys_vgg: nn.Module, out_dir: str | os.PathLike, *,
+                     smoke: bool) -> tuple[list[Path], list[str]]:
+    """Table 1 end to end for ``python -m adain_lesson figures --fig table1``: :func:`table1_timing` at the
+    paper's sizes (smoke: tiny sizes), written as ``table1_speed.png`` (:func:`plot_table1`), ``.json`` and
+    ``.csv``. Returns the paths and the lines to print; orderings are "not meaningful in smoke mode"."""
+    from .figures import save_plot
+
+    cfg = TABLE1_SMOKE if smoke else TABLE1_FULL
+    rows = table1_timing(model, gatys_vgg, cfg["sizes"], runs=cfg["runs"], warmup=cfg["warmup"],
+                         gatys_steps=cfg["gatys_steps"])
+    lines = []
+    for r in rows:
+        lines.append(f"Table 1 {r['size']} px: AdaIN {r['without_style_s']:.4f} s ({r['with_style_s']:.4f} s with "
+                     f"style encoding), Gatys et al. 500 it. {r['gatys_500_s']:.2f} s (from {r['gatys_steps_timed']} "
+                     f"timed iterations) on {r['device']}")
+    if smoke:
+        lines.append("Table 1: not meaningful in smoke mode (tiny sizes, a busy CPU): the mechanics only")
+    numbers = {"rows": rows, "weights": "random" if model.random_weights else "pretrained", "smoke": smoke,
+               "settings": dict(cfg, sizes=list(cfg["sizes"]))}
+    fig = plot_table1(rows, random_weights=bool(model.random_weights))
+    return save_plot(fig, numbers, out_dir, "table1_speed", rows), lines
 
 
 # ------------------------------------------------------------------------------------------------

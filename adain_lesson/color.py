@@ -1,12 +1,16 @@
 """Colour preservation (Section 7.3, Fig. 9): give the style image the colour statistics of the content.
 
-Before encoding, the style image's pixels are linearly transformed so that their mean and 3x3 colour
-covariance equal the content's (CORAL / the "colour histogram matching" of Gatys et al. 2016):
+The paper gives no formula, only: "we first match the color distribution of the style image to that of
+the content image (similar to [17]), then perform a normal style transfer using the color-aligned style
+image as the style input" ([17]: Gatys et al., *Controlling perceptual factors*, CVPR 2017). The transform
+used here is the one of the authors' code (``coral``, "correlation alignment", in AdaIN-style's
+``lib/utils.lua``, ported as pytorch-AdaIN's ``util.coral``): before encoding, the style image's pixels are
+linearly transformed so that their mean and 3x3 colour covariance equal the content's,
 
     x' = Sigma_t^{1/2} Sigma_s^{-1/2} (x - mu_s) + mu_t
 
-The reference code (pytorch-AdaIN ``util.coral``) forms its "covariances" as ``F F^T + I`` of
-per-channel-standardised pixels *without dividing by the pixel count*, so its result is scaled by
+The reference code (AdaIN-style's ``coral``, and pytorch-AdaIN ``util.coral``) forms its "covariances" as
+``F F^T + I`` of per-channel-standardised pixels *without dividing by the pixel count*, so its result is scaled by
 sqrt(N_content / N_style) whenever the two images differ in size, and the ``+ I`` regulariser's
 strength depends on the image size. Here the covariances are divided by the pixel count and a small
 ``eps * I`` keeps them invertible: the transformed style image's statistics match the content's

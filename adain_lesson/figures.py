@@ -35,7 +35,7 @@ from torch import Tensor
 
 from . import hub, images, viz
 from .errors import UserError
-from .files import atomic_write_text, ensure_dir
+from .files import atomic_write, atomic_write_text, ensure_dir
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
@@ -136,18 +136,85 @@ def _blank(h: int, w: int) -> Tensor:
     return torch.ones(3, h, w)
 
 
-def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4) -> tuple[Tensor, dict]:
+def _font(px: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=px)
+    except TypeError:  # Pillow < 10.1: one fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def text_strip(text: str, width: int, height: int) -> Tensor:
+    """A white strip ``[3, height, width]`` with ``text`` in black, left-aligned and vertically centred
+    (clipped at the right edge): the labels and titles drawn on the figures' images."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (max(1, int(width)), max(1, int(height))), "white")
+    draw = ImageDraw.Draw(img)
+    font = _font(max(6, int(height * 0.75)))
+    top = draw.textbbox((0, 0), text, font=font)[1]
+    text_h = draw.textbbox((0, 0), text, font=font)[3] - top
+    draw.text((2, (height - text_h) / 2 - top), text, fill="black", font=font)
+    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float() / 255.0
+
+
+def label_height(tile_height: int) -> int:
+    """The height of a tile's label strip: 12% of the tile, at least 9 and at most 24 px."""
+    return int(min(24, max(9, round(tile_height * 0.12))))
+
+
+def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: Sequence[str | None] | None = None,
+              title: str | None = None) -> tuple[Tensor, dict]:
     """Lay out equal-size tiles ``cols`` per row on a white grid; returns the image and its layout.
 
-    The image is ``[3, rows * h + (rows + 1) * padding, cols * w + (cols + 1) * padding]``.
+    The grid is ``[3, rows * h + (rows + 1) * padding, cols * w + (cols + 1) * padding]``. ``labels`` (one
+    per tile, ``None`` or ``""`` for none) are drawn ON each tile, in a white strip along its bottom edge
+    (:func:`label_height` px high), so that a figure's tiles say what they are (alpha values, style names,
+    column names) in the image itself. ``title`` adds a strip above the grid (``layout["title_height"]`` px,
+    0 without one), e.g. "random weights".
     """
     if not tiles:
         raise UserError("a figure needs at least one tile")
+    if labels is not None and len(labels) != len(tiles):
+        raise UserError(f"give one label per tile: {len(labels)} labels for {len(tiles)} tiles")
     h, w = tiles[0].shape[-2:]
     fitted = [_fit(t, h, w) for t in tiles]
+    if labels is not None:
+        lh = label_height(h)
+        for i, text in enumerate(labels):
+            if text:
+                fitted[i] = fitted[i].clone()
+                fitted[i][:, h - lh:, :] = text_strip(str(text), w, lh)
     rows = -(-len(fitted) // cols)
     grid = image_grid(fitted, nrow=cols, padding=padding)
-    return grid, {"rows": rows, "cols": cols, "tile": [int(h), int(w)], "padding": padding}
+    title_h = 0
+    if title:
+        title_h = max(14, label_height(h) + 6)
+        grid = torch.cat([text_strip(title, grid.shape[-1], title_h), grid], dim=1)
+    layout = {"rows": rows, "cols": cols, "tile": [int(h), int(w)], "padding": padding, "title_height": title_h}
+    if labels is not None:
+        layout["labels"] = [str(x) if x else "" for x in labels]
+    return grid, layout
+
+
+def random_title(model: StyleTransfer, figure: str) -> str | None:
+    """The title a figure made with ``model`` carries: "Fig. N: random weights (mechanics only)" when the
+    model's weights are random (smoke mode), else None (no title strip)."""
+    name = "Beyond the paper (regions)" if figure == "regions" else f"Fig. {figure}"
+    return f"{name}: random weights (mechanics only)" if model.random_weights else None
+
+
+def _input_names(names: dict | None, key: str, n: int, default: str) -> list[str]:
+    """Short labels for ``n`` inputs: the file or sample names in ``names["inputs"][key]`` (without the
+    extension), else ``default`` numbered."""
+    given = ((names or {}).get("inputs") or {}).get(key)
+    if isinstance(given, str):
+        given = [given]
+    if isinstance(given, (list, tuple)) and len(given) == n:
+        return [Path(str(g)).stem for g in given]
+    return [default if n == 1 else f"{default} {i + 1}" for i in range(n)]
 
 
 def _stylize(model: StyleTransfer, content: Tensor, styles, **kwargs) -> Tensor:
@@ -192,7 +259,10 @@ def content_style_grid(
     for c in contents:
         tiles.append(_fit(c, h, w))
         tiles += [_fit(_stylize(model, c, st, alpha=alpha), h, w) for st in stats]
-    grid, layout = tile_grid(tiles, cols=1 + len(styles))
+    labels = ["", *_input_names(names, "styles", len(styles), "style")]
+    for c_name in _input_names(names, "contents", len(contents), "content"):
+        labels += [c_name] + [""] * len(styles)
+    grid, layout = tile_grid(tiles, cols=1 + len(styles), labels=labels, title=random_title(model, "4"))
     settings = _common(model, "4", contents[0]) | {"alpha": alpha, "layout": layout} | (names or {})
     return grid, settings
 
@@ -213,7 +283,8 @@ def fig7_tradeoff(
     with torch.inference_mode():
         stats = model.encode_style(style)
     tiles = [_stylize(model, content, stats, alpha=a) for a in alphas] + [_fit(style, h, w)]
-    grid, layout = tile_grid(tiles, cols=len(tiles))
+    labels = [f"alpha={a:g}" for a in alphas] + [_input_names(names, "style", 1, "style")[0]]
+    grid, layout = tile_grid(tiles, cols=len(tiles), labels=labels, title=random_title(model, "7"))
     settings = _common(model, "7", content) | {"alphas": [float(a) for a in alphas], "layout": layout,
                                                "tiles": [f"alpha={a:g}" for a in alphas] + ["style"]}
     return grid, settings | (names or {})
@@ -224,7 +295,9 @@ def bilinear_weights(n: int = 5) -> Tensor:
 
     Corner order: top-left, top-right, bottom-left, bottom-right. Cell (i, j) with ``y = i / (n - 1)``,
     ``x = j / (n - 1)`` gets ``[(1 - x)(1 - y), x (1 - y), (1 - x) y, x y]``: non-negative, summing to
-    1, and one-hot at the corners (each corner is that style alone).
+    1, and one-hot at the corners (each corner is that style alone). The bilinear scheme is our choice: the
+    paper's Fig. 8 caption says only "By feeding the decoder with a convex combination of feature maps
+    transferred to different styles via AdaIN (Equ. 15), we can interpolate between arbitrary new styles".
     """
     if n < 2:
         raise UserError(f"the interpolation grid needs at least 2 x 2 cells, got n={n}")
@@ -258,12 +331,16 @@ def fig8_interpolation(
         t_k = [adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for s in stats]
         cells = [[model.decode(sum(float(wk) * tk for wk, tk in zip(weights[i, j], t_k)), (h, w))[0].clamp(0, 1).cpu()
                   for j in range(n)] for i in range(n)]
-    tiles = []
+    style_names = _input_names(names, "styles", 4, "style")
+    tiles, labels = [], []
     for i in range(n):
         left = _fit(styles[0], h, w) if i == 0 else _fit(styles[2], h, w) if i == n - 1 else _blank(h, w)
         right = _fit(styles[1], h, w) if i == 0 else _fit(styles[3], h, w) if i == n - 1 else _blank(h, w)
         tiles += [left, *cells[i], right]
-    grid, layout = tile_grid(tiles, cols=n + 2)
+        first, last = (style_names[0], style_names[1]) if i == 0 else (style_names[2], style_names[3]) if i == n - 1 \
+            else ("", "")
+        labels += [first, *[""] * n, last]
+    grid, layout = tile_grid(tiles, cols=n + 2, labels=labels, title=random_title(model, "8"))
     settings = _common(model, "8", content) | {
         "n": n, "corners": ["top-left", "top-right", "bottom-left", "bottom-right"],
         "style_weights": weights.round(decimals=4).tolist(), "layout": layout}
@@ -278,7 +355,9 @@ def fig9_preserve_color(
     h, w = content.shape[-2:]
     plain = _stylize(model, content, style, alpha=alpha)
     kept = _stylize(model, content, style, alpha=alpha, preserve_color=True)
-    grid, layout = tile_grid([content, _fit(style, h, w), plain, kept], cols=4)
+    labels = ["content", "style", "stylized", "colour preserved"]
+    grid, layout = tile_grid([content, _fit(style, h, w), plain, kept], cols=4, labels=labels,
+                             title=random_title(model, "9"))
     settings = _common(model, "9", content) | {"alpha": alpha, "preserve_color": True, "layout": layout,
                                                "tiles": ["content", "style", "stylized", "stylized, colour preserved"]}
     return grid, settings | (names or {})
@@ -325,7 +404,9 @@ def fig10_spatial(
     out = _stylize(model, content, list(styles), alpha=alpha, masks=mask)  # validates (and maybe resizes)
     shown = F.interpolate(mask.float()[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
     tiles = [content, shown.clamp(0, 1), _fit(styles[0], h, w), _fit(styles[1], h, w), out]
-    grid, layout = tile_grid(tiles, cols=5)
+    s1, s2 = _input_names(names, "styles", 2, "style")
+    grid, layout = tile_grid(tiles, cols=5, labels=["content", "mask (white: 1)", f"1: {s1}", f"2: {s2}", "result"],
+                             title=random_title(model, "10"))
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else float(alpha)
     settings = _common(model, "10", content) | {
         "alpha": alphas, "mask_size": [int(mask.shape[0]), int(mask.shape[1])], "layout": layout,
@@ -371,7 +452,8 @@ def regions_figure(
                    masks=list(masks))
     shown = F.interpolate(masks.float()[None], size=(h, w), mode="bilinear", align_corners=False)[0]
     tiles = [content, *[_fit(s, h, w) for s in styles], region_map(shown), out]
-    grid, layout = tile_grid(tiles, cols=len(tiles))
+    labels = ["content", *_input_names(names, "styles", len(styles), "style"), "regions", "result"]
+    grid, layout = tile_grid(tiles, cols=len(tiles), labels=labels, title=random_title(model, "regions"))
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else float(alpha)
     soft = bool(((masks > 0) & (masks < 1)).any())
     settings = _common(model, "regions", content) | {"regions": len(styles), "soft_masks": soft, "alpha": alphas,
@@ -502,3 +584,34 @@ def save_figure(image: Tensor, settings: dict, out_dir: str | os.PathLike, stem:
     js = out_dir / f"{stem}.json"
     atomic_write_text(js, json.dumps(settings | {"python": platform.python_version()}, indent=2) + "\n")
     return png, js
+
+
+def save_plot(fig, numbers: dict, out_dir: str | os.PathLike, stem: str,
+              table: Sequence[dict] | None = None) -> list[Path]:
+    """Write a matplotlib figure as ``<stem>.png``, the numbers behind it as ``<stem>.json`` and, given
+    ``table`` (rows of equal keys), as ``<stem>.csv`` too; each file atomically. Closes the figure."""
+    import csv
+    import io
+
+    import matplotlib.pyplot as plt
+
+    out_dir = ensure_dir(out_dir)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    png = out_dir / f"{stem}.png"
+    with atomic_write(png, "wb") as f:
+        f.write(buf.getvalue())
+    js = out_dir / f"{stem}.json"
+    atomic_write_text(js, json.dumps(numbers | {"python": platform.python_version(), "torch": torch.__version__},
+                                     indent=2) + "\n")
+    written = [png, js]
+    if table:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(table[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(table)
+        path = out_dir / f"{stem}.csv"
+        atomic_write_text(path, text.getvalue())
+        written.append(path)
+    return written

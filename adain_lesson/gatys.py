@@ -65,7 +65,9 @@ CONTENT_LAYER = "relu4_2"
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
 STYLE_LOSSES = ("gram", "mean_std")
-#: AdaIN's Table 1, Gatys et al.'s row: seconds for 500 iterations on a Pascal Titan X, by image side.
+#: AdaIN's Table 1, Gatys et al.'s row: seconds on a Pascal Titan X, by image side. The table does not say how
+#: many iterations; we compare with 500, the length of Gatys et al.'s curve in the paper's Fig. 3 (read from
+#: the figure).
 PAPER_TABLE1_GATYS = {256: 14.17, 512: 46.75}
 #: Deprecated names (kept for one release): :data:`adain_lesson.vgg.GATYS_STYLE_LAYERS`,
 #: :data:`PAPER_TABLE1_GATYS`; ``stylize`` is :func:`optimize_image` (defined below).
@@ -220,7 +222,8 @@ def optimize_image(
             truncated at the deepest layer needed. Images must be on its device.
         content, style: ``[3, H, W]`` or ``[1, 3, H, W]`` in [0, 1]; the style may have another size.
         steps: number of loss evaluations (forward + backward passes): L-BFGS function evaluations, or
-            Adam steps. Table 1 of the AdaIN paper times 500.
+            Adam steps. 500 is the length of Gatys et al.'s curve in the AdaIN paper's Fig. 3 (Table 1 does
+            not state its iteration count).
         optimizer: ``"lbfgs"`` (as Gatys et al.; lr 1, no line search) or ``"adam"`` (lr 0.02 by default).
             Pixels are clamped to [0, 1]: before each L-BFGS evaluation, after each Adam step.
         init: ``"noise"`` (the paper's white noise), ``"content"`` or ``"style"``; see :func:`initial_image`.

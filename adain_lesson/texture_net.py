@@ -4,10 +4,11 @@ Section 4 of Huang & Belongie (2017) asks why instance normalization (IN, Eqs. 4
 normalization (BN, Eqs. 1-3) in feed-forward stylization networks (Ulyanov et al.'s texture networks).
 Fig. 1 trains one single-style network with IN and one with BN on three versions of the content set:
 
-(a) the original images: IN's style loss falls much faster;
-(b) contrast-normalized images: the gap shrinks, but stays, so IN does more than contrast normalization;
-(c) images style-normalized to one target style (here by the AdaIN model itself): the gap almost vanishes,
-    which the paper reads as "IN performs a kind of style normalization".
+(a) the original images: "the model with IN converges faster than the BN model";
+(b) contrast-normalized images: "IN remains effective", so IN does more than contrast normalization;
+(c) images style-normalized (the paper: by "a pretrained style transfer network provided by [24]"; here by
+    the AdaIN model itself, our choice): "the improvement brought by IN become much smaller", which the
+    paper reads as "IN does perform a kind of style normalization".
 
 This module provides :class:`TextureNet` (an encoder / residual / decoder generator with ``norm="instance"``
 or ``"batch"``), :func:`train_texture_net` (content loss Eq. 12 plus a style loss, Gram (Gatys et al.) or

@@ -96,15 +96,37 @@ def test_default_fusion_is_the_papers(train_dirs) -> None:
 def test_evaluate_losses_zero_for_identical_statistics(model) -> None:
     img = _square("grace_hopper", 32)
     loss_c, loss_s = E.evaluate_losses(model.encoder, img, img, img)
-    # t = AdaIN(f(c), f(c)) equals f(c) up to the variance epsilon; the output has the style's statistics
-    assert float(loss_c) < 1e-6 * float(model.encoder(img[None]).pow(2).mean())
-    assert float(loss_s) < 1e-8
+    assert float(loss_c) == 0.0 and float(loss_s) < 1e-8  # the content image against its own features
+    loss_t, _ = E.evaluate_losses(model.encoder, img, img, img, content_target="adain")
+    # t = AdaIN(f(c), f(c)) equals f(c) up to the variance epsilon
+    assert float(loss_t) < 1e-6 * float(model.encoder(img[None]).pow(2).mean())
     other = _square("stripes", 32)
     _, loss_s_other = E.evaluate_losses(model.encoder, img, other, img)
     assert float(loss_s_other) > 1e-4
 
 
-def test_evaluate_losses_matches_training_losses(model) -> None:
+def test_the_evaluation_content_loss_is_against_the_content_images_features_not_t(model) -> None:
+    # Fig. 3: "The content loss shown here is the same as in [52, 16]": || phi(x) - phi(c) ||, not Eq. 12's t
+    c, s = _square("house", 32), _square("mosaic", 32)
+    with torch.no_grad():
+        out = model.stylize(c, s).clamp(0, 1)
+        f_out, f_c = model.encoder(out), model.encoder(c[None])
+        t = fuse(f_c, model.encoder(s[None]))
+    loss_c, _ = E.evaluate_losses(model.encoder, c, s, out)
+    assert torch.allclose(loss_c, torch.nn.functional.mse_loss(f_out, f_c), rtol=1e-5)
+    assert not torch.allclose(loss_c, torch.nn.functional.mse_loss(f_out, t), rtol=1e-2)
+    loss_t, _ = E.evaluate_losses(model.encoder, c, s, out, content_target="adain")
+    assert torch.allclose(loss_t, torch.nn.functional.mse_loss(f_out, t), rtol=1e-5)
+    # Fig. 3 scores at relu4_2 (Gatys et al.'s content layer), which the relu4_1 encoder cannot reach
+    with pytest.raises(UserError, match="relu4_2"):
+        E.evaluate_losses(model.encoder, c, s, out, content_layer="relu4_2")
+    with pytest.raises(UserError, match="relu4_1"):
+        E.evaluate_losses(model.encoder, c, s, out, content_target="adain", content_layer="relu4_2")
+    with pytest.raises(UserError, match="content_target"):
+        E.evaluate_losses(model.encoder, c, s, out, content_target="t")
+
+
+def test_evaluate_losses_with_the_adain_target_matches_training_losses(model) -> None:
     torch.manual_seed(0)
     dec = random_init_(make_decoder(), 3)
     c = torch.stack([_square("house", 32), _square("mountains", 32)])
@@ -112,38 +134,132 @@ def test_evaluate_losses_matches_training_losses(model) -> None:
     with torch.no_grad():
         want = T.training_losses(model.encoder, dec, c, s)
         out = dec(fuse(model.encoder(c), model.encoder(s)))
-    got = E.evaluate_losses(model.encoder, c, s, out)
+    got = E.evaluate_losses(model.encoder, c, s, out, content_target="adain")
     for a, b in zip(want, got):
         assert torch.allclose(a, b, rtol=1e-5), (a, b)
     with pytest.raises(UserError, match="size"):
         E.evaluate_losses(model.encoder, c, s, out[..., :16, :16])
 
 
-def test_log_steps() -> None:
+def test_linear_and_log_steps() -> None:
     assert E.log_steps(1) == [1]
     steps = E.log_steps(500)
     assert steps[0] == 1 and steps[-1] == 500 and steps == sorted(set(steps)) and len(steps) >= 8
+    assert E.linear_steps(500) == [1, *range(10, 501, 10)]
+    assert E.linear_steps(7, 3) == [1, 3, 6, 7]
+    with pytest.raises(UserError):
+        E.linear_steps(0)
 
 
-def test_fig3_losses_structure(model) -> None:
+@pytest.fixture(scope="module")
+def fig3(model):
     from adain_lesson.gatys import gatys_encoder
 
     vgg = gatys_encoder("random", "cpu")
     contents = [_square("grace_hopper", 32), _square("house", 32)]
     styles = [_square("mosaic", 32)]
-    result = E.fig3_losses(model, contents, styles, vgg, gatys_steps=5, texture_steps=2, texture_batch=2,
-                           texture_width=4)
-    assert result["pairs"] == 2 and result["iterations"] == E.log_steps(5)
+    return E.fig3_losses(model, contents, styles, vgg, gatys_steps=5, score_every=2, texture_steps=2,
+                         texture_batch=2, texture_width=4)
+
+
+def test_fig3_losses_structure_and_the_reference_lines(fig3) -> None:
+    result = fig3
+    assert result["pairs"] == 2 and result["iterations"] == [1, 2, 4, 5]
     for key in ("content", "style"):
         curve = result["gatys"][key]
         assert len(curve) == len(result["iterations"]) and all(v >= 0 for v in curve)
-        assert result["adain"][key] >= 0 and result["texture_net"][key] >= 0
-    # Gatys et al.'s optimisation lowers the style loss from white noise
-    assert result["gatys"]["style"][-1] < result["gatys"]["style"][0]
-    fig = E.plot_fig3(result)
-    assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "log"
+        assert len(result["gatys"][f"ln_{key}_std"]) == len(curve)
+        for method in ("adain", "texture_net", "content_image", "style_image"):
+            assert result[method][key] >= 0
+    # the content image scored against its own features: content loss exactly 0 (no ln, no line)
+    assert result["content_image"]["content"] == 0.0 and result["content_image"]["ln_content"] is None
+    assert result["content_image"]["style"] > 0 and result["style_image"]["content"] > 0
+    assert result["gatys"]["style"][-1] < result["gatys"]["style"][0]  # the optimisation lowers the style loss
+    st = result["settings"]
+    assert st["style_loss"] == "mean_std" and st["content_layer"] == "relu4_2" and st["weights"] == "random"
+
+
+def test_fig3_baselines_are_optimised_with_the_in_statistics_style_loss(model, monkeypatch) -> None:
+    # "we also modify the loss function in [16] and [52] accordingly for a fair comparison"
+    from adain_lesson import gatys, texture_net
+    from adain_lesson.vgg import ADAIN_STYLE_LAYERS
+
+    seen: dict[str, dict] = {}
+    real_optimize, real_train = gatys.optimize_image, texture_net.train_texture_net
+
+    def spy_optimize(*a, **kw):
+        seen["gatys"] = kw
+        return real_optimize(*a, **kw)
+
+    def spy_train(*a, **kw):
+        seen["texture"] = kw
+        return real_train(*a, **kw)
+
+    monkeypatch.setattr(gatys, "optimize_image", spy_optimize)
+    monkeypatch.setattr(texture_net, "train_texture_net", spy_train)
+    vgg = gatys.gatys_encoder("random", "cpu")
+    args = ([_square("house", 32)], [_square("dots", 32)], vgg)
+    E.fig3_losses(model, *args, gatys_steps=2, texture_steps=1, texture_batch=2, texture_width=4)
+    assert seen["gatys"]["style_loss"] == "mean_std" and list(seen["gatys"]["style_layers"]) == list(ADAIN_STYLE_LAYERS)
+    assert seen["texture"]["style_loss"] == "mean_std" and seen["texture"]["content_layer"] == "relu4_2"
+    extra = E.fig3_losses(model, *args, gatys_steps=2, texture_steps=1, texture_batch=2, texture_width=4,
+                          style_loss="gram")
+    assert seen["gatys"]["style_loss"] == "gram" and seen["texture"]["style_loss"] == "gram"
+    assert extra["settings"]["style_loss"] == "gram"
+    with pytest.raises(UserError, match="mean_std"):
+        E.fig3_losses(model, *args, style_loss="histogram")
+
+
+def test_plot_fig3_draws_the_papers_axes_and_says_random_weights(fig3) -> None:
     import matplotlib.pyplot as plt
 
+    fig = E.plot_fig3(fig3)
+    style_ax, content_ax = fig.axes
+    for ax, key in ((style_ax, "style"), (content_ax, "content")):
+        assert ax.get_xscale() == "linear" and ax.get_yscale() == "linear" and ax.get_xlim()[0] == 0
+        assert ax.get_ylabel() == f"ln({key} loss)" and "random weights" in ax.get_title()
+    labels = [t.get_text() for t in style_ax.get_legend().get_texts()]
+    assert labels[:3] == ["Gatys et al.", "Ours (AdaIN)", "Ulyanov et al."] and "Content Image" in labels
+    assert "Content Image" not in [t.get_text() for t in content_ax.get_legend().get_texts()]  # its loss is 0
+    plt.close(fig)
+    fig = E.plot_fig3(fig3 | {"settings": fig3["settings"] | {"style_loss": "gram"}}, random_weights=False)
+    assert "not the paper's setting" in fig.axes[0].get_title() and "random" not in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def _final(order: dict[str, tuple[float, float]]) -> dict:
+    return {name: {"content": c, "style": s} for name, (c, s) in order.items()}
+
+
+def test_fig6_checks_read_the_paper_the_right_way_round() -> None:
+    # as the paper reports: Enc-Concat-Dec low style, highest content; Enc-AdaIN-Dec lowest content; IN worst
+    paper = _final({"Enc-AdaIN-Dec": (1.0, 2.0), "Enc-Concat-Dec": (3.0, 1.0),
+                    "Enc-AdaIN-BNDec": (1.5, 2.5), "Enc-AdaIN-INDec": (2.0, 3.0)})
+    report = E.fig6_checks(paper, random_weights=False)
+    assert report["checked"] and all(r["holds"] for r in report["claims"]) and report["verdict"].startswith("5 of 5")
+    assert any(r["source"].startswith('"Enc-Concat-Dec can reach low style loss') for r in report["claims"])
+    # the old reading (Enc-AdaIN lowest style loss) is not what the paper says
+    swapped = _final({"Enc-AdaIN-Dec": (1.0, 0.5), "Enc-Concat-Dec": (3.0, 1.0),
+                      "Enc-AdaIN-BNDec": (1.5, 2.5), "Enc-AdaIN-INDec": (1.2, 2.0)})
+    holds = {r["claim"]: r["holds"] for r in E.fig6_checks(swapped, random_weights=False)["claims"]}
+    assert holds["Enc-Concat-Dec has the lowest style loss"] is False
+    assert holds["the IN decoder is worst of the three AdaIN decoders"] is False
+    assert holds["Enc-Concat-Dec has the highest content loss"] is True
+    smoke = E.fig6_checks(paper, random_weights=True)
+    assert smoke["verdict"] == "not checked: random weights" and all(r["holds"] is None for r in smoke["claims"])
+    assert "not checked: random weights" in E.format_checks(smoke)
+    with pytest.raises(UserError, match="Enc-AdaIN-INDec"):
+        E.fig6_checks({k: v for k, v in paper.items() if k != "Enc-AdaIN-INDec"}, random_weights=False)
+
+
+def test_plot_fig6_runs_to_the_given_axis_and_says_random_weights() -> None:
+    import matplotlib.pyplot as plt
+
+    logs = {name: [{"iteration": i, "content": 1.0 / i, "style": 2.0 / i} for i in (10, 20, 30)]
+            for name in E.ABLATION_VARIANTS}
+    fig = E.plot_fig6(logs, random_weights=True, xmax=E.FIG6_PAPER_ITERATIONS)
+    assert fig.axes[0].get_xlim() == (0.0, 30_000.0) and "random weights" in fig.axes[0].get_title()
+    assert E.final_losses(logs)["Enc-AdaIN-Dec"] == {"content": 1.0 / 30, "style": 2.0 / 30}
     plt.close(fig)
 
 
@@ -151,8 +267,10 @@ def test_fig5_grid(model) -> None:
     variants = {"Enc-AdaIN": (model.decoder, "adain"),
                 "Enc-Concat": (random_init_(make_decoder(in_channels=1024), 1), "concat")}
     pairs = [(_square("house", 32), _square("dots", 40))]
-    grid, settings = E.fig5_ablation_grid(model.encoder, variants, pairs)
-    assert settings["cols"] == 4 and settings["rows"] == 1 and settings["columns"][2:] == list(variants)
+    grid, settings = E.fig5_ablation_grid(model.encoder, variants, pairs, random_weights=True)
+    assert settings["figure"] == "5" and settings["cols"] == 4 and settings["rows"] == 1
+    assert settings["columns"][2:] == list(variants) and settings["labels"] == ["content", "style", *variants]
+    assert settings["title_height"] > 0 and settings["weights"] == "random"
     assert grid.shape[0] == 3 and grid.min() >= 0 and grid.max() <= 1
 
 

@@ -122,6 +122,10 @@ def test_figures_smoke_names_settings_and_pixels(tmp_path: Path, capsys) -> None
         settings = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
         assert settings.pop("torch") == torch.__version__ and "python" in settings
         settings.pop("python")
+        # issue 13 added, on purpose, the label drawn on each tile and the "random weights" title strip;
+        # everything else is pinned as before
+        layout = settings["layout"]
+        assert layout.pop("title_height") > 0 and len(layout.pop("labels")) == layout["rows"] * layout["cols"]
         assert _sha(json.dumps(settings, sort_keys=True).encode()) == FIGURE_JSON_SHA256[f"{stem}.json"], stem
         image, _ = make_figure(fig, model, load_inputs(fig, True, 32))
         assert (out / f"{stem}.png").read_bytes() == _png_bytes(image, tmp_path / f"{stem}.png"), stem

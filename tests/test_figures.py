@@ -18,6 +18,7 @@ from adain_lesson import bench, device
 from adain_lesson import figures as FG
 from adain_lesson.__main__ import main
 from adain_lesson.errors import UserError
+from adain_lesson.figures import label_height
 from adain_lesson.images import sample_image, split_mask
 from adain_lesson.model import load_pretrained
 
@@ -51,15 +52,24 @@ def _check_layout(img: torch.Tensor, settings: dict, rows: int, cols: int, tile:
     assert (lay["rows"], lay["cols"]) == (rows, cols)
     assert tuple(lay["tile"]) == tile
     p = lay["padding"]
-    assert img.shape == (3, rows * tile[0] + (rows + 1) * p, cols * tile[1] + (cols + 1) * p)
+    title = lay["title_height"]  # the strip that says "random weights" (these tests use random weights)
+    assert title > 0 and "random weights" in settings.get("title", "random weights")
+    assert img.shape == (3, title + rows * tile[0] + (rows + 1) * p, cols * tile[1] + (cols + 1) * p)
     assert float(img.min()) >= 0.0 and float(img.max()) <= 1.0
     json.dumps(settings)  # JSON-ready
 
 
+def _top(ref: torch.Tensor) -> torch.Tensor:
+    """A reference image cut like :func:`_tile`: without the rows its label strip would cover."""
+    h = ref.shape[-2]
+    return ref[..., : h - label_height(h), :]
+
+
 def _tile(img: torch.Tensor, settings: dict, r: int, c: int) -> torch.Tensor:
+    """Tile (r, c) of a figure, above its label strip (the label is drawn on the tile's bottom edge)."""
     (h, w), p = settings["layout"]["tile"], settings["layout"]["padding"]
-    top, left = p + r * (h + p), p + c * (w + p)
-    return img[:, top : top + h, left : left + w]
+    top, left = settings["layout"]["title_height"] + p + r * (h + p), p + c * (w + p)
+    return img[:, top : top + h - label_height(h), left : left + w]
 
 
 def _ref(model, content, style, **kw) -> torch.Tensor:
@@ -102,8 +112,8 @@ def test_fig7_layout_and_alpha_ends(model, content, styles) -> None:
     assert st["alphas"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     with torch.inference_mode():  # alpha = 0: the decoder's reconstruction g(f(c)) (Eq. 14)
         recon = model.decode(model.encode(content), (S, 43))[0].clamp(0, 1)
-    torch.testing.assert_close(_tile(img, st, 0, 0), recon, atol=1e-4, rtol=0)
-    torch.testing.assert_close(_tile(img, st, 0, 4), _ref(model, content, styles[1]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(_tile(img, st, 0, 0), _top(recon), atol=1e-4, rtol=0)
+    torch.testing.assert_close(_tile(img, st, 0, 4), _top(_ref(model, content, styles[1])), atol=1e-4, rtol=0)
     assert not torch.allclose(_tile(img, st, 0, 0), _tile(img, st, 0, 4), atol=1e-2)
 
 
@@ -112,9 +122,9 @@ def test_fig8_layout_and_corners_are_single_styles(model, content, styles) -> No
     _check_layout(img, st, 3, 5, (S, 43))
     # cells sit in columns 1..n; the corner cells are each style alone (Eq. 15 with one-hot weights)
     for k, (r, c) in enumerate([(0, 1), (0, 3), (2, 1), (2, 3)]):
-        torch.testing.assert_close(_tile(img, st, r, c), _ref(model, content, styles[k]), atol=1e-4, rtol=0)
+        torch.testing.assert_close(_tile(img, st, r, c), _top(_ref(model, content, styles[k])), atol=1e-4, rtol=0)
     # the centre is the equal mix, as model.stylize computes it
-    torch.testing.assert_close(_tile(img, st, 1, 2), _ref(model, content, styles, weights=[1, 1, 1, 1]),
+    torch.testing.assert_close(_tile(img, st, 1, 2), _top(_ref(model, content, styles, weights=[1, 1, 1, 1])),
                                atol=1e-4, rtol=0)
     # style images beside the corners, blanks (white) beside the middle row
     assert torch.all(_tile(img, st, 1, 0) == 1.0) and torch.all(_tile(img, st, 1, 4) == 1.0)
@@ -129,7 +139,7 @@ def test_fig8_needs_four_styles(model, content, styles) -> None:
 def test_fig9_layout_and_colour_preservation_changes_the_result(model, content, styles) -> None:
     img, st = FG.fig9_preserve_color(model, content, styles[2])
     _check_layout(img, st, 1, 4, (S, 43))
-    torch.testing.assert_close(_tile(img, st, 0, 0), content, atol=1e-5, rtol=0)
+    torch.testing.assert_close(_tile(img, st, 0, 0), _top(content), atol=1e-5, rtol=0)
     assert not torch.allclose(_tile(img, st, 0, 2), _tile(img, st, 0, 3), atol=1e-2)
 
 
@@ -138,14 +148,14 @@ def test_content_style_grid_layout(model, styles) -> None:
     img, st = FG.content_style_grid(model, contents, styles[:3])
     _check_layout(img, st, 3, 4, (S, 43))
     assert torch.all(_tile(img, st, 0, 0) == 1.0)  # the empty corner
-    torch.testing.assert_close(_tile(img, st, 2, 3), _ref(model, contents[1], styles[2]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(_tile(img, st, 2, 3), _top(_ref(model, contents[1], styles[2])), atol=1e-4, rtol=0)
 
 
 def test_fig10_layout_and_mask_regions(model, content, styles) -> None:
     mask = split_mask("left", S, 43)
     img, st = FG.fig10_spatial(model, content, mask, styles[:2])
     _check_layout(img, st, 1, 5, (S, 43))
-    torch.testing.assert_close(_tile(img, st, 0, 1)[0], mask)  # the mask tile shows the mask
+    torch.testing.assert_close(_tile(img, st, 0, 1)[0], _top(mask))  # the mask tile shows the mask
     # swapping the styles and inverting the mask gives the same picture
     img2, st2 = FG.fig10_spatial(model, content, 1.0 - mask, styles[1::-1])
     torch.testing.assert_close(_tile(img, st, 0, 4), _tile(img2, st2, 0, 4), atol=1e-4, rtol=0)
@@ -207,7 +217,7 @@ def test_regions_figure_three_regions_and_alpha_per_region(model, content, style
     img0, st0 = FG.regions_figure(model, content, styles[:3], FG.band_masks(3, S, 43), alpha=[0.0, 0.0, 0.0])
     with torch.inference_mode():
         recon = model.decode(model.encode(content), (S, 43))[0].clamp(0, 1)
-    torch.testing.assert_close(_tile(img0, st0, 0, 5), recon, atol=1e-4, rtol=0)
+    torch.testing.assert_close(_tile(img0, st0, 0, 5), _top(recon), atol=1e-4, rtol=0)
     with pytest.raises(UserError, match="alpha"):
         FG.regions_figure(model, content, styles[:3], masks, alpha=[1.0, 0.5])
 
@@ -264,7 +274,7 @@ def test_cli_figures_writes_png_and_json_for_7_to_10(tmp_path: Path, capsys) -> 
         h, w = lay["tile"]
         with Image.open(png) as im:
             assert im.size == (lay["cols"] * w + (lay["cols"] + 1) * lay["padding"],
-                               lay["rows"] * h + (lay["rows"] + 1) * lay["padding"])
+                               lay["title_height"] + lay["rows"] * h + (lay["rows"] + 1) * lay["padding"])
     assert "RANDOM WEIGHTS" in captured.err and "RANDOM" not in printed
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))  # atomic writes leave nothing behind
 
@@ -377,3 +387,36 @@ def test_experiments_still_answers_for_one_release() -> None:
     assert old.make_figure is FG.make_figure and old.fig3_losses is evaluation.fig3_losses
     assert old.median_seconds is device.median_seconds and old.time_stylization is bench.time_stylization
     assert old.PAPER_TABLE1 == {256: (0.018, 0.027), 512: (0.065, 0.098)}
+
+
+# ------------------------------------------------------------------------------------------------
+# Labels on the tiles, "random weights" in the title
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_tile_label_is_drawn_on_the_tile_where_the_label_is() -> None:
+    tiles = [sample_image("house", 48)[:, :48, :48], sample_image("mosaic", 48)[:, :48, :48]]
+    plain, lay0 = FG.tile_grid(tiles, cols=2)
+    labelled, lay1 = FG.tile_grid(tiles, cols=2, labels=["alpha=0.5", None])
+    assert labelled.shape == plain.shape and lay1["labels"] == ["alpha=0.5", ""]
+    p, lh = lay0["padding"], label_height(48)
+    diff = (labelled - plain).abs().amax(0)  # [H, W]
+    strip = diff[p + 48 - lh : p + 48, p : p + 48]  # the bottom strip of the first tile
+    assert float(strip.max()) > 0.5  # the label is there, in black on white
+    rest = diff.clone()
+    rest[p + 48 - lh : p + 48, p : p + 48] = 0
+    assert float(rest.max()) == 0.0  # and nowhere else: the unlabelled tile and the grid are untouched
+    with pytest.raises(UserError, match="one label per tile"):
+        FG.tile_grid(tiles, cols=2, labels=["only one"])
+
+
+def test_figures_with_random_weights_say_so_in_their_title_and_label_their_tiles(model, content, styles) -> None:
+    img, st = FG.fig7_tradeoff(model, content, styles[1], names={"inputs": {"style": "mosaic.png"}})
+    lay = st["layout"]
+    assert lay["labels"] == ["alpha=0", "alpha=0.25", "alpha=0.5", "alpha=0.75", "alpha=1", "mosaic"]
+    title = img[:, : lay["title_height"], :]
+    assert lay["title_height"] > 0 and float(title.min()) < 0.5  # text in the strip above the tiles
+    assert FG.random_title(model, "7") == "Fig. 7: random weights (mechanics only)"
+    img, st = FG.content_style_grid(model, [content], styles[:2],
+                                    names={"inputs": {"contents": ["house"], "styles": ["a.jpg", "b.jpg"]}})
+    assert st["layout"]["labels"] == ["", "a", "b", "house", "", ""]
