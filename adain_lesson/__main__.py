@@ -198,12 +198,21 @@ def cmd_gatys(args: argparse.Namespace) -> int:
 
 def _add_sync(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=".", help="the repository checkout (default: .)")
-    p.add_argument("--check", action="store_true", help="only report; exit 1 if anything differs")
+    p.add_argument("--check", action="store_true",
+                   help="only report; exit 1 if anything differs (also lists the cells without a Korean translation)")
+    p.add_argument("--scaffold", nargs="*", metavar="NN",
+                   help="add to-do entries for the untranslated cells of these notebooks (default: all) to "
+                        "notebooks/ko/translations/NN.json, then build")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from . import course
+    from . import course, translation
 
+    if args.scaffold is not None and args.check:
+        raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
+    if args.scaffold is not None:
+        for name in translation.scaffold(args.root, course.korean_links(), args.scaffold or None):
+            print("to do: " + name)
     problems = course.sync(args.root, write=not args.check)
     fixable = [line for line in problems if not line.endswith(course.CANNOT_FIX)]
     for line in fixable:
@@ -211,6 +220,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     broken = [line for line in problems if line.endswith(course.CANNOT_FIX)]
     for line in broken:
         print("error: " + line, file=sys.stderr)
+    if args.check:
+        for line in translation.untranslated(args.root, course.korean_links()):
+            print("untranslated: " + line)
     return 1 if broken or (fixable and args.check) else 0
 
 
@@ -562,7 +574,8 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "download-data": ("download and extract MS-COCO or WikiArt images for training", _add_download, cmd_download),
     "bench": ("time AdaIN (the paper's Table 1) against the naive reference, with each optimization",
               _add_bench, cmd_bench),
-    "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL", _add_sync, cmd_sync),
+    "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL; build notebooks/ko/ "
+                       "from the translations", _add_sync, cmd_sync),
     "student-copy": ("write the notebooks with every solution replaced by a 'your code here' stub",
                      _add_student_copy, cmd_student_copy),
     "slides": ("write a reveal.js slide deck (HTML) of each notebook", _add_slides, cmd_slides),

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import REPO_BRANCH, REPO_URL
+from . import REPO_BRANCH, REPO_URL, translation
 from .errors import UserError
 from .files import atomic_write_text
 
 __all__ = ["CANNOT_FIX", "NOTEBOOKS", "PAPER_MINUTES_CPU", "QUICK_MINUTES_CPU", "Notebook", "Plan", "badge", "clone_command", "colab_url",
-           "full_mode_plan", "install_command", "readme_table", "require", "sync"]
+           "full_mode_plan", "install_command", "korean_links", "readme_table", "require", "sync"]
 
 
 @dataclass(frozen=True)
@@ -73,25 +73,32 @@ def badge(notebook: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
 
 
-def install_command() -> str:
+def install_command(extras: str = "") -> str:
     """The notebooks' Colab install line: the package from the repository, without pinning torch and
     without the ``notebooks`` extra (Colab brings its own Jupyter and ipywidgets 7.7.1; installing
-    JupyterLab there would only risk conflicts)."""
-    return f'%pip install -q "adain-lesson @ git+{REPO_URL}@{REPO_BRANCH}"'
+    JupyterLab there would only risk conflicts). The Korean notebooks add ``extras="ko"`` (a Hangul font)."""
+    name = f"adain-lesson[{extras}]" if extras else "adain-lesson"
+    return f'%pip install -q "{name} @ git+{REPO_URL}@{REPO_BRANCH}"'
+
+
+def korean_links() -> translation.Links:
+    """The badges and install lines the Korean edition is built with (:mod:`adain_lesson.translation`)."""
+    return translation.Links(en_badge=badge, ko_badge=lambda nb: badge(f"ko/{nb}"),
+                             en_install=install_command(), ko_install=install_command("ko"))
 
 
 def readme_table() -> str:
     """The README's notebook table (Markdown)."""
-    rows = ["| # | Notebook | What it teaches | Time | GPU (full mode) | Colab |", "|---|---|---|---|---|---|"]
+    rows = ["| # | Notebook | What it teaches | Time | GPU (full mode) | Colab | 한국어 |", "|---|---|---|---|---|---|---|"]
     for nb in NOTEBOOKS:
         rows.append(
-            f"| {nb.file[:2]} | [{nb.title}](notebooks/{nb.file}) | {nb.teaches} | {nb.minutes} min | {nb.gpu} | {badge(nb.file)} |"
+            f"| {nb.file[:2]} | [{nb.title}](notebooks/{nb.file}) | {nb.teaches} | {nb.minutes} min | {nb.gpu} | {badge(nb.file)} | [한국어](notebooks/ko/{nb.file}) |"
         )
     return "\n".join(rows)
 
 
 #: The ending of a problem :func:`sync` reports but cannot repair (the notebook needs a person).
-CANNOT_FIX = "(fix it by hand)"
+CANNOT_FIX = translation.CANNOT_FIX
 
 
 def _sync_notebook(path: Path, write: bool) -> list[str]:
@@ -126,7 +133,8 @@ def _sync_notebook(path: Path, write: bool) -> list[str]:
 
 
 def sync(root: str | Path, write: bool = True) -> list[str]:
-    """Bring every notebook's badge and install line, and the README's table, in line with REPO_URL.
+    """Bring every notebook's badge and install line, and the README's table, in line with REPO_URL;
+    rebuild the Korean edition (``notebooks/ko/``, README.ko.md's table) with :func:`translation.sync`.
 
     Returns what was (or, with ``write=False``, would be) changed; an empty list means all agree.
     """
@@ -138,24 +146,32 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
     problems = []
     for path in notebooks:
         problems += _sync_notebook(path, write)
-    readme = root / "README.md"
+    problems += translation.sync(root, korean_links(), write)  # notebooks/ko/ (the Korean edition)
+    for name, table in (("README.md", readme_table()),
+                        ("README.ko.md", translation.readme_table(root, NOTEBOOKS, korean_links().ko_badge))):
+        problems += _sync_readme(root / name, table, write)
+    return problems
+
+
+def _sync_readme(readme: Path, table: str, write: bool) -> list[str]:
+    problems: list[str] = []
     if readme.is_file():
         text = readme.read_text(encoding="utf-8")
         start, end = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
         if start in text and end in text:
             head, rest = text.split(start, 1)
             _, tail = rest.split(end, 1)
-            new = f"{head}{start}\n{readme_table()}\n{end}{tail}"
+            new = f"{head}{start}\n{table}\n{end}{tail}"
             if new != text:
-                problems.append("README.md: notebook table differs from adain_lesson.course.NOTEBOOKS")
+                problems.append(f"{readme.name}: notebook table differs from adain_lesson.course.NOTEBOOKS")
                 if write:
                     atomic_write_text(readme, new)
         else:
-            problems.append(f"README.md: missing the <!-- notebooks:start/end --> markers {CANNOT_FIX}")
-        text = readme.read_text(encoding="utf-8") if write else new if start in text else text
+            problems.append(f"{readme.name}: missing the <!-- notebooks:start/end --> markers {CANNOT_FIX}")
+        text = readme.read_text(encoding="utf-8") if write else new if start in text and end in text else text
         cloned = _CLONE_RE.sub(clone_command() + " ", text)
         if cloned != text:
-            problems.append("README.md: the git clone line differs from REPO_URL")
+            problems.append(f"{readme.name}: the git clone line differs from REPO_URL")
             if write:
                 atomic_write_text(readme, cloned)
     return problems

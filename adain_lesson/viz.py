@@ -13,8 +13,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from .errors import UserError
+
 __all__ = ["ARCHITECTURE_BOXES", "as_image", "banner", "draw_architecture", "image_grid", "moving_average",
-           "plot_curve", "show_images", "tail_mean"]
+           "plot_curve", "show_images", "tail_mean", "use_korean_font"]
 
 
 def as_image(t: Tensor) -> Tensor:
@@ -213,3 +215,36 @@ def draw_architecture(title: str = "Fig. 2 of the paper, redrawn: AdaIN style tr
     ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+#: The Hangul font of the optional extra ``[ko]``: koreanize-matplotlib ships NanumGothic inside its package.
+KOREAN_FONT = "NanumGothic"
+
+
+def use_korean_font() -> str:
+    """Let matplotlib draw Hangul (the Korean notebooks' titles and labels): register the NanumGothic font
+    that the ``koreanize-matplotlib`` package ships (the optional extra ``[ko]``), make it the first font
+    family and keep the others as fallbacks. Needs no system font, so it works on Colab, in CI and on a
+    bare Linux. Returns the font file used.
+
+    The font file is found without importing ``koreanize_matplotlib``: its 0.1.x import needs ``distutils``,
+    which Python 3.12 (Colab's) no longer has unless setuptools provides it.
+    """
+    import importlib
+    import importlib.util
+    from pathlib import Path
+
+    importlib.invalidate_caches()  # installed a moment ago by the notebook's %pip line (Colab)
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    fonts = [Path(p) / "fonts" / f"{KOREAN_FONT}.ttf" for p in (spec.submodule_search_locations or [])] if spec else []
+    font = next((f for f in fonts if f.is_file()), None)
+    if font is None:
+        raise UserError('Hangul in figures needs the NanumGothic font of koreanize-matplotlib: '
+                        'pip install "adain-lesson[ko]"')
+    import matplotlib
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(str(font))
+    families = [f for f in matplotlib.rcParams["font.family"] if f != KOREAN_FONT]
+    matplotlib.rcParams["font.family"] = [KOREAN_FONT, *families]
+    return str(font)
