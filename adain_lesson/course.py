@@ -40,8 +40,8 @@ class Notebook:
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
     Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, 1-D and 2-D GANs, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
-    Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
-    Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
+    Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (Eqs. 1-8, checked against torch.nn), the BN/LN/IN/GN cube, and what channel statistics carry: IN as \"a kind of style normalization\"", 45, "no"),
+    Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 45, "recommended"),
     Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 from code: encoder to relu4_1, the AdaIN layer, a decoder without normalization; pretrained weights, a Fig. 4 grid, Table 1 timing, the torchvision VGG pitfall", 35, "recommended"),
     Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13), the paper's data pipeline, a short run with loss curves and samples, exact resume, full 160k training on GPU, Colab or torchrun", 40, "needed"),
     Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 30, "recommended"),
