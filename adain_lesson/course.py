@@ -38,8 +38,8 @@ class Notebook:
 
 
 NOTEBOOKS: tuple[Notebook, ...] = (
-    Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
-    Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, 1-D and 2-D GANs, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
+    Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map and lecture paths, your environment, downloads, a first stylization in three lines, the image tensor layout", 15, "no"),
+    Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, a 1-D GAN; going further: the 2-D ring, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
     Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
     Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
     Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 from code: encoder to relu4_1, the AdaIN layer, a decoder without normalization; pretrained weights, a Fig. 4 grid, Table 1 timing, the torchvision VGG pitfall", 35, "recommended"),
