@@ -183,12 +183,13 @@ def _sync_readme(readme: Path, table: str, write: bool) -> list[str]:
 
 #: Minutes that a notebook's full mode with the paper's settings takes on a 2-core CPU: measured (00, 04, 06,
 #: 08) or estimated (02, 03, 05, 07) in issue 17's trial run with stand-in weights (our numbers, not the
-#: paper's). 01 is not listed: it has no full-mode cost (no weights, no images).
-PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
+#: paper's). 01 has no paper setting (no weights, no images): its entry is its own full setting (4 ring seeds),
+#: estimated from its QUICK run (2 seeds; the ring's training dominates).
+PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
                                        "08": 0.5}
 #: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
 #: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
-QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "04": 1.5, "06": 1, "08": 0.5}
+QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "04": 1.5, "06": 1, "08": 0.5}
 
 
 @dataclass(frozen=True)
