@@ -206,14 +206,17 @@ def _add_sync(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from . import course, translation
+    from . import classroom, course, translation
 
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
     if args.scaffold is not None:
         for name in translation.scaffold(args.root, course.korean_links(), args.scaffold or None):
             print("to do: " + name)
-    problems = course.sync(args.root, write=not args.check)
+    # The English notebooks' metadata and student copies first, then the copies built from them (links,
+    # README tables, the Korean edition): one command leaves every generated file up to date.
+    problems = classroom.update_notebooks(args.root, write=not args.check)
+    problems += course.sync(args.root, write=not args.check)
     fixable = [line for line in problems if not line.endswith(course.CANNOT_FIX)]
     for line in fixable:
         print(("differs: " if args.check else "updated: ") + line)
@@ -574,8 +577,9 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "download-data": ("download and extract MS-COCO or WikiArt images for training", _add_download, cmd_download),
     "bench": ("time AdaIN (the paper's Table 1) against the naive reference, with each optimization",
               _add_bench, cmd_bench),
-    "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL; build notebooks/ko/ "
-                       "from the translations", _add_sync, cmd_sync),
+    "sync-notebooks": ("bring every generated file up to date: the notebooks' slide/Colab/solution metadata, the "
+                       "student copies, Colab links and README tables from REPO_URL, and notebooks/ko/ from the "
+                       "translations", _add_sync, cmd_sync),
     "student-copy": ("write the notebooks with every solution replaced by a 'your code here' stub",
                      _add_student_copy, cmd_student_copy),
     "slides": ("write a reveal.js slide deck (HTML) of each notebook", _add_slides, cmd_slides),
