@@ -47,6 +47,7 @@ __all__ = [
     "RangeNotSupported",
     "RemoteFile",
     "cache_dir",
+    "describe_content",
     "download",
     "fetch",
     "is_offline",
@@ -239,8 +240,9 @@ def _request(url: str, dest: Path, have: int, timeout: float):  # noqa: ANN202 -
                             "it is not a working download address; check it") from None
 
 
-def _what_it_is(head: bytes) -> str:
-    """A phrase for what a wrong file looks like, from its first bytes."""
+def describe_content(head: bytes) -> str:
+    """A phrase (``"; it is a web page (HTML), not the file"``, or ``""``) for what a wrong file is, from its
+    first bytes."""
     low = head[:512].lstrip().lower()
     if low.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in low:
         return "; it is a web page (HTML), not the file"
@@ -317,7 +319,7 @@ def _download_locked(url: str, dest: Path, size: int | None, sha256: str | None,
     if problem:
         part.unlink(missing_ok=True)
         raise DownloadError(
-            f"{url} sent a file that is not the expected {dest.name} ({problem}{_what_it_is(head)}): it was "
+            f"{url} sent a file that is not the expected {dest.name} ({problem}{describe_content(head)}): it was "
             f"deleted, not cached; check the address, or download the file by hand and put it at {dest}"
         )
     try:
