@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -133,6 +133,32 @@ def file_server() -> Iterator[tuple[str, type[_Files]]]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """``small_disk(kib)``: a folder on a fresh tmpfs of that many KiB, a real full disk (ENOSPC) for the
+    tests. It needs root on Linux (``mount``); elsewhere the test skips. Unmounted afterwards."""
+    import shutil
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(kib: int) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        if not shutil.which("mount") or os.geteuid() != 0:
+            pytest.skip("a tiny tmpfs needs root and mount")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(where)],
+                              capture_output=True, timeout=30)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
 
 
 @pytest.fixture(scope="module")
