@@ -25,9 +25,11 @@ MIN_SIDE = 16
 #: Refuse images with more pixels than this before decoding them (about 16k x 16k): a guard against
 #: decompression bombs and accidental out-of-memory errors. Pass ``max_pixels`` to change it.
 MAX_PIXELS = 256_000_000
-#: Refuse to resize images more elongated than this (long side / short side): a 100000x3 strip resized to
-#: shorter side 64 would become 2133333x64 px, gigabytes of float32, and is no photograph anyway.
-MAX_ASPECT = 20.0
+#: The most pixels an image may have *after* resizing (8000 x 8000, 768 MB as float32): the budget, not the
+#: aspect ratio, decides. A 2000x40 panorama at shorter side 512 (25600x512, 13 M px) is fine; a 100000x3
+#: strip at shorter side 64 (2133333x64, 137 M px, 1.6 GB of float32) is not. Lower of this and
+#: ``max_pixels``.
+MAX_RESIZED_PIXELS = 64_000_000
 #: Extensions the folder walkers treat as images (compared in lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -35,8 +37,8 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image]
 
 __all__ = [
     "IMAGE_EXTENSIONS",
-    "MAX_ASPECT",
     "MAX_PIXELS",
+    "MAX_RESIZED_PIXELS",
     "MIN_SIDE",
     "SAMPLE_CONTENTS",
     "SAMPLE_STYLES",
@@ -212,16 +214,16 @@ def load_image(
         # Check the resized shape before allocating it: a 100000x3 strip at size 64 would become 64 x 2.1M px.
         w0, h0 = im.size
         nh, nw = _shorter_side_shape(h0, w0, size)
-        if max(w0, h0) > MAX_ASPECT * min(w0, h0):
-            raise UserError(
-                f"image {_describe(src)} is {w0}x{h0}, too elongated (more than {MAX_ASPECT:g}:1) to resize to "
-                f"shorter side {size} (it would be {nw}x{nh} px): crop it to a less elongated shape first"
-            )
-        if nh * nw > max_pixels:
+        budget = min(max_pixels, MAX_RESIZED_PIXELS)
+        if nh * nw > budget:
+            fits = math.isqrt(budget * min(w0, h0) // max(w0, h0))
+            while fits >= min_side and math.prod(_shorter_side_shape(h0, w0, fits)) > budget:
+                fits -= 1
+            hint = (f"choose a smaller size (at most {fits} for this image) or crop it" if fits >= min_side
+                    else "no size fits: crop it")
             raise UserError(
                 f"image {_describe(src)} is {w0}x{h0}; resized to shorter side {size} it would be {nw}x{nh} = "
-                f"{nw * nh:,} pixels, more than the limit of {max_pixels:,}: choose a smaller size or crop the "
-                "image to a less elongated shape first"
+                f"{nw * nh:,} pixels, more than the limit of {budget:,}: {hint} to a less elongated shape first"
             )
     t = to_tensor(im)
     if size:

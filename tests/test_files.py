@@ -40,3 +40,33 @@ def test_an_unwritable_place_is_a_one_line_error(tmp_path: Path) -> None:
         with atomic_write(blocker / "out.png") as f:
             f.write(b"x")
     assert "\n" not in str(info.value)
+
+
+def test_check_writable_finds_problems_before_the_work(tmp_path: Path) -> None:
+    from adain_lesson.files import check_writable
+
+    assert check_writable(tmp_path / "new" / "out.png") == tmp_path / "new" / "out.png"
+    assert list((tmp_path / "new").iterdir()) == []  # the probe is gone
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(UserError, match="a_file is a file, not a folder"):
+        check_writable(blocker / "out.png")
+    with pytest.raises(UserError, match="is a folder"):
+        check_writable(tmp_path / "new")
+    # a name that fits the file system alone, but not with the temporary name's suffix
+    with pytest.raises(UserError, match=r"the name is 240 bytes long .* use a shorter name"):
+        check_writable(tmp_path / ("x" * 236 + ".png"))
+
+
+def test_a_file_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path) -> None:
+    from adain_lesson.files import FileLock, LockBusy
+
+    first = FileLock(tmp_path / "x.lock", "the folder x").acquire(wait=False)
+    with pytest.raises(LockBusy, match=f"the folder x is in use by pid {os.getpid()}"):
+        FileLock(tmp_path / "x.lock", "the folder x").acquire(wait=False)
+    first.release()
+    assert not (tmp_path / "x.lock").exists()
+    (tmp_path / "y.lock").symlink_to(tmp_path / "elsewhere")  # a planted link is not followed
+    with pytest.raises(UserError, match="symbolic link"):
+        FileLock(tmp_path / "y.lock").acquire(wait=False)
+    assert not (tmp_path / "elsewhere").exists()

@@ -159,8 +159,17 @@ def test_jpeg_truncated_inside_its_header_is_a_user_error(tmp_path: Path) -> Non
 
 def test_resized_size_is_checked_against_the_pixel_limit() -> None:
     strip = Image.new("RGB", (100_000, 3))  # 300k px: under the limit before resizing
-    with pytest.raises(UserError, match=r"100000x3, too elongated.*2133333x64"):
+    with pytest.raises(UserError, match=r"100000x3; .* 2133333x64 = 136,533,312 pixels, more than the limit of "
+                                       r"64,000,000: choose a smaller size \(at most 43 "):
         images.load_image(strip, size=64)
+    wide = Image.new("RGB", (4000, 100))
+    with pytest.raises(UserError, match=r"at most 158 for this image"):
+        images.load_image(wide, size=512, max_pixels=1_000_000)
+    assert images.load_image(wide, size=158, max_pixels=1_000_000).shape == (3, 158, 6320)  # the size named fits
+    with pytest.raises(UserError, match="no size fits: crop it"):
+        images.load_image(strip, size=64, max_pixels=3_000_000)
+    # a 2000x40 panorama (50:1) is a legal image: the pixel budget decides, not a fixed ratio
+    assert images.load_image(Image.new("RGB", (2000, 40)), size=512).shape == (3, 512, 25600)
     small = Image.new("RGB", (40, 30))
     with pytest.raises(UserError, match=r"133333x100000 = .* more than the limit"):
         images.load_image(small, size=100_000)
