@@ -43,7 +43,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from . import hub
+from . import hub, memory
 from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .errors import UserError
@@ -697,6 +697,9 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
                 f"batch size {config.batch_size} is larger than the {what} set: {len(ds)} images{per}; "
                 "add images or lower --batch-size"
             )
+    b, c = config.batch_size, config.crop_size
+    memory.check_fits("train", b * c * c, device, f"training with batch_size {b} at crop_size {c}",
+                      lambda most: _fits_hint(most, b, c))
     for ds in (content_ds, style_ds):  # a folder of only unreadable files fails here, before anything is written
         ds.load(0)
     _check_writable(out)
@@ -705,6 +708,19 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
         return _train_locked(config, on_log, dist, device, amp, channels_last, out, content_ds, style_ds)
     finally:
         lock.release()
+
+
+def _fits_hint(most: int, batch: int, crop: int) -> str:
+    """How to fit ``most`` pixels per step: a smaller crop_size, or a smaller batch_size."""
+    from .images import MIN_SIDE
+
+    crop_fit, batch_fit = math.isqrt(most // batch), most // (crop * crop)
+    ways = []
+    if crop_fit >= MIN_SIDE:
+        ways.append(f"a crop_size of at most {crop_fit} (with batch_size {batch})")
+    if batch_fit >= 1:
+        ways.append(f"a batch_size of at most {batch_fit}")
+    return f"use {' or '.join(ways)}" if ways else "use a device with more memory"
 
 
 class _RunLock:
@@ -775,8 +791,11 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
         torch.distributed.init_process_group(backend)
         started_group = True
     try:
-        return _run(config, dist, device, amp, channels_last, out, content_ds, style_ds, encoder, decoder,
-                    ckpt, on_log, data_ids)
+        with memory.guard(f"training (batch_size {config.batch_size}, crop_size {config.crop_size})", device,
+                          "resume on a device with more memory, or start a new --out with a smaller crop_size or "
+                          "batch_size"):
+            return _run(config, dist, device, amp, channels_last, out, content_ds, style_ds, encoder, decoder,
+                        ckpt, on_log, data_ids)
     finally:
         if started_group:
             torch.distributed.destroy_process_group()

@@ -155,7 +155,7 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 LAYERS = (
     ("errors",),
     ("files",),
-    ("images", "hub", "viz", "course"),
+    ("images", "hub", "viz", "course", "memory"),
     ("norms", "vgg", "decoder", "color"),
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
