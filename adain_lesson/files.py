@@ -242,9 +242,10 @@ class FileLock:
     ``on_wait(holder)`` once) until the lock is free or ``timeout`` seconds pass.
     """
 
-    def __init__(self, path: str | os.PathLike, what: str = "this file") -> None:
+    def __init__(self, path: str | os.PathLike, what: str = "this file", fix: str = "choose a writable folder") -> None:
         self.path = Path(path)
         self.what = what
+        self.fix = fix
         self._fd: int | None = None
 
     def holder(self) -> str:
@@ -277,14 +278,14 @@ class FileLock:
                 on_wait: Callable[[str], None] | None = None) -> FileLock:
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is locked by this object already")
-        ensure_dir(self.path.parent)
+        ensure_dir(self.path.parent, self.fix)
         start, told = time.monotonic(), False
         while True:
             try:
                 if self._open_locked():
                     return self
             except OSError as exc:
-                raise cannot_write(self.path, exc) from None
+                raise cannot_write(self.path, exc, self.fix) from None
             holder = self.holder()
             if not wait or (timeout is not None and time.monotonic() - start > timeout):
                 raise LockBusy(f"{self.what} is in use by {holder} (lock {self.path}): wait for it to finish "

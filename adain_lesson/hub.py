@@ -39,7 +39,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import DownloadError, OfflineError, UserError
-from .files import FileLock, cannot_write, ensure_dir, open_regular, temporary_name
+from .files import FileLock, cannot_write, ensure_dir, open_regular, remove_stale_temporaries, temporary_name
 
 __all__ = [
     "WEIGHT_FILES",
@@ -186,7 +186,7 @@ def _download(url: str, dest: Path, size: int | None, sha256: str | None, progre
             f"ADAIN_LESSON_OFFLINE=1 forbids downloading {url}: download it elsewhere and put it at {dest}"
         )
     ensure_dir(dest.parent, fix)
-    lock = FileLock(dest.with_name(dest.name + ".lock"), f"the download of {dest.name}")
+    lock = FileLock(dest.with_name(dest.name + ".lock"), f"the download of {dest.name}", fix)
     lock.acquire(on_wait=lambda who: print(f"note: waiting for {who}, which is downloading {dest.name}",
                                            file=sys.stderr))
     try:
@@ -263,6 +263,8 @@ def _download_locked(url: str, dest: Path, size: int | None, sha256: str | None,
         if size is not None and have > size:
             os.ftruncate(fd, 0)
             have = 0
+        if have and progress:
+            print(f"note: resuming {part} from byte {have:,} (a download cut off earlier)", file=sys.stderr)
         response, promised = None, None
         while True:
             answer = _request(url, dest, have, timeout)
@@ -448,6 +450,8 @@ def fetch(
         if is_offline():
             raise DownloadError(f"{dest} has {problem}: replace it with the file from {a.url}")
         print(f"note: {dest} has {problem}: replacing it with the verified file", file=sys.stderr)
+    for stale in remove_stale_temporaries(dest.parent):  # a copy a killed process left half-way
+        print(f"note: removed {stale}, an unfinished copy a stopped process left", file=sys.stderr)
     if mirror is not None:
         folder = Path(mirror).expanduser()
         if not folder.is_dir():

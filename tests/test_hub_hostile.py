@@ -176,3 +176,14 @@ def test_a_trickling_server_meets_an_overall_deadline_and_what_came_is_kept(file
     files.slow.clear()
     assert hub.download(f"{url}/w.pth", dest, size=len(data), sha256=_sha(data), progress=False).read_bytes() == data
     assert files.log[-1][1] == f"bytes={kept}-"
+
+
+def test_a_killed_copys_temporary_file_is_removed_by_the_next_fetch(file_server, tmp_path: Path, capsys) -> None:
+    url, files = file_server
+    data = b"m" * 3000
+    files.files["/w.pth"] = data
+    stale = tmp_path / ".w.pth.4194999-0badf00d.part"  # a mirror copy whose process was killed
+    stale.write_bytes(b"half")
+    asset = hub.Asset("w.pth", "weights", "w.pth", len(data), _sha(data), f"{url}/w.pth")
+    assert hub.fetch(asset, root=tmp_path, progress=False).read_bytes() == data
+    assert not stale.exists() and "unfinished copy" in capsys.readouterr().err
