@@ -228,6 +228,7 @@ def _truncated(encoder: Encoder | nn.Sequential, deepest: str) -> Encoder:
     raise UserError("encoder must be an adain_lesson.vgg.Encoder or a VGG nn.Sequential (see gatys_encoder)")
 
 
+@memory.guarded("the Gatys optimisation", "use a smaller size")
 def stylize(
     encoder: Encoder | nn.Sequential,
     content: Tensor,
@@ -322,81 +323,80 @@ def stylize(
     memory.check_fits("gatys", pixels, device, f"the Gatys optimisation of a {w}x{h} image",
                       lambda most: f"use a smaller size (at most {memory.side_that_fits(most, h, w)} px on the "
                                    "shorter side)")
-    with memory.guard(f"the Gatys optimisation of a {w}x{h} image", device, "use a smaller size"):
-        layers = [content_layer, *style_layers]
-        # Targets, computed once: P (content features), and A_l (Gram matrices) or (mu, sigma) per style layer.
-        with torch.no_grad():
-            p_target = encoder.features(content, [content_layer])[0]
-            s_feats = encoder.features(style, style_layers)
-            if style_loss == "gram":
-                s_targets = [gram_matrix(f) for f in s_feats]
-            else:
-                s_targets = [calc_mean_std(f) for f in s_feats]
-            del s_feats
+    layers = [content_layer, *style_layers]
+    # Targets, computed once: P (content features), and A_l (Gram matrices) or (mu, sigma) per style layer.
+    with torch.no_grad():
+        p_target = encoder.features(content, [content_layer])[0]
+        s_feats = encoder.features(style, style_layers)
+        if style_loss == "gram":
+            s_targets = [gram_matrix(f) for f in s_feats]
+        else:
+            s_targets = [calc_mean_std(f) for f in s_feats]
+        del s_feats
 
-        def losses(x: Tensor) -> Tensor:
-            feats = encoder.features(x, layers)
-            l_c = content_loss(feats[0], p_target, reduction="mse")
-            if style_loss == "gram":
-                l_s = gram_style_loss(feats[1:], s_targets, weights)
-            else:
-                l_s = mean_std_loss_from_stats(feats[1:], s_targets, "mse", weights=weights)
-            l_tv = tv_loss(x) if tv_weight > 0 else x.new_zeros(())
-            parts = torch.stack([content_weight * l_c, style_weight * l_s, tv_weight * l_tv])
-            return torch.cat([parts.sum().unsqueeze(0), parts])
+    def losses(x: Tensor) -> Tensor:
+        feats = encoder.features(x, layers)
+        l_c = content_loss(feats[0], p_target, reduction="mse")
+        if style_loss == "gram":
+            l_s = gram_style_loss(feats[1:], s_targets, weights)
+        else:
+            l_s = mean_std_loss_from_stats(feats[1:], s_targets, "mse", weights=weights)
+        l_tv = tv_loss(x) if tv_weight > 0 else x.new_zeros(())
+        parts = torch.stack([content_weight * l_c, style_weight * l_s, tv_weight * l_tv])
+        return torch.cat([parts.sum().unsqueeze(0), parts])
 
-        x = initial_image(init, content, style, seed).requires_grad_(True)
-        history = torch.zeros(steps, 4, device=device)
-        snapshots: list[tuple[int, Tensor]] = []
-        count = 0
+    x = initial_image(init, content, style, seed).requires_grad_(True)
+    history = torch.zeros(steps, 4, device=device)
+    snapshots: list[tuple[int, Tensor]] = []
+    count = 0
 
-        def record(vals: Tensor) -> None:
-            nonlocal count
-            history[count] = vals.detach()
-            count += 1
-            if (keep_every or callback is not None) and (count % every == 0 or count == steps):
-                image = x.detach().clamp(0, 1).clone()
-                if keep_every:
-                    snapshots.append((count, image.cpu()))
-                if callback is not None:
-                    callback(count, image, dict(zip(("total", "content", "style", "tv"), history[count - 1].tolist())))
+    def record(vals: Tensor) -> None:
+        nonlocal count
+        history[count] = vals.detach()
+        count += 1
+        if (keep_every or callback is not None) and (count % every == 0 or count == steps):
+            image = x.detach().clamp(0, 1).clone()
+            if keep_every:
+                snapshots.append((count, image.cpu()))
+            if callback is not None:
+                callback(count, image, dict(zip(("total", "content", "style", "tv"), history[count - 1].tolist())))
 
-        start = time.perf_counter()
-        if optimizer == "lbfgs":
-            opt = torch.optim.LBFGS([x], lr=1.0 if lr is None else lr, max_iter=steps, max_eval=steps,
-                                    tolerance_grad=0.0, tolerance_change=0.0, history_size=100)
+    start = time.perf_counter()
+    if optimizer == "lbfgs":
+        opt = torch.optim.LBFGS([x], lr=1.0 if lr is None else lr, max_iter=steps, max_eval=steps,
+                                tolerance_grad=0.0, tolerance_change=0.0, history_size=100)
 
-            def closure() -> Tensor:
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-                opt.zero_grad(set_to_none=False)
-                vals = losses(x)
-                vals[0].backward()
-                record(vals)
-                return vals[0]
-
-            opt.step(closure)  # stops after `steps` evaluations (or earlier, if the gradient vanishes)
+        def closure() -> Tensor:
             with torch.no_grad():
                 x.clamp_(0, 1)
-        else:
-            opt = torch.optim.Adam([x], lr=0.02 if lr is None else lr)
-            for _ in range(steps):
-                opt.zero_grad(set_to_none=True)
-                vals = losses(x)
-                vals[0].backward()
-                opt.step()
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-                record(vals)
-        hist = history[:count].cpu()  # the one synchronisation: the clock stops after the device is done
-        seconds = time.perf_counter() - start
-        names = ("total", "content", "style", "tv")
-        return GatysResult(
-            image=x.detach(),
-            history={n: hist[:, i].tolist() for i, n in enumerate(names)},
-            seconds=seconds,
-            steps=count,
-            optimizer=optimizer,
-            init=init,
-            snapshots=snapshots,
-        )
+            opt.zero_grad(set_to_none=False)
+            vals = losses(x)
+            vals[0].backward()
+            record(vals)
+            return vals[0]
+
+        opt.step(closure)  # stops after `steps` evaluations (or earlier, if the gradient vanishes)
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    else:
+        opt = torch.optim.Adam([x], lr=0.02 if lr is None else lr)
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            vals = losses(x)
+            vals[0].backward()
+            opt.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+            record(vals)
+    hist = history[:count].cpu()  # the one synchronisation: the clock stops after the device is done
+    seconds = time.perf_counter() - start
+    names = ("total", "content", "style", "tv")
+    return GatysResult(
+        image=x.detach(),
+        history={n: hist[:, i].tolist() for i, n in enumerate(names)},
+        seconds=seconds,
+        steps=count,
+        optimizer=optimizer,
+        init=init,
+        snapshots=snapshots,
+    )

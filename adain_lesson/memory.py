@@ -25,9 +25,11 @@ estimate (float32); mixed precision needs less, so the check stays on the safe s
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 
@@ -38,8 +40,10 @@ try:
 except ImportError:  # Windows: no RLIMIT_AS, no /proc
     resource = None
 
-__all__ = ["MARGIN", "WORKLOADS", "Workload", "available", "check_fits", "estimate", "guard", "is_out_of_memory",
-           "side_that_fits"]
+__all__ = ["MARGIN", "WORKLOADS", "Workload", "available", "check_fits", "estimate", "guard", "guarded",
+           "is_out_of_memory", "side_that_fits"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: The estimates are the measured line times this (allocator slack, other images, thread buffers).
 MARGIN = 1.25
@@ -165,8 +169,23 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(t in str(exc).lower() for t in _OOM_TEXT)
 
 
+def guarded(what: str, fix: str) -> Callable[[F], F]:
+    """A decorator: an allocation failure inside the function is ``UserError("<what> ran out of memory
+    (...): <fix>")``, as :func:`guard` makes it (for a function whose device is known only inside)."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with guard(what, None, fix):
+                return fn(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
 @contextlib.contextmanager
-def guard(what: str, device: torch.device | str, fix: str) -> Iterator[None]:
+def guard(what: str, device: torch.device | str | None, fix: str) -> Iterator[None]:
     """Turn an allocation failure inside the block into ``UserError("<what> ran out of memory on <device>
     (...): <fix>")``; other errors pass unchanged. CUDA's cache is emptied first, so the next try starts clean."""
     try:
@@ -174,9 +193,9 @@ def guard(what: str, device: torch.device | str, fix: str) -> Iterator[None]:
     except (RuntimeError, MemoryError) as exc:
         if not is_out_of_memory(exc):
             raise
-        device = torch.device(device)
-        if device.type == "cuda":
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
             with contextlib.suppress(RuntimeError):
                 torch.cuda.empty_cache()
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:140]
-        raise UserError(f"{what} ran out of memory on {device} ({first}): {fix}") from None
+        where = f" on {torch.device(device)}" if device is not None else ""
+        raise UserError(f"{what} ran out of memory{where} ({first}): {fix}") from None
