@@ -229,7 +229,16 @@ def _try_lock(fd: int) -> bool:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except (BlockingIOError, PermissionError):
         return False
+    except OSError as exc:  # ENOLCK, ENOSYS, EOPNOTSUPP: a file system without locks (some network mounts)
+        global _UNLOCKED_NOTED
+        if not _UNLOCKED_NOTED:
+            print(f"note: this file system cannot lock files ({exc.strerror or exc}): two processes using the same "
+                  "folder at once are not kept apart", file=sys.stderr)
+            _UNLOCKED_NOTED = True
     return True
+
+
+_UNLOCKED_NOTED = False
 
 
 class FileLock:

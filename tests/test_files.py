@@ -70,3 +70,20 @@ def test_a_file_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path)
     with pytest.raises(UserError, match="symbolic link"):
         FileLock(tmp_path / "y.lock").acquire(wait=False)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_file_system_without_locks_is_a_note_not_a_failure(tmp_path: Path, monkeypatch, capsys) -> None:
+    import errno
+
+    fcntl = pytest.importorskip("fcntl")
+    from adain_lesson import files
+    from adain_lesson.files import FileLock
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(files, "_UNLOCKED_NOTED", False)
+    lock = FileLock(tmp_path / "z.lock").acquire(wait=False)
+    lock.release()
+    assert "cannot lock files" in capsys.readouterr().err
