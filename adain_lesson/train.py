@@ -700,8 +700,6 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
     b, c = config.batch_size, config.crop_size
     memory.check_fits("train", b * c * c, device, f"training with batch_size {b} at crop_size {c}",
                       lambda most: _fits_hint(most, b, c))
-    for ds in (content_ds, style_ds):  # a folder of only unreadable files fails here, before anything is written
-        ds.load(0)
     _check_writable(out)
     lock = _RunLock(out, dist)
     try:
@@ -780,6 +778,8 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
         if old_world != dist.world and dist.main:
             print(f"note: the checkpoint was written by {old_world} processes, this run has {dist.world}: "
                   "the data order differs from an uninterrupted run", file=sys.stderr)
+    for ds in (content_ds, style_ds):  # a folder of only unreadable files fails here, before anything is written
+        ds.load(0)
     encoder = _build_encoder(config)  # after the cheap checks: it may download 80 MB
 
     # ---- work starts here ----
