@@ -47,7 +47,7 @@ from . import hub, memory
 from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .errors import UserError
-from .files import FileLock, LockBusy, atomic_write, cannot_write, remove_stale_temporaries
+from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
 from .losses import content_loss, mean_std_loss
 from .model import load_weights_file, random_init_
 from .norms import adaptive_instance_norm
@@ -554,8 +554,8 @@ def _write_rows(path: Path, rows: list[dict], mode: str = "a") -> None:
     else:
         if not new and _ends_torn(path):  # a torn last line without its newline: never glue a row onto it
             lines.insert(0, "")
-        try:
-            with open(path, "a", encoding="utf-8") as f:
+        try:  # never through a planted link: the log is appended to only if it is a regular file
+            with os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as f:
                 f.write("".join(line + "\n" for line in lines))
         except OSError as exc:
             raise cannot_write(path, exc, "free some space or choose another --out, then resume") from None

@@ -169,3 +169,14 @@ def test_divergence_names_the_last_finite_checkpoint_and_the_advice_works(train_
     res = T.train(tiny_train_config(train_dirs, out, max_iter=5, resume=resume, lr=5e-5))  # the advice, followed
     assert res.iteration == 5 and "not an exact continuation" in capsys.readouterr().err
     assert all(map(lambda r: r == r, (row["loss"] for row in res.log)))  # finite again
+
+
+def test_a_planted_log_link_is_never_appended_to(tmp_path: Path) -> None:
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me\n")
+    log = tmp_path / "run" / "log.jsonl"
+    log.parent.mkdir()
+    log.symlink_to(outside)
+    with pytest.raises(UserError, match="symbolic link"):
+        T._write_rows(log, [{"iteration": 1, "loss": 1.0}])
+    assert outside.read_text() == "keep me\n"
