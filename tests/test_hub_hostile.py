@@ -9,6 +9,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,13 +35,22 @@ def test_two_processes_fetching_one_asset_never_share_the_partial_file(file_serv
     url, files = file_server
     data = os.urandom(1 << 19)
     files.files["/w.pth"] = data
-    files.slow["/w.pth"] = 0.03  # 32 pieces of 16 KiB: about 1 s, so the two processes overlap
+    files.slow["/w.pth"] = 0.1  # 32 pieces of 16 KiB: over 3 s, so the second process starts mid-transfer
     code = ("import sys; from adain_lesson import hub; "
             f"a = hub.Asset('w.pth', 'weights', 'w.pth', {len(data)}, '{_sha(data)}', '{url}/w.pth'); "
             f"print(hub.fetch(a, root=sys.argv[1], progress=False))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    procs = [start()]
+    for _ in range(300):  # up to 30 s: the first one's request has reached the server
+        if files.log:
+            break
+        time.sleep(0.1)
+    procs.append(start())
     results = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, results):
         assert p.returncode == 0, err
@@ -49,7 +59,7 @@ def test_two_processes_fetching_one_asset_never_share_the_partial_file(file_serv
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == ["w.pth", "w.pth.sha256-ok"]  # no .part, no lock left behind
     assert len([entry for entry in files.log if entry[0] == "/w.pth"]) == 1  # one download, the other waited
-    assert any("waiting for pid" in err for _, err in results)
+    assert "waiting for pid" in results[1][1]  # the second one waited for the first, named by its pid
 
 
 def test_a_planted_part_link_is_never_followed(file_server, tmp_path: Path) -> None:
