@@ -460,7 +460,8 @@ def _extract_local(archive: Path, dest: Path, max_images: int | None, images_onl
     try:
         tf = tarfile.open(archive)
     except tarfile.TarError:
-        raise UserError(f"{archive} is neither a zip nor a tar archive: download it again") from None
+        raise UserError(f"{archive} is neither a zip nor a tar archive: if it is another format (7z, rar), extract "
+                        "it yourself and use the folder; else replace it with the complete zip or tar file") from None
     with tf:
         members = []
         for info in tf.getmembers():  # reads the whole (compressed) tar: a cut-off one fails here

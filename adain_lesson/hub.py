@@ -588,9 +588,11 @@ class RemoteFile(io.RawIOBase):
                 got_start = int(span.split("-")[0])
                 size = int(total)
             except ValueError:
-                raise DownloadError(f"{self.url} sent a malformed Content-Range {content_range!r}") from None
+                raise RangeNotSupported(f"{self.url} sent a malformed Content-Range {content_range!r}: it does not "
+                                        "serve parts of the file correctly; download the whole file instead") from None
             if got_start != start:
-                raise DownloadError(f"{self.url} sent bytes from {got_start}, not {start}: run it again")
+                raise RangeNotSupported(f"{self.url} sent bytes from {got_start}, not {start}: it does not serve parts "
+                                        "of the file correctly; download the whole file instead")
             want = end - start + 1
             budget = 60.0 + want / _MIN_RATE  # an overall deadline per request, not only per read
             began, chunks, got = time.monotonic(), [], 0

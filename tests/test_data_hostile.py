@@ -158,3 +158,20 @@ def test_temporary_files_of_a_killed_extraction_are_removed(tmp_path: Path, caps
     assert "removed 1 unfinished temporary file" in capsys.readouterr().err
     assert sorted(p.name for p in (out / "imgs").glob("*.png")) == ["0.png", "1.png", "2.png"]
     assert hashlib.sha256((out / "imgs" / "1.png").read_bytes()).digest() == hashlib.sha256(_png(1)).digest()
+
+
+def test_a_server_that_answers_another_range_gets_the_whole_archive_downloaded(tmp_path: Path, file_server,
+                                                                             capsys) -> None:
+    base, handler = file_server
+    src = tmp_path / "src.zip"
+    with zipfile.ZipFile(src, "w") as zf:
+        for i in range(4):
+            zf.writestr(f"imgs/{i}.png", _png(i))
+    blob = src.read_bytes()
+    handler.files["/tiny.zip"] = blob
+    handler.range_from["/tiny.zip"] = 1  # whatever part is asked for, it labels it as from byte 1
+    source = data.DataSource("tiny", base + "/tiny.zip", "tiny.zip", len(blob), hashlib.sha256(blob).hexdigest(),
+                             4, "test")
+    folder = data.download_dataset(source, tmp_path / "d", max_images=2, progress=False)
+    assert "downloading all of it" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.rglob("*.png")) == ["0.png", "1.png"]
