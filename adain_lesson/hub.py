@@ -11,6 +11,13 @@ download is resumed on the next call (HTTP Range); a wrong size or hash deletes 
 ``ADAIN_LESSON_OFFLINE=1`` forbids the network (:func:`download` and :class:`RemoteFile` too): a file
 that is not cached is an :class:`OfflineError` that says where to put it by hand.
 
+Hostile or unlucky conditions: two processes fetching one file (every ``torchrun`` rank) share no
+``.part``: a lock ``<name>.lock`` makes the others wait, then use the verified file. A ``.part`` that is a
+link or not a regular file is never followed; a resume checks the server's ``Content-Range`` (another part
+starts afresh), HTTP 416 is told apart from a complete file, a malformed ``Content-Length`` is ignored, reads
+are small (Ctrl-C keeps what came) under an overall deadline, and a wrong file (a web page, gzip-wrapped,
+the wrong size or hash) is deleted and named as wrong: "run it again" is said only where that can help.
+
 A folder or file that cannot be written (a read-only or full disk, ``ADAIN_LESSON_HOME`` pointing at a
 file) is a :class:`UserError` naming the path and the fix, never a traceback; so is an address that is
 not an ``http(s)://`` URL.
