@@ -3,9 +3,11 @@
 Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization",
 ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_repo.py`` checks it):
 
-``errors`` -> ``images``, ``hub``, ``viz``, ``course`` -> ``norms``, ``vgg``, ``decoder``, ``color`` ->
-``model``, ``losses`` -> ``gatys``, ``data``, ``gan``, ``texture_net`` -> ``train`` -> ``experiments``,
-``bench``, ``widgets`` -> the CLI (``__main__``).
+``errors`` -> ``files`` -> ``images``, ``hub``, ``viz``, ``course``, ``device`` -> ``norms``, ``vgg``,
+``decoder``, ``color`` -> ``model``, ``losses`` -> ``gatys``, ``data``, ``gan``, ``texture_net`` -> ``train``
+-> ``figures``, ``playground`` (the engine) -> ``evaluation``, ``bench``, ``widgets`` (the UI) -> ``exercises``
+(the notebooks' answer checks), ``classroom`` (student copies, slides, Colab metadata) -> the CLI
+(``__main__``). ``experiments`` is a deprecated re-export of ``figures``/``evaluation`` for one release.
 """
 
 from __future__ import annotations

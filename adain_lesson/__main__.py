@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import OfflineError, UserError
+from .errors import UserError, offline_hint
 
 # ------------------------------------------------------------------------------------------------
 # stylize
@@ -47,7 +48,7 @@ def _add_stylize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ext", default=".png", choices=[".png", ".jpg"], help="output format")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
                    help="auto: the fastest settings for the device, reduced precision included (bf16 on CPUs "
-                        "with AMX/AVX512-BF16: measured PSNR 47.7 dB vs fp32; fp16 on CUDA, not yet measured); "
+                        "with AMX/AVX512-BF16, fp16 on CUDA; their agreement with fp32 is measured by bench); "
                         "fp32: float32 only (default: auto)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network (slow first image per size; pays for many same-size images)")
@@ -62,200 +63,44 @@ def _floats(text: str | None, what: str) -> list[float] | None:
         raise UserError(f"{what} must be comma-separated numbers, got {text!r}") from None
 
 
-def _expand(spec: str, what: str) -> list[tuple[str, str]]:
-    """(name, source) pairs for a path, a folder, or ``sample:NAME``."""
-    from . import images
-
-    if spec.startswith("sample:"):
-        name = spec.split(":", 1)[1]
-        if name not in images.SAMPLE_CONTENTS + images.SAMPLE_STYLES:
-            known = ", ".join(images.SAMPLE_CONTENTS + images.SAMPLE_STYLES)
-            raise UserError(f"unknown built-in sample {name!r} for --{what}: choose one of {known}")
-        return [(name, spec)]
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        found = images.list_images(path)
-        if not found:
-            raise UserError(f"--{what} folder {path} holds no images ({', '.join(images.IMAGE_EXTENSIONS)})")
-        stems = [p.stem for p in found]
-        # a.jpg and a.png in one folder: keep the extension in the name, so neither output overwrites the other
-        return [(p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix.lstrip('.')}", str(p))
-                for p in found]
-    if not path.exists():
-        raise UserError(f"--{what}: no such file or folder: {path}")
-    return [(path.stem, str(path))]
-
-
-def _load(source: str, size: int, crop: bool):
-    from . import images
-
-    if source.startswith("sample:"):
-        return images.sample_image(source.split(":", 1)[1], size or 512)
-    return images.load_image(source, size=size or None, crop=crop)
-
-
 def _device(name: str | None):
-    """The checked ``--device`` (see :func:`adain_lesson.model.resolve_device`; ``None`` = the default)."""
-    from .model import resolve_device
+    """The checked ``--device`` (see :func:`adain_lesson.device.resolve_device`; ``None`` = the default)."""
+    from .device import resolve_device
 
     return resolve_device(name)
 
 
-def _output_name(content: str, styles: list[str], args: argparse.Namespace) -> str:
-    """``<content>_stylized_<style[-style...]>`` plus what changes the result, so that runs with other
-    settings do not overwrite each other: ``_w1-3`` (weights), ``_mask``, ``_a0.5`` (alpha), ``_keepcolor``."""
-    name = f"{content}_stylized_{'-'.join(styles)}"
-    weights = _floats(args.style_weights, "--style-weights")
-    alphas = _floats(args.alpha, "--alpha") or [1.0]
-    if weights is not None:
-        name += "_w" + "-".join(f"{w:g}" for w in weights)
-    if args.mask:
-        name += "_mask"
-    if alphas != [1.0]:
-        name += "_a" + "-".join(f"{a:g}" for a in alphas)
-    if args.preserve_color:
-        name += "_keepcolor"
-    return name + args.ext
+#: What the CLI suggests when the released weights cannot be downloaded.
+_RANDOM_FIX = "run with --weights random for a demonstration of the mechanics"
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    import torch
     from tqdm.auto import tqdm
 
-    from . import images, viz
-    from .model import RANDOM_WEIGHTS_BANNER, InferenceOptions, load_pretrained, normalize_weights, prepare_masks
+    from . import batch, viz
+    from .model import InferenceOptions, load_pretrained
+    from .weights import RANDOM_WEIGHTS_BANNER
 
-    contents = _expand(args.content, "content")
-    style_specs = [s.strip() for s in args.style.split(",") if s.strip()]
-    if not style_specs:
-        raise UserError("--style is empty: give an image, a folder, or sample:NAME")
+    def note(line: str) -> None:
+        tqdm.write(line, file=sys.stderr)
+
     weights = _floats(args.style_weights, "--style-weights")
     alphas = _floats(args.alpha, "--alpha")
-    if len(style_specs) > 1:
-        style_sets = [[_expand(s, "style")[0]] for s in style_specs]
-        for spec in style_specs:
-            if Path(spec).is_dir():
-                raise UserError(f"a folder ({spec}) cannot be one of several comma-separated styles: name images")
-        combos = [[e[0] for e in style_sets]]
-    else:
-        combos = [[entry] for entry in _expand(style_specs[0], "style")]
-    k = len(combos[0])
-    if weights is not None and args.mask:
-        raise UserError("use --style-weights (interpolation) or --mask (spatial control), not both")
-    if weights is not None and len(weights) != k:
-        raise UserError(f"--style-weights has {len(weights)} values for {k} styles: give one per style")
-    if args.mask and not (len(args.mask) == k or (len(args.mask) == 1 and k == 2)):
-        raise UserError(f"--mask has {len(args.mask)} files for {k} styles: give one mask per style (or one for two)")
-    if args.content_size < 0 or args.style_size < 0:
-        raise UserError("--content-size and --style-size must be >= 0 (0 keeps the original size)")
-    if not 0 < len(contents) * len(combos):
-        raise UserError("nothing to stylize: give --content and --style")
-    alpha_arg = alphas if alphas and len(alphas) > 1 else (alphas or [1.0])[0]
-    # Everything that can be checked without the network is checked before the weights load: the numbers,
-    # the masks, the first style and the first readable content. The other files of a folder are read as we
-    # go; one that cannot be used is skipped with a note naming it, and the run ends with exit status 2.
-    if not alphas or any(not (math.isfinite(a) and 0.0 <= a <= 1.0) for a in alphas):
-        raise UserError(f"--alpha must be numbers in [0, 1] (Eq. 14), got {args.alpha!r}")
-    regions = k if args.mask else 1  # one region per style (one mask for two styles: it and its complement)
-    if len(alphas) > 1 and not args.mask:
-        raise UserError(f"--alpha has {len(alphas)} values: one per region needs --mask; without masks give one")
-    if len(alphas) not in (1, regions):
-        raise UserError(f"--alpha has {len(alphas)} values for {regions} mask regions: give one, or one per region")
-    if weights is not None:
-        normalize_weights(weights, k)  # finite, >= 0, not all zero (Eq. 15), or a one-line error
-    masks = [images.load_mask(m) for m in args.mask] if args.mask else None
-    for _, s_src in combos[0]:
-        _load(s_src, args.style_size, args.crop)  # the first style(s): a bad file fails before any work
-    many = len(contents) > 1
-    skipped: list[str] = []
-
-    def note_skip(src: str, exc: UserError) -> None:
-        if not many:
-            raise exc
-        tqdm.write(f"note: skipped {src}: {exc}", file=sys.stderr)
-        skipped.append(src)
-
-    first = None
-    for _, c_src in contents:
-        try:
-            first = _load(c_src, args.content_size, args.crop)
-            break
-        except UserError as exc:
-            note_skip(c_src, exc)
-    if first is None:
-        raise UserError(f"none of the {len(contents)} content images could be read (see the notes above)")
-    if masks is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a resize note comes with the result
-            prepare_masks(masks, k, tuple(first.shape[-2:]), 1)
+    # everything that can be checked without the network first: a mistake fails before the weights load
+    plan = batch.plan_batch(args.content, args.style, style_weights=weights, mask=args.mask, alpha=alphas or [],
+                            preserve_color=args.preserve_color, content_size=args.content_size,
+                            style_size=args.style_size, crop=args.crop, note=note)
     device = _device(args.device)
-    try:
+    with offline_hint(_RANDOM_FIX):
         model = load_pretrained(args.weights, device)
-    except OfflineError as exc:
-        raise UserError(f"{exc}; or run with --weights random for a demonstration of the mechanics") from None
     model.optimize(InferenceOptions.for_device(device, args.precision, compile=args.compile))
     if model.random_weights:
         viz.banner(RANDOM_WEIGHTS_BANNER)
-    out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
-    style_stats: dict[str, object] = {}  # mu and sigma of each style (small), never the images of a style folder
-    bad_styles: set[str] = set()
-    notes_shown: set[str] = set()
-    pairs = [(c, combo) for c in contents if c[1] not in skipped for combo in combos]
-    bar = tqdm(pairs, desc="stylize", unit="image", disable=len(pairs) < 2)
-    current: tuple[str, object] | None = None
-    for (c_name, c_src), combo in bar:
-        if c_src in skipped or any(src in bad_styles for _, src in combo):
-            continue
-        try:
-            if current is None or current[0] != c_src:
-                current = (c_src, _load(c_src, args.content_size, args.crop))
-            content = current[1]
-            styles = []
-            for _, s_src in combo:
-                if args.preserve_color:  # colour-matched to each content: the image itself, encoded per content
-                    styles.append(_load(s_src, args.style_size, args.crop))
-                    continue
-                if s_src not in style_stats:  # encode each style once, reuse it for every content
-                    try:
-                        with torch.inference_mode():
-                            style_stats[s_src] = model.encode_style(_load(s_src, args.style_size, args.crop))
-                    except UserError as exc:
-                        if len(combos) == 1:
-                            raise
-                        tqdm.write(f"note: skipped style {s_src}: {exc}", file=sys.stderr)
-                        bad_styles.add(s_src)
-                        raise _SkipPair from None
-                styles.append(style_stats[s_src])
-            with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                out = model.stylize(content, styles, alpha=alpha_arg, weights=weights, masks=masks,
-                                    preserve_color=args.preserve_color)
-        except _SkipPair:
-            continue
-        except UserError as exc:  # e.g. a content whose shape does not fit the mask
-            note_skip(c_src, exc)
-            continue
-        for w in caught:
-            if str(w.message) not in notes_shown:  # each note once, not once per image
-                notes_shown.add(str(w.message))
-                tqdm.write(f"note: {w.message}", file=sys.stderr)
-        path = images.save_image(out[0], out_dir / _output_name(c_name, [s for s, _ in combo], args))
-        tqdm.write(str(path), file=sys.stdout)  # each path as soon as its file exists
-    bar.close()
-    if skipped or bad_styles:
-        what = [f"{len(skipped)} of {len(contents)} content images"] if skipped else []
-        what += [f"{len(bad_styles)} style images"] if bad_styles else []
-        raise UserError(f"{' and '.join(what)} could not be used and were skipped (see the notes above); "
-                        "fix or remove them and run again")
+    report = batch.run_batch(model, plan, args.out, ext=args.ext, note=note,
+                             on_written=lambda path: tqdm.write(str(path), file=sys.stdout))
+    if report.problem:
+        raise UserError(report.problem)
     return 0
-
-
-class _SkipPair(Exception):
-    """A style of this pair could not be read: the pair is skipped (said once, in a note)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -289,7 +134,9 @@ def _add_gatys(p: argparse.ArgumentParser) -> None:
 
 
 def _single(spec: str, what: str) -> tuple[str, str]:
-    found = _expand(spec, what)
+    from .batch import expand_sources
+
+    found = expand_sources(spec, what)
     if len(found) != 1:
         raise UserError(f"--{what} must be one image for gatys (it optimises one image at a time), got a folder")
     return found[0]
@@ -297,11 +144,14 @@ def _single(spec: str, what: str) -> tuple[str, str]:
 
 def cmd_gatys(args: argparse.Namespace) -> int:
     from . import images, viz
-    from .gatys import gatys_encoder, min_side, stylize
-    from .model import RANDOM_WEIGHTS_BANNER
+    from .batch import load_source
+    from .files import ensure_dir
+    from .gatys import CONTENT_LAYER, gatys_encoder, optimize_image
+    from .vgg import GATYS_STYLE_LAYERS, min_side
+    from .weights import RANDOM_WEIGHTS_BANNER
 
     (c_name, c_src), (s_name, s_src) = _single(args.content, "content"), _single(args.style, "style")
-    smallest = max(images.MIN_SIDE, min_side())
+    smallest = max(images.MIN_SIDE, min_side([CONTENT_LAYER, *GATYS_STYLE_LAYERS]))
     if args.size < smallest:
         raise UserError(f"--size must be at least {smallest} px (relu5_1 lies after four poolings), got {args.size}")
     for name in ("content_weight", "style_weight", "tv_weight"):
@@ -313,19 +163,13 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     if args.every < 0:
         raise UserError(f"--every must be >= 0 (0: no intermediate images), got {args.every}")
     device = _device(args.device)
-    try:
+    with offline_hint(_RANDOM_FIX):
         encoder = gatys_encoder(args.weights, device)
-    except OfflineError as exc:
-        raise UserError(f"{exc}; or run with --weights random for a demonstration of the mechanics") from None
     if encoder.random_weights:
         viz.banner(RANDOM_WEIGHTS_BANNER)
-    content = images.center_crop(_load(c_src, args.size, False), args.size).to(device)
-    style = images.center_crop(_load(s_src, args.size, False), args.size).to(device)
-    out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
+    content = images.center_crop(load_source(c_src, args.size, False), args.size).to(device)
+    style = images.center_crop(load_source(s_src, args.size, False), args.size).to(device)
+    out_dir = ensure_dir(args.out)
     stem = f"{c_name}_gatys_{s_name}"
     written = []
 
@@ -334,7 +178,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
             written.append(images.save_image(image[0], out_dir / f"{stem}_step{step:04d}.png"))
         print(f"step {step}/{args.steps}: loss {losses['total']:.4g}", file=sys.stderr)
 
-    result = stylize(encoder, content, style, steps=args.steps, optimizer=args.optimizer, init=args.init,
+    result = optimize_image(encoder, content, style, steps=args.steps, optimizer=args.optimizer, init=args.init,
                      style_loss=args.style_loss, content_weight=args.content_weight, style_weight=args.style_weight,
                      tv_weight=args.tv_weight, seed=args.seed, callback=save_step if args.every else None,
                      every=args.every or args.steps)
@@ -368,6 +212,40 @@ def cmd_sync(args: argparse.Namespace) -> int:
     for line in broken:
         print("error: " + line, file=sys.stderr)
     return 1 if broken or (fixable and args.check) else 0
+
+
+# ------------------------------------------------------------------------------------------------
+# student-copy, slides (adain_lesson.classroom)
+# ------------------------------------------------------------------------------------------------
+
+
+def _add_student_copy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder for the copies (the committed ones: notebooks/student)")
+    p.add_argument("--root", default=".", help="the repository checkout (default: .)")
+
+
+def cmd_student_copy(args: argparse.Namespace) -> int:
+    from . import classroom
+
+    for path in classroom.write_student_copies(args.root, args.out):
+        print(path)
+    return 0
+
+
+def _add_slides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder for the NN_name.slides.html decks")
+    p.add_argument("--root", default=".", help="the repository checkout (default: .)")
+    p.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks, by number (e.g. 02 04)")
+    p.add_argument("--execute-smoke", action="store_true",
+                   help="run each notebook in smoke mode first, so the slides show outputs (minutes each)")
+
+
+def cmd_slides(args: argparse.Namespace) -> int:
+    from . import classroom
+
+    for path in classroom.write_slides(args.root, args.out, only=args.only, execute_smoke=args.execute_smoke):
+        print(path)
+    return 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -470,13 +348,14 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from . import experiments, images, viz
-    from .model import RANDOM_WEIGHTS_BANNER, load_pretrained, prepare_masks
+    from . import figures, images, viz
+    from .model import load_pretrained, prepare_masks
+    from .weights import RANDOM_WEIGHTS_BANNER
 
-    wanted = list(experiments.FIGURES) if "all" in args.fig else []
+    wanted = list(figures.FIGURES) if "all" in args.fig else []
     for f in args.fig:
-        if f != "all" and f not in experiments.FIGURES:
-            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(experiments.FIGURES)} or all")
+        if f != "all" and f not in figures.FIGURES:
+            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(figures.FIGURES)} or all")
         if f != "all" and f not in wanted:
             wanted.append(f)
     if args.size is not None and args.size < images.MIN_SIDE:
@@ -487,9 +366,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
         raise UserError("--mask is used by Fig. 10 (spatial control) only: add --fig 10")
     device = _device(args.device)
     weights = args.weights or ("random" if args.smoke else "auto")
-    try:
+    with offline_hint("run with --smoke for an offline demonstration"):
         # every input first, so that a bad image or mask fails before the weights load
-        inputs = {fig: experiments.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in wanted}
+        inputs = {fig: figures.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in wanted}
         mask = images.load_mask(args.mask) if args.mask else None
         if mask is not None:
             with warnings.catch_warnings():
@@ -502,14 +381,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
         for fig in wanted:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                image, settings = experiments.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
+                image, settings = figures.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
             for w in caught:
                 print(f"note: {w.message}", file=sys.stderr)
             if mask is not None and fig == "10":
                 settings["mask_file"] = str(args.mask)
-            written += experiments.save_figure(image, settings, args.out, experiments.FIGURE_STEMS[fig])
-    except OfflineError as exc:
-        raise UserError(f"{exc}; or run with --smoke for an offline demonstration") from None
+            written += figures.save_figure(image, settings, args.out, figures.FIGURE_STEMS[fig])
     for path in written:
         print(path)
     return 0
@@ -546,7 +423,7 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
 
 def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
     from . import bench
-    from .widgets import benchmark_playground
+    from .bench import benchmark_playground
 
     if args.train or args.methods or args.mode != "both" or (args.device and len(args.device) > 1):
         raise UserError("--playground times the playground only: drop --train, --methods, --mode and extra --device")
@@ -629,6 +506,9 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "bench": ("time AdaIN (the paper's Table 1) against the naive reference, with each optimization",
               _add_bench, cmd_bench),
     "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL", _add_sync, cmd_sync),
+    "student-copy": ("write the notebooks with every solution replaced by a 'your code here' stub",
+                     _add_student_copy, cmd_student_copy),
+    "slides": ("write a reveal.js slide deck (HTML) of each notebook", _add_slides, cmd_slides),
 })
 
 
@@ -645,6 +525,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def as_flags(exc: UserError) -> str:
+    """The message of a library error with each parameter it names (``exc.params``) written as this CLI's
+    flag: ``weights must be ...`` becomes ``--weights must be ...``, ``max_iter`` becomes ``--max-iter``."""
+    message = str(exc)
+    for name in exc.params:
+        flag = "--" + name.replace("_", "-")
+        message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", flag, message, count=1)  # not in a path
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
@@ -655,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {as_flags(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -40,10 +41,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .device import cpu_has_fast_bf16, median_seconds, resolve_device, seconds, synchronize
 from .errors import UserError
 from .files import atomic_write
-from .model import InferenceOptions, StyleTransfer, cpu_has_fast_bf16, load_pretrained
-from .norms import adaptive_instance_norm
+from .model import InferenceOptions, StyleTransfer, load_pretrained, reference_forward
+from .playground import PlaygroundEngine, Settings
+from .train import benchmark_training
 
 __all__ = [
     "METHODS",
@@ -55,8 +58,10 @@ __all__ = [
     "matmul_tflops",
     "naive_style_transfer",
     "psnr",
+    "benchmark_playground",
     "run_benchmark",
     "run_train_benchmark",
+    "time_stylization",
     "training_benchmark_function",
     "validate_report",
     "write_json",
@@ -76,21 +81,45 @@ MIN_PSNR_DB = 40.0
 
 
 # ------------------------------------------------------------------------------------------------
+# Table 1 in a notebook: a quick timing
+# ------------------------------------------------------------------------------------------------
+
+
+def time_stylization(
+    model: StyleTransfer, sizes: Sequence[int] = (256, 512), runs: int = 10, warmup: int = 3, seed: int = 0
+) -> list[dict]:
+    """Seconds per stylization like Table 1: median of ``runs`` timed runs after ``warmup`` untimed ones,
+    synchronising the GPU around each run. For each size S, content and style are S x S; "without style
+    encoding" reuses precomputed style statistics, "with" encodes the style image every time.
+
+    This is the notebooks' quick look; ``python -m adain_lesson bench`` (:func:`run_benchmark`) is the full
+    measurement. Returns one dict per size: ``size``, ``without_style_s``, ``with_style_s``,
+    ``paper_without_s``, ``paper_with_s`` (seconds, from :data:`PAPER_TABLE1_MS`; None for sizes the paper
+    did not list), ``device``.
+    """
+    device = model.device
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for size in sizes:
+        content = torch.rand(1, 3, size, size, generator=g).to(device)
+        style = torch.rand(1, 3, size, size, generator=g).to(device)
+        with torch.inference_mode():
+            stats = model.encode_style(style)
+        without = median_seconds(lambda c=content, st=stats: model.stylize(c, st), device, runs, warmup)
+        with_enc = median_seconds(lambda c=content, s=style: model.stylize(c, s), device, runs, warmup)
+        paper = [ms / 1000.0 for ms in PAPER_TABLE1_MS[size]] if size in PAPER_TABLE1_MS else (None, None)
+        rows.append({"size": size, "without_style_s": without, "with_style_s": with_enc,
+                     "paper_without_s": paper[0], "paper_with_s": paper[1], "device": str(device)})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
 # The reference pipeline and the measures
 # ------------------------------------------------------------------------------------------------
 
 
-def naive_style_transfer(
-    vgg: nn.Module, decoder: nn.Module, content: Tensor, style: Tensor, alpha: float = 1.0
-) -> Tensor:
-    """pytorch-AdaIN's ``test.py`` ``style_transfer``: both images encoded, AdaIN (Eq. 8), the trade-off
-    of Eq. 14, decoded; eager float32 under ``torch.no_grad``. ``vgg`` is the encoder to relu4_1."""
-    with torch.no_grad():
-        content_f = vgg(content)
-        style_f = vgg(style)
-        feat = adaptive_instance_norm(content_f, style_f)
-        feat = feat * alpha + content_f * (1 - alpha)
-        return decoder(feat)
+#: Deprecated name (kept for one release) of :func:`adain_lesson.model.reference_forward`.
+naive_style_transfer = reference_forward
 
 
 def psnr(output: Tensor, reference: Tensor) -> float:
@@ -142,13 +171,6 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def matmul_tflops(device: torch.device, dtype: torch.dtype, n: int | None = None, repeats: int = 5) -> float:
     """Measured dense matmul throughput (TFLOP/s) of ``device`` in ``dtype``: the best of ``repeats``."""
     n = n or (8192 if device.type == "cuda" else 2048)
@@ -157,13 +179,8 @@ def matmul_tflops(device: torch.device, dtype: torch.dtype, n: int | None = None
     with torch.inference_mode():
         for _ in range(2):
             a @ b
-        _sync(device)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            a @ b
-            _sync(device)
-            times.append(time.perf_counter() - t0)
+        synchronize(device)
+        times = [seconds(functools.partial(torch.matmul, a, b), device) for _ in range(repeats)]
     return 2.0 * n**3 / min(times) / 1e12  # the best run: a peak, robust to other load on the machine
 
 
@@ -227,7 +244,7 @@ def _build(method: _Method, base: StyleTransfer, content: Tensor, style: Tensor,
     """A no-argument callable running ``method`` once on these inputs (style stats cached if ``cached``)."""
     if method.options is None:  # the naive reference, on the unoptimized model's modules
         vgg, dec = base.encoder.body, base.decoder
-        return lambda: naive_style_transfer(vgg, dec, content, style)
+        return lambda: reference_forward(vgg, dec, content, style)
     model = copy.deepcopy(base).optimize(method.options)
     with torch.inference_mode():
         target = model.encode_style(style) if cached else style
@@ -314,7 +331,7 @@ def _bench_case(
     one = contents[:1]
     enc_flops, feat_shape = conv_flops(base.encoder.body, (1, 3, size, size))
     dec_flops, _ = conv_flops(base.decoder, feat_shape)
-    ref = naive_style_transfer(base.encoder.body, base.decoder, one, style)
+    ref = reference_forward(base.encoder.body, base.decoder, one, style)
 
     rows: list[BenchRow] = []
     runners: list[tuple[BenchRow, Callable[[], Tensor]]] = []
@@ -331,7 +348,7 @@ def _bench_case(
             fn = _build(m, base, contents[: m.batch], style, cached=not style_encoding)
             for _ in range(warmup):
                 out = fn()
-            _sync(device)
+            synchronize(device)
         except Exception as exc:  # noqa: BLE001 - an optimization that fails here is reported, not fatal
             row.skipped = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
             continue
@@ -344,11 +361,7 @@ def _bench_case(
     naive_row = next((r for r, _ in runners if r.method == "naive"), None)
     for _ in range(repeats):  # interleaved rounds: every method sees the same machine load
         for row, fn in runners:
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            row.runs_ms.append((time.perf_counter() - t0) * 1e3)
+            row.runs_ms.append(seconds(fn, device) * 1e3)
     for row, _ in runners:
         row.median_ms = statistics.median(row.runs_ms)
         row.ms_per_image = row.median_ms / row.batch
@@ -396,13 +409,13 @@ def run_benchmark(
     """Run the benchmark and return the report (a JSON-ready dict; see :data:`SCHEMA`, :func:`validate_report`).
 
     ``devices``: default CPU plus CUDA when present. ``methods``: default all but ``compile`` (it costs
-    ~40 s of compilation per shape and mode; name it to include it). ``modes``: True =
+    a slow compilation per shape and mode; name it to include it). ``modes``: True =
     with style encoding, False = cached style statistics. ``quick``: 64 px, 2 runs, batch 2, a smoke test.
     ``threads``: CPU threads for the run (``torch.set_num_threads``, restored afterwards; default: as set).
     Random weights: speed does not depend on them, and the parity checks hold for any weights.
     """
     if threads is not None and threads < 1:
-        raise UserError(f"--threads must be >= 1, got {threads}")
+        raise UserError(f"threads must be >= 1, got {threads}", param="threads")
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -419,11 +432,8 @@ def _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick
     if not sizes or any(int(s) < 16 for s in sizes):
         raise UserError(f"sizes must be at least 16 px (the encoder downsamples by 8), got {list(sizes)}")
     if batch < 1:
-        raise UserError(f"--batch must be >= 1, got {batch}")
-    devs = [torch.device(d) for d in (devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))]
-    for d in devs:
-        if d.type == "cuda" and not torch.cuda.is_available():
-            raise UserError("--device cuda asked for, but no CUDA GPU is available: use --device cpu")
+        raise UserError(f"batch must be >= 1, got {batch}", param="batch")
+    devs = [resolve_device(d) for d in (devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))]
     report: dict = {
         "schema": SCHEMA,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -469,28 +479,62 @@ def _run_benchmark(devices, sizes, methods, repeats, warmup, batch, modes, quick
     return report
 
 
-def training_benchmark_function() -> Callable[..., dict]:
-    """``adain_lesson.train.benchmark_training``, imported lazily; :class:`UserError` if the module is missing."""
-    import importlib
+def benchmark_playground(
+    device: str | torch.device | None = None,
+    sizes: tuple[int, ...] = (256, 512),
+    presets: tuple[str, ...] = ("fp32", "auto"),
+    repeats: int = 5,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Time the playground's two kinds of update with :meth:`PlaygroundEngine.render`, as a user meets them.
 
-    try:
-        module = importlib.import_module(f"{__package__}.train")
-    except ModuleNotFoundError as exc:
-        if exc.name in (None, f"{__package__}.train"):
-            raise UserError(
-                "--train needs adain_lesson.train (the training issue), which this checkout lacks: merge it first"
-            ) from None
-        raise
-    fn = getattr(module, "benchmark_training", None)
-    if fn is None:
-        raise UserError("adain_lesson.train has no benchmark_training(): update the training module for --train")
-    return fn
+    - ``fresh``: a new content and a new style: two encoder passes and the decoder (and the images drawn);
+    - ``alpha``: an alpha change with both cached (Eq. 14): the decoder only.
+
+    For each ``preset`` of :meth:`StyleTransfer.optimize` (``"fp32"``: the float32 winners, the lesson
+    model's default; ``"auto"``: reduced precision where the device runs it natively, as notebook 08 uses)
+    one model with random weights of the released layout (the speed does not depend on the weights). The
+    presets are timed interleaved, round by round, after one warm-up render each; returns one row per
+    (size, preset, update) with the median and fastest time in ms and the median's ratio to ``fp32``.
+    """
+    if repeats < 1:
+        raise UserError(f"repeats must be at least 1, got {repeats}")
+    say = log or (lambda _msg: None)
+    models = {}
+    for preset in presets:
+        models[preset] = load_pretrained("random", device).optimize(preset)
+    times: dict[tuple[int, str, str], list[float]] = {}
+    for size in sizes:
+        for model in models.values():  # warm-up: the first call pays for allocation and autotuning
+            PlaygroundEngine(model).render(Settings(content="sample:house", styles=("sample:mosaic",), size=size))
+        for rnd in range(repeats):
+            for preset, model in models.items():
+                engine = PlaygroundEngine(model)
+                base = Settings(content="sample:house", styles=("sample:mosaic",), weights=(1.0,), size=size)
+                alpha = Settings(**{**base.__dict__, "alpha": 0.5})
+                for update, settings in (("fresh", base), ("alpha", alpha)):
+                    run = functools.partial(engine.render, settings)
+                    times.setdefault((size, preset, update), []).append(seconds(run, model.device))
+            say(f"playground {size} px: round {rnd + 1}/{repeats}")
+    rows = []
+    for (size, preset, update), runs in times.items():
+        median = statistics.median(runs) * 1e3
+        ref = times.get((size, "fp32", update))
+        ref_median = statistics.median(ref) * 1e3 if ref else None
+        rows.append({"size": size, "preset": preset, "update": update, "median_ms": median, "min_ms": min(runs) * 1e3,
+                     "speedup_vs_fp32": (ref_median / median) if ref_median else None,
+                     "device": str(models[preset].device)})
+    return rows
+
+
+def training_benchmark_function() -> Callable[..., dict]:
+    """Deprecated (kept for one release): :func:`adain_lesson.train.benchmark_training` itself."""
+    return benchmark_training
 
 
 def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None
                         ) -> dict:
     """Training speed, naive loop vs tuned, via ``adain_lesson.train.benchmark_training`` (batch 8, 256 px)."""
-    benchmark_training = training_benchmark_function()
     log = log or (lambda _msg: None)
     log(f"training: naive loop, {steps} steps")
     naive = benchmark_training(steps, False, device)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import REPO_BRANCH, REPO_URL
 from .errors import UserError
-from .files import atomic_write
+from .files import atomic_write_text
 
 __all__ = ["CANNOT_FIX", "NOTEBOOKS", "Notebook", "badge", "clone_command", "colab_url", "install_command", "readme_table", "sync"]
 
@@ -86,11 +86,6 @@ def readme_table() -> str:
 CANNOT_FIX = "(fix it by hand)"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    with atomic_write(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
 def _sync_notebook(path: Path, write: bool) -> list[str]:
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -118,7 +113,7 @@ def _sync_notebook(path: Path, write: bool) -> list[str]:
                 src = _INSTALL_RE.sub(lambda m: m.group(1) + install_command(), src)
                 setup[0]["source"] = src.splitlines(keepends=True)
     if write and any(not p.endswith(CANNOT_FIX) for p in problems):
-        _write_atomic(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return problems
 
 
@@ -130,7 +125,8 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
     root = Path(root)
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
-        raise UserError(f"{root / 'notebooks'} holds no numbered notebooks: pass --root the repository checkout")
+        raise UserError(f"{root / 'notebooks'} holds no numbered notebooks: pass the repository checkout as root",
+                        param="root")
     problems = []
     for path in notebooks:
         problems += _sync_notebook(path, write)
@@ -145,7 +141,7 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
             if new != text:
                 problems.append("README.md: notebook table differs from adain_lesson.course.NOTEBOOKS")
                 if write:
-                    _write_atomic(readme, new)
+                    atomic_write_text(readme, new)
         else:
             problems.append(f"README.md: missing the <!-- notebooks:start/end --> markers {CANNOT_FIX}")
         text = readme.read_text(encoding="utf-8") if write else new if start in text else text
@@ -153,5 +149,5 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
         if cloned != text:
             problems.append("README.md: the git clone line differs from REPO_URL")
             if write:
-                _write_atomic(readme, cloned)
+                atomic_write_text(readme, cloned)
     return problems

@@ -7,9 +7,25 @@ that line and exits non-zero without a traceback; notebooks and widgets show it 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class UserError(ValueError):
-    """A problem with the user's input or environment, with a one-line message saying how to fix it."""
+    """A problem with the user's input or environment, with a one-line message saying how to fix it.
+
+    A library function names its parameters (``"weights must be ..."``) and says which in ``param`` (a name
+    or a tuple of names); the CLI then names its flags instead (``"--weights must be ..."``).
+    """
+
+    def __init__(self, message: str = "", *, param: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The parameters the message names (none, one or several)."""
+        return () if self.param is None else (self.param,) if isinstance(self.param, str) else tuple(self.param)
 
 
 class DownloadError(UserError):
@@ -18,3 +34,13 @@ class DownloadError(UserError):
 
 class OfflineError(DownloadError):
     """A file is needed from the network, and the network cannot be reached."""
+
+
+@contextmanager
+def offline_hint(fix: str) -> Iterator[None]:
+    """Turn an :class:`OfflineError` raised inside the block into a :class:`UserError` that adds the offline
+    way out: ``"<what could not be reached>; or <fix>"`` (e.g. "set ADAIN_LESSON_SMOKE=1 ...")."""
+    try:
+        yield
+    except OfflineError as exc:
+        raise UserError(f"{exc}; or {fix}") from None

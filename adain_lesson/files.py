@@ -28,6 +28,7 @@ __all__ = [
     "FileLock",
     "LockBusy",
     "atomic_write",
+    "atomic_write_text",
     "cannot_write",
     "check_writable",
     "ensure_dir",
@@ -97,6 +98,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = Fal
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`); returns the path."""
+    with atomic_write(path, "w", encoding=encoding) as f:
+        f.write(text)
+    return Path(path)
 
 
 # ---------------------------------------------------------------------------------------------------

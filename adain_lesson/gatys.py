@@ -32,42 +32,45 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import hub, memory
-from .errors import UserError
+from . import images, memory
+from .device import default_device
+from .errors import UserError, offline_hint
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
-from .model import RANDOM_WEIGHTS_BANNER, load_weights_file, random_init_
 from .norms import calc_mean_std
-from .vgg import LAYER_INDEX, Encoder, make_vgg
+from .vgg import GATYS_STYLE_LAYERS, LAYER_INDEX, Encoder, min_side
+from .weights import NOTEBOOK_OFFLINE_FIX, RANDOM_WEIGHTS_BANNER, load_encoder
 
 __all__ = [
     "CONTENT_LAYER",
     "INITS",
     "OPTIMIZERS",
-    "PAPER_TABLE1",
-    "STYLE_LAYERS",
+    "GATYS_STYLE_LAYERS",
+    "PAPER_TABLE1_GATYS",
     "STYLE_LOSSES",
     "GatysResult",
     "gatys_encoder",
     "initial_image",
     "lesson_encoder",
-    "stylize",
+    "min_side",
+    "optimize_image",
 ]
 
 #: Gatys et al.'s content layer (conv4_2, here its ReLU).
 CONTENT_LAYER = "relu4_2"
-#: Gatys et al.'s style layers (conv1_1 ... conv5_1, here their ReLUs).
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
 STYLE_LOSSES = ("gram", "mean_std")
 #: AdaIN's Table 1, Gatys et al.'s row: seconds for 500 iterations on a Pascal Titan X, by image side.
-PAPER_TABLE1 = {256: 14.17, 512: 46.75}
+PAPER_TABLE1_GATYS = {256: 14.17, 512: 46.75}
+#: Deprecated names (kept for one release): :data:`adain_lesson.vgg.GATYS_STYLE_LAYERS`,
+#: :data:`PAPER_TABLE1_GATYS`; ``stylize`` is :func:`optimize_image` (defined below).
+STYLE_LAYERS = GATYS_STYLE_LAYERS
+PAPER_TABLE1 = PAPER_TABLE1_GATYS
 
 #: ``callback(step, image, losses)``: step counts from 1; ``image`` is a detached copy ``[1, 3, H, W]``;
 #: ``losses`` maps "total", "content", "style", "tv" to floats.
@@ -76,7 +79,7 @@ Callback = Callable[[int, Tensor, dict], None]
 
 @dataclass
 class GatysResult:
-    """What :func:`stylize` returns.
+    """What :func:`optimize_image` returns.
 
     ``image`` ``[1, 3, H, W]`` in [0, 1] on the encoder's device; ``history`` maps "total", "content",
     "style" and "tv" to one float per step (the losses of the image *before* that step's update, already
@@ -119,32 +122,8 @@ def gatys_encoder(
     mechanics only), a folder holding ``vgg_normalised.pth``, or the path of that file.
     The returned encoder has an attribute ``random_weights``.
     """
-    from .model import default_device
-
-    if last not in LAYER_INDEX:
-        raise UserError(f"unknown VGG layer {last!r}: choose one of {', '.join(LAYER_INDEX)}")
-    device = torch.device(device) if device is not None else default_device()
-    vgg = make_vgg()
-    is_random = str(weights) == "random"
-    if is_random:
-        random_init_(vgg, seed)
-    else:
-        if str(weights) == "auto":
-            path = hub.fetch("vgg_normalised.pth", progress=progress, mirror=mirror)
-        else:
-            path = Path(weights)
-            if path.is_dir():
-                path = path / "vgg_normalised.pth"
-            if not path.is_file():
-                raise UserError(f"weights must be auto, random, a folder with vgg_normalised.pth, or that file; "
-                                f"{path} does not exist")
-        try:
-            vgg.load_state_dict(load_weights_file(path), strict=True)
-        except RuntimeError:
-            raise UserError(f"{path} does not fit the 53-module VGG layout: is it vgg_normalised.pth?") from None
-    encoder = Encoder(vgg, last).to(device)
-    encoder.random_weights = is_random
-    return encoder
+    return load_encoder(weights, last, device if device is not None else default_device(), seed=seed,
+                        progress=progress, mirror=mirror)
 
 
 def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, announce: bool = True) -> Encoder:
@@ -152,10 +131,8 @@ def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, ann
     banner, when the notebook has shown one already), else the released VGG."""
     from .viz import banner
 
-    try:
+    with offline_hint(NOTEBOOK_OFFLINE_FIX):
         encoder = gatys_encoder("random" if smoke else "auto", device)
-    except hub.OfflineError as exc:
-        raise UserError(f"{exc}; or set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights") from None
     if smoke and announce:
         banner(RANDOM_WEIGHTS_BANNER)
     return encoder
@@ -166,7 +143,7 @@ def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, ann
 # ------------------------------------------------------------------------------------------------
 
 
-def _as_batch(img: Tensor, what: str) -> Tensor:
+def _one_image(img: Tensor, what: str) -> Tensor:
     if not isinstance(img, Tensor):
         raise UserError(f"{what} must be a tensor [3, H, W] in [0, 1] (use adain_lesson.images.load_image)")
     if img.dim() == 3:
@@ -174,19 +151,6 @@ def _as_batch(img: Tensor, what: str) -> Tensor:
     if img.dim() != 4 or img.shape[0] != 1 or img.shape[1] != 3:
         raise UserError(f"{what} must be one RGB image [3, H, W] or [1, 3, H, W], got {tuple(img.shape)}")
     return img
-
-
-def min_side(layers: Sequence[str] = (CONTENT_LAYER, *STYLE_LAYERS)) -> int:
-    """The smallest image side (px) the VGG can take up to the deepest of ``layers``: each max pooling
-    halves the side (rounding up), and the reflection padding of a 3x3 convolution needs at least 2 px.
-    For Gatys et al.'s relu5_1 (after four poolings) that is 17 px."""
-    deepest = max(layers, key=LAYER_INDEX.__getitem__)
-    poolings = sum(1 for name in ("pool1", "pool2", "pool3", "pool4") if _POOL_INDEX[name] < LAYER_INDEX[deepest])
-    return 2 ** poolings + 1
-
-
-#: Where the max poolings sit in the released VGG layout (module indices).
-_POOL_INDEX = {"pool1": 7, "pool2": 14, "pool3": 27, "pool4": 40}
 
 
 def _encoder_device(encoder: nn.Module) -> torch.device:
@@ -198,7 +162,7 @@ def initial_image(init: str, content: Tensor, style: Tensor, seed: int = 0) -> T
     """The starting image ``[1, 3, H, W]`` on the content's device: uniform ``"noise"`` in [0, 1] (from
     ``seed``, drawn on the CPU so every device gets the same image), a copy of the ``"content"``, or the
     ``"style"`` resized to the content's size."""
-    content, style = _as_batch(content, "content"), _as_batch(style, "style")
+    content, style = _one_image(content, "content"), _one_image(style, "style")
     if init == "noise":
         g = torch.Generator().manual_seed(seed)
         return torch.rand(content.shape, generator=g).to(device=content.device, dtype=content.dtype)
@@ -229,7 +193,7 @@ def _truncated(encoder: Encoder | nn.Sequential, deepest: str) -> Encoder:
 
 
 @memory.guarded("the Gatys optimisation", "use a smaller size")
-def stylize(
+def optimize_image(
     encoder: Encoder | nn.Sequential,
     content: Tensor,
     style: Tensor,
@@ -238,7 +202,7 @@ def stylize(
     optimizer: str = "lbfgs",
     init: str = "noise",
     content_layer: str = CONTENT_LAYER,
-    style_layers: Sequence[str] = STYLE_LAYERS,
+    style_layers: Sequence[str] = GATYS_STYLE_LAYERS,
     layer_weights: Sequence[float] | None = None,
     content_weight: float = 1.0,
     style_weight: float | None = None,
@@ -301,7 +265,7 @@ def stylize(
     if len(weights) != len(style_layers) or any(not (math.isfinite(w) and w >= 0) for w in weights):
         raise UserError(f"layer_weights needs {len(style_layers)} finite, non-negative values (one per style layer)")
 
-    content, style = _as_batch(content, "content"), _as_batch(style, "style")
+    content, style = _one_image(content, "content"), _one_image(style, "style")
     smallest = min_side([content_layer, *style_layers])
     for what, img in (("content", content), ("style", style)):
         if min(img.shape[-2:]) < smallest:
@@ -315,8 +279,8 @@ def stylize(
             raise UserError(
                 f"{what} is on {t.device} but the encoder is on {device}: move it with .to({str(device)!r})"
             )
-    if min(content.shape[-2:]) < 16 or min(style.shape[-2:]) < 16:
-        raise UserError("content and style must be at least 16 px per side (the encoder pools 4 times)")
+    if min(content.shape[-2:]) < images.MIN_SIDE or min(style.shape[-2:]) < images.MIN_SIDE:
+        raise UserError(f"content and style must be at least {images.MIN_SIDE} px per side (the encoder pools 4 times)")
 
     h, w = content.shape[-2:]
     pixels = h * w + style.shape[-2] * style.shape[-1] // 6  # the style's targets cost about a sixth per pixel
@@ -400,3 +364,7 @@ def stylize(
         init=init,
         snapshots=snapshots,
     )
+
+
+#: Deprecated name (kept for one release) of :func:`optimize_image`.
+stylize = optimize_image

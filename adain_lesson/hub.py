@@ -1,6 +1,6 @@
 """Pinned downloads: the released weights and the paper's images, each with URL, size and SHA-256.
 
-The registry is ``data/manifest.tsv`` (shipped inside the package as ``adain_lesson/_data``). Files
+The registry is ``adain_lesson/_data/manifest.tsv`` (inside the package, so every install ships it). Files
 are cached under :func:`cache_dir`, which follows ``torch.hub``'s conventions:
 ``$ADAIN_LESSON_HOME`` if set, else ``<torch.hub.get_dir()>/adain_lesson`` (that is
 ``$TORCH_HOME/hub/adain_lesson``, by default ``~/.cache/torch/hub/adain_lesson``).
@@ -82,10 +82,6 @@ class Asset:
 
 
 def _manifest_text() -> str:
-    here = Path(__file__).resolve().parent
-    checkout = here.parent / "data" / "manifest.tsv"  # an editable install or a plain checkout
-    if checkout.is_file():
-        return checkout.read_text(encoding="utf-8")
     return resources.files("adain_lesson").joinpath("_data/manifest.tsv").read_text(encoding="utf-8")
 
 
@@ -387,7 +383,7 @@ def _resolve(asset: Asset | str) -> Asset:
         return asset
     assets = manifest()
     if asset not in assets:
-        raise UserError(f"unknown asset {asset!r}: see data/manifest.tsv for the names")
+        raise UserError(f"unknown asset {asset!r}: see adain_lesson/_data/manifest.tsv for the names")
     return assets[asset]
 
 

@@ -5,6 +5,9 @@
   (:func:`mean_std_loss_from_stats` takes the style's statistics precomputed once).
 - :func:`gram_matrix` and :func:`gram_style_loss`: Gatys et al. (CVPR 2016) Eqs. 3-5.
 - :func:`tv_loss`: total variation, an optional smoothness prior.
+- :func:`adain_targets` and :func:`adain_losses`: AdaIN's objective, Eqs. 12-13 on VGG features, the one
+  helper behind training (:func:`adain_lesson.train.training_losses`) and evaluation
+  (:func:`adain_lesson.evaluation.evaluate_losses`).
 
 ``reduction`` chooses between the PyTorch port's mean squared error (``"mse"``, the default, as
 ``nn.MSELoss``) and the plain sum of squares (``"sum"``). Loss weights belong to the caller (see
@@ -18,10 +21,13 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from .errors import UserError
-from .norms import calc_mean_std
+from .norms import adaptive_instance_norm, calc_mean_std
+from .vgg import ADAIN_STYLE_LAYERS, Encoder
 
 __all__ = [
     "ContentLoss",
+    "adain_losses",
+    "adain_targets",
     "GramStyleLoss",
     "MeanStdStyleLoss",
     "content_loss",
@@ -196,3 +202,21 @@ class MeanStdStyleLoss(nn.Module):
         return mean_std_loss_from_stats(features, self.targets, self.reduction)
 
 
+def adain_targets(encoder: Encoder, content: Tensor, style: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """What AdaIN's objective compares against: ``(f(c), t, [phi_i(s)])`` with ``t = AdaIN(f(c), f(s))``
+    (Eq. 9) and the style's features at relu1_1 ... relu4_1 (Eq. 13). ``f(c)`` and ``t`` are float32 even
+    under autocast (the variances of Eq. 8 overflow float16)."""
+    style_feats = encoder.features(style, ADAIN_STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
+    f_c = encoder(content).float()
+    return f_c, adaptive_instance_norm(f_c, style_feats[-1].float()), style_feats
+
+
+def adain_losses(encoder: Encoder, output: Tensor, target: Tensor, style_feats: Sequence[Tensor],
+                 reduction: str = "mse") -> tuple[Tensor, Tensor]:
+    """``(L_c, L_s)`` of a stylized ``output``: ``L_c = || f(output) - t ||_2`` (Eq. 12, ``target`` = t) and
+    ``L_s = sum_i || mu(phi_i(output)) - mu(phi_i(s)) ||_2 + || sigma(phi_i(output)) - sigma(phi_i(s)) ||_2``
+    (Eq. 13, ``style_feats`` = phi_i(s) from :func:`adain_targets`), computed in float32."""
+    out_feats = encoder.features(output, ADAIN_STYLE_LAYERS)  # phi_i(output); the last one is f(output)
+    loss_c = content_loss(out_feats[-1].float(), target.float(), reduction)  # Eq. 12
+    loss_s = mean_std_loss([f.float() for f in out_feats], [f.float() for f in style_feats], reduction)  # Eq. 13
+    return loss_c, loss_s

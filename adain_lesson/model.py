@@ -15,7 +15,8 @@ the AdaIN layer, and a trained decoder g. :class:`StyleTransfer` adds what the p
   each against the reference pipeline and shows which wins where.
 
 ``load_pretrained`` builds the model from the released files (downloaded and hash-checked by
-:mod:`adain_lesson.hub`), from a folder holding them, or with random weights for offline demos.
+:mod:`adain_lesson.hub`), from a folder holding them, or with random weights for offline demos; the
+weights themselves (random init, strict loading, the encoder) are :mod:`adain_lesson.weights`' concern.
 """
 
 from __future__ import annotations
@@ -36,11 +37,21 @@ from torch import Tensor, nn
 from . import hub, images, memory
 from .color import match_color
 from .decoder import make_decoder
-from .errors import UserError
-from .norms import EPS, adaptive_instance_norm_from_stats, calc_mean_std
-from .vgg import STYLE_LAYERS, Encoder, make_vgg
+from .device import cpu_has_fast_bf16, default_device, resolve_device  # noqa: F401 - re-exported for one release
+from .errors import UserError, offline_hint
+from .norms import EPS, adaptive_instance_norm, adaptive_instance_norm_from_stats, calc_mean_std
+from .vgg import ADAIN_STYLE_LAYERS, Encoder
+from .weights import (  # noqa: F401 - RANDOM_WEIGHTS_BANNER, random_init_, load_weights_file: re-exported for one release
+    NOTEBOOK_OFFLINE_FIX,
+    RANDOM_WEIGHTS_BANNER,
+    load_encoder,
+    load_strict,
+    load_weights_file,
+    random_init_,
+)
 
 __all__ = [
+    "FUSIONS",
     "RANDOM_WEIGHTS_BANNER",
     "InferenceOptions",
     "StyleStats",
@@ -53,15 +64,14 @@ __all__ = [
     "masked_adain",
     "mix_features",
     "normalize_weights",
+    "check_alphas",
+    "fuse",
     "prepare_masks",
+    "reference_forward",
     "random_init_",
     "resolve_device",
 ]
 
-RANDOM_WEIGHTS_BANNER = (
-    "RANDOM WEIGHTS: this model has untrained, randomly initialised weights. Its outputs show the "
-    "mechanics only and are not meaningful stylizations. Use the pretrained weights for real results."
-)
 
 
 @dataclass(frozen=True)
@@ -94,21 +104,6 @@ def normalize_weights(weights: Sequence[float] | Tensor | None, k: int) -> list[
     if total <= 0:
         raise UserError("style weights are all zero: give at least one positive weight")
     return [x / total for x in w]
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), so bf16 convolutions beat fp32.
-
-    Without those instructions oneDNN emulates bf16 and it is slower than float32.
-    """
-    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
-        check = getattr(torch.cpu, name, None)
-        try:
-            if check is not None and bool(check()):
-                return True
-        except Exception:  # noqa: BLE001 - a private probe; treat any failure as "no"
-            continue
-    return False
 
 
 _AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -152,9 +147,9 @@ class InferenceOptions:
 
         ``precision="fp32"`` keeps float32 (outputs within ~1e-5 of the reference); ``"auto"`` adds the
         reduced precision that wins on this device: bfloat16 on CPUs with native bf16 (AVX512-BF16 or
-        AMX; with channels_last 1.7-1.9x the reference's median at 512 px on a shared 2-core Xeon, 2.6-4.7x
-        in its quiet moments), float16 on CUDA (not yet measured on a GPU). ``compile=True`` roughly
-        doubles that again on CPU for same-size images, after 15-45 s of compilation per shape.
+        AMX), float16 on CUDA. ``compile=True`` pays off for many same-size images, after a compilation
+        per shape. The speed-ups are measured by ``python -m adain_lesson bench`` and listed in the README's
+        generated tables, not here.
         """
         if precision not in ("auto", "fp32"):
             raise UserError(f"precision must be 'auto' or 'fp32', got {precision!r}")
@@ -339,7 +334,7 @@ class StyleTransfer(nn.Module):
             f = f.to(x.dtype)
         return f.contiguous()
 
-    def encode_with_intermediate(self, img: Tensor, layers: Sequence[str] = STYLE_LAYERS) -> list[Tensor]:
+    def encode_with_intermediate(self, img: Tensor, layers: Sequence[str] = ADAIN_STYLE_LAYERS) -> list[Tensor]:
         """phi_i(x) for the style-loss layers relu1_1 ... relu4_1 (Eq. 13), in one pass."""
         return self.encoder.features(_as_batch(img, "image").to(self.device), layers)
 
@@ -431,6 +426,57 @@ class StyleTransfer(nn.Module):
             return self.decode(t, (h, w))
 
 
+#: How the decoder's input is made from f(c) and f(s): AdaIN (Eq. 9, the paper's) or Enc-Concat (Section 7.2).
+FUSIONS = ("adain", "concat")
+
+
+def fuse(f_c: Tensor, f_s: Tensor, fusion: str = "adain") -> Tensor:
+    """The decoder's input from relu4_1 features: ``AdaIN(f(c), f(s))`` (Eq. 9) for ``"adain"``, or the
+    channel concatenation ``[f(c), f(s)]`` (``[N, 1024, H, W]``; the style map resized to the content's)
+    for ``"concat"``, the Enc-Concat baseline of Section 7.2 (Figs. 5-6)."""
+    if fusion == "adain":
+        return adaptive_instance_norm(f_c, f_s)
+    if fusion == "concat":
+        if f_s.shape[-2:] != f_c.shape[-2:]:
+            f_s = F.interpolate(f_s, size=f_c.shape[-2:], mode="nearest")
+        return torch.cat([f_c, f_s], dim=1)
+    raise UserError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}", param="fusion")
+
+
+def reference_forward(
+    encoder: nn.Module, decoder: nn.Module, content: Tensor, style: Tensor, alpha: float = 1.0
+) -> Tensor:
+    """The reference pipeline, ``T(c, s) = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s)))`` (Eqs. 10, 14), written
+    as pytorch-AdaIN's ``test.py`` ``style_transfer`` does: both images encoded, AdaIN (Eq. 8), the
+    trade-off, decoded; eager, under ``torch.no_grad``, no caching, no checks. ``encoder`` is f up to
+    relu4_1, images are batches ``[N, 3, H, W]``; the output is not cropped (the decoder may add a few
+    pixels to sides not divisible by 8). The benchmark's baseline and the notebooks' from-scratch check."""
+    with torch.no_grad():
+        content_f = encoder(content)
+        style_f = encoder(style)
+        feat = adaptive_instance_norm(content_f, style_f)
+        feat = feat * alpha + content_f * (1 - alpha)
+        return decoder(feat)
+
+
+def check_alphas(alpha: float | Sequence[float], regions: int, masked: bool, masks_param: str = "masks"
+                 ) -> list[float]:
+    """Eq. 14's trade-off(s) as a checked list: one alpha, or with masks one per region (Fig. 10), each a
+    finite number in [0, 1]. ``masks_param`` is the caller's name for the masks in errors. Used by
+    :func:`mix_features` and, before any weights load, by :func:`adain_lesson.batch.plan_batch`."""
+    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
+    if not alphas or any(not (math.isfinite(a) and 0.0 <= a <= 1.0) for a in alphas):
+        shown = alpha if isinstance(alpha, (list, tuple)) and len(alphas) != 1 else alphas[0] if alphas else alpha
+        raise UserError(f"alpha must be numbers in [0, 1] (Eq. 14), got {shown!r}", param="alpha")
+    if len(alphas) > 1 and not masked:
+        raise UserError(f"alpha has {len(alphas)} values: one per region needs {masks_param}; without "
+                        f"{masks_param} give one", param=("alpha", masks_param))
+    if len(alphas) not in (1, regions):
+        raise UserError(f"alpha has {len(alphas)} values for {regions} mask regions: give one, or one per region",
+                        param="alpha")
+    return alphas
+
+
 def mix_features(
     f_c: Tensor,
     stats: Sequence[StyleStats],
@@ -450,13 +496,8 @@ def mix_features(
     k = len(stats)
     if k == 0:
         raise UserError("no style given: pass at least one style image")
-    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
-    for a in alphas:
-        if not 0.0 <= a <= 1.0:
-            raise UserError(f"alpha must lie in [0, 1], got {a}")
+    alphas = check_alphas(alpha, k, masks is not None)
     if masks is None:
-        if len(alphas) != 1:
-            raise UserError("one alpha per region needs masks; without masks give a single alpha")
         wk = normalize_weights(weights, k)
         t = sum(wi * adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for wi, s in zip(wk, stats))
         return alphas[0] * t + (1.0 - alphas[0]) * f_c
@@ -465,8 +506,6 @@ def mix_features(
     region_masks = prepare_masks(masks, k, size, f_c.shape[0])
     if len(alphas) == 1:
         alphas = alphas * k
-    if len(alphas) != k:
-        raise UserError(f"got {len(alphas)} alpha values for {k} mask regions: give one or one per region")
     return masked_adain(f_c, stats, region_masks.to(f_c.device), alphas)
 
 
@@ -551,92 +590,6 @@ def masked_adain(f_c: Tensor, stats: Sequence[StyleStats], masks: Tensor, alphas
     return torch.where(cover > 0, blended / cover.clamp_min(1e-8), f_c)
 
 
-# ------------------------------------------------------------------------------------------------
-# Weights
-# ------------------------------------------------------------------------------------------------
-
-
-def random_init_(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Kaiming-normal convolutions and zero biases, from ``seed``: random weights whose activations keep
-    their scale through the depth (PyTorch's default init shrinks them), for offline demonstrations."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-                if m.bias is not None:
-                    m.bias.zero_()
-    return module
-
-
-def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Load a state dict with ``torch.load(weights_only=True)`` and check every tensor is finite."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles arbitrary code
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        if _holds_pickled_module(exc):
-            raise UserError(
-                f"{path} holds a pickled model (torch.save(model)), not a state_dict: save model.state_dict() "
-                "instead, or use the released file"
-            ) from None
-        raise UserError(f"cannot read weights file {path} ({type(exc).__name__}): download it again") from None
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise UserError(f"{path} is not a state dict of tensors: use the released vgg_normalised.pth / decoder.pth")
-    for key, value in state.items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise UserError(f"weights file {path} contains NaN or infinite values (in {key}): download it again")
-    return state
-
-
-def _holds_pickled_module(exc: Exception) -> bool:
-    """Whether a ``weights_only`` load failed because the file pickles classes (a whole ``nn.Module``).
-
-    The weights-only unpickler refuses any global it does not allow and names it in its message
-    ("Unsupported global: GLOBAL torch.nn.modules.container.Sequential ..."); a damaged file fails
-    differently (an unexpected end of file, a bad zip, an invalid load key).
-    """
-    text = str(exc)
-    return "Unsupported global" in text or "torch.nn.modules" in text or "was not an allowed global" in text
-
-
-def _key_summary(keys: Sequence[str], shown: int = 3) -> str:
-    names = ", ".join(repr(k) for k in list(keys)[:shown])
-    return names + (", ..." if len(keys) > shown else "")
-
-
-def _load_strict(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
-    """Load ``state`` with strict keys and shapes; a mismatch is one short :class:`UserError` line."""
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        examples = []
-        if missing:
-            examples.append(f"missing e.g. {_key_summary(missing)}")
-        if unexpected:
-            examples.append(f"unexpected e.g. {_key_summary(unexpected)}")
-        raise UserError(
-            f"{path.name} does not fit the expected layout: {len(missing)} missing and {len(unexpected)} unexpected "
-            f"keys ({'; '.join(examples)}); is it the right file? Use the released {path.name} (or its exact layout)"
-        )
-    wrong = [k for k, v in expected.items() if tuple(state[k].shape) != tuple(v.shape)]
-    if wrong:
-        k = wrong[0]
-        raise UserError(
-            f"{path.name} does not fit the expected layout: {len(wrong)} tensors of another shape (e.g. {k!r} is "
-            f"{tuple(state[k].shape)}, expected {tuple(expected[k].shape)}); is it the right file?"
-        )
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:  # anything left: keep it to its first line
-        first = str(exc).strip().splitlines()[-1].strip()[:160]
-        raise UserError(f"{path.name} does not fit the expected layout ({first}): is it the right file?") from None
-
-
 def load_pretrained(
     weights: str | os.PathLike = "auto",
     device: str | torch.device | None = None,
@@ -657,27 +610,28 @@ def load_pretrained(
     then CPU); checked by :func:`resolve_device` before anything is loaded.
     """
     device = resolve_device(device)
-    vgg, dec = make_vgg(), make_decoder()
+    dec = make_decoder()
     is_random = str(weights) == "random"
     if is_random:
-        random_init_(vgg, seed)
+        encoder = load_encoder("random", "relu4_1", seed=seed)
         random_init_(dec, seed + 1)
     else:
         if str(weights) == "auto":
-            paths = [hub.fetch(name, progress=progress, mirror=mirror) for name in hub.WEIGHT_FILES]
+            encoder = load_encoder("auto", "relu4_1", progress=progress, mirror=mirror)
+            dec_path = hub.fetch(hub.WEIGHT_FILES[1], progress=progress, mirror=mirror)
         else:
             folder = Path(weights)
             if not folder.is_dir():
-                raise UserError(
-                    f"--weights must be auto, random, or a folder with {' and '.join(hub.WEIGHT_FILES)}; got {folder}"
-                )
+                raise UserError(f"weights must be auto, random, or a folder with {' and '.join(hub.WEIGHT_FILES)}; "
+                                f"got {folder}", param="weights")
             paths = [folder / name for name in hub.WEIGHT_FILES]
             missing = [p.name for p in paths if not p.is_file()]
             if missing:
                 raise UserError(f"{folder} lacks {', '.join(missing)}: put the released files there under those names")
-        for module, path in zip((vgg, dec), paths):
-            _load_strict(module, load_weights_file(path), path)
-    model = StyleTransfer(Encoder(vgg, "relu4_1"), dec).to(device).eval()
+            encoder = load_encoder(paths[0], "relu4_1")
+            dec_path = paths[1]
+        load_strict(dec, load_weights_file(dec_path), dec_path, hub.WEIGHT_FILES[1])
+    model = StyleTransfer(encoder, dec).to(device).eval()
     model.random_weights = is_random
     return model
 
@@ -693,51 +647,9 @@ def lesson_model(smoke: bool, device: str | torch.device | None = None) -> Style
     from .viz import banner
 
     device = resolve_device(device)
-    try:
+    with offline_hint(NOTEBOOK_OFFLINE_FIX):
         model = load_pretrained("random" if smoke else "auto", device)
-    except hub.OfflineError as exc:
-        raise UserError(f"{exc}; or set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights") from None
     model.optimize("fp32")
     if model.random_weights:
         banner(RANDOM_WEIGHTS_BANNER)
     return model
-
-
-def default_device() -> torch.device:
-    """CUDA if available, else Apple's MPS, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def resolve_device(name: str | torch.device | None = None) -> torch.device:
-    """The device for ``name``, checked: ``cpu``, ``cuda``, ``cuda:N`` (N < the number of GPUs), ``mps``,
-    or ``None``/``"auto"`` for :func:`default_device`. Anything else, or a device this machine lacks,
-    raises :class:`UserError` (instead of an error from deep inside PyTorch later)."""
-    if name is None or (isinstance(name, str) and name.strip().lower() == "auto"):
-        return default_device()
-    if isinstance(name, torch.device):
-        dev = name
-    else:
-        try:
-            dev = torch.device(str(name).strip())
-        except (RuntimeError, ValueError, TypeError):
-            raise UserError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cpu":
-        return torch.device("cpu")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"device {str(dev)!r} asked for, but no CUDA GPU is available: use cpu")
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise UserError(f"device {str(dev)!r} asked for, but there are only {count} GPUs: use cuda:0 ... "
-                            f"cuda:{count - 1}")
-        return dev
-    if dev.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise UserError(f"device {str(dev)!r} asked for, but MPS is not available: use cpu")
-        return dev
-    raise UserError(f"unsupported device {str(dev)!r}: use cpu, cuda, cuda:N or mps")

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from .errors import UserError
 from .losses import GramStyleLoss, MeanStdStyleLoss, content_loss
 from .model import StyleTransfer
-from .vgg import STYLE_LAYERS, Encoder
+from .vgg import ADAIN_STYLE_LAYERS, Encoder
 
 __all__ = [
     "NORMS",
@@ -128,7 +128,7 @@ def train_texture_net(
     style_loss: str = "mean_std",
     style_weight: float = 10.0,
     content_weight: float = 1.0,
-    style_layers: Sequence[str] = STYLE_LAYERS,
+    style_layers: Sequence[str] = ADAIN_STYLE_LAYERS,
     content_layer: str = "relu4_1",
     seed: int = 0,
 ) -> TextureNetHistory:

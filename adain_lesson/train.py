@@ -43,15 +43,16 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from . import hub, memory
+from . import memory
 from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
+from .device import cpu_has_fast_bf16, resolve_device, synchronize
 from .errors import UserError
 from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
-from .losses import content_loss, mean_std_loss
-from .model import load_weights_file, random_init_
-from .norms import adaptive_instance_norm
-from .vgg import STYLE_LAYERS, Encoder, make_vgg
+from .losses import adain_losses, adain_targets
+from .model import FUSIONS, fuse  # noqa: F401 - fuse and FUSIONS: re-exported here for one release
+from .vgg import Encoder
+from .weights import load_encoder, random_init_
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -67,17 +68,16 @@ __all__ = [
     "load_checkpoint",
     "read_log",
     "train",
+    "train_step",
     "training_losses",
 ]
-
-#: How the decoder's input is made from f(c) and f(s): AdaIN (Eq. 9, the paper's) or Enc-Concat (Section 7.2).
-FUSIONS = ("adain", "concat")
 
 #: The tag every checkpoint carries; a file without it is not one of ours.
 CHECKPOINT_FORMAT = "adain-lesson-train/1"
 
 
-def _f(default: Any, source: str, help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
+def _setting(default: Any, source: str, help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
+    """A :class:`TrainConfig` field: its default, the source of that default, and its CLI help."""
     return field(default=default, metadata={"source": source, "help": help, **kw})
 
 
@@ -93,66 +93,71 @@ class TrainConfig:
     """
 
     # --- data ---------------------------------------------------------------------------------------
-    content_dir: str = _f("", "paper: MS-COCO (about 80k images)", "folder of content images (searched recursively)")
-    style_dir: str = _f("", "paper: WikiArt (about 80k paintings)", "folder of style images (searched recursively)")
-    load_size: int = _f(512, "paper, Lua -contentSize/-styleSize 512",
+    content_dir: str = _setting("", "paper: MS-COCO (about 80k images)",
+                                "folder of content images (searched recursively)")
+    style_dir: str = _setting("", "paper: WikiArt (about 80k paintings)",
+                              "folder of style images (searched recursively)")
+    load_size: int = _setting(512, "paper, Lua -contentSize/-styleSize 512",
                         "shorter side before the crop, aspect ratio kept (0 = original size)")
-    crop_size: int = _f(256, "paper, Lua -finalSize 256", "random square crop fed to the network")
-    squash: bool = _f(False, "port: Resize((512, 512)) squashes instead",
+    crop_size: int = _setting(256, "paper, Lua -finalSize 256", "random square crop fed to the network")
+    squash: bool = _setting(False, "port: Resize((512, 512)) squashes instead",
                       "resize to load_size x load_size (the port's distortion) instead of keeping the aspect")
-    max_images: int | None = _f(None, "this package", "use only the first N images of each folder (a quick subset)")
+    max_images: int | None = _setting(None, "this package",
+                                      "use only the first N images of each folder (a quick subset)")
     # --- objective (Eqs. 11-13) ------------------------------------------------------------------
-    content_weight: float = _f(1.0, "Lua -contentWeight 1; port --content_weight 1.0", "weight of L_c (Eq. 12)")
-    style_weight: float = _f(
+    content_weight: float = _setting(1.0, "Lua -contentWeight 1; port --content_weight 1.0", "weight of L_c (Eq. 12)")
+    style_weight: float = _setting(
         10.0,
         "port --style_weight 10.0 with MSE terms. The paper gives no lambda. Lua: -styleWeight 1e-2 by "
         "default (decoder-content-similar.t7) and 1e-1 for the released decoder.t7 (its README), with each "
         "layer's squared errors summed over channels (not averaged), i.e. about C_i times larger terms",
         "lambda of Eq. 11, the weight of L_s (Eq. 13)",
     )
-    reduction: str = _f("mse", "port: nn.MSELoss (mean over batch and channels)",
+    reduction: str = _setting("mse", "port: nn.MSELoss (mean over batch and channels)",
                         "how the squared errors are reduced: mse (mean) or sum", choices=("mse", "sum"))
     # --- optimisation --------------------------------------------------------------------------------
-    lr: float = _f(1e-4, "Lua -learningRate 1e-4; port --lr 1e-4 (the paper: Adam, no rate given)",
+    lr: float = _setting(1e-4, "Lua -learningRate 1e-4; port --lr 1e-4 (the paper: Adam, no rate given)",
                    "Adam learning rate")
-    lr_decay: float = _f(5e-5, "Lua -learningRateDecay 5e-5; port --lr_decay 5e-5",
+    lr_decay: float = _setting(5e-5, "Lua -learningRateDecay 5e-5; port --lr_decay 5e-5",
                          "learning rate at iteration t is lr / (1 + lr_decay * t)")
-    batch_size: int = _f(8, "paper: 8 content-style pairs; Lua -batchSize 8; port 8",
+    batch_size: int = _setting(8, "paper: 8 content-style pairs; Lua -batchSize 8; port 8",
                          "pairs per iteration, per process (under torchrun the effective batch is N times this)")
-    max_iter: int = _f(160_000, "Lua -maxIter 160000; port --max_iter 160000", "iterations to train")
-    seed: int = _f(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
+    max_iter: int = _setting(160_000, "Lua -maxIter 160000; port --max_iter 160000", "iterations to train")
+    seed: int = _setting(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
     # --- model -------------------------------------------------------------------------------------
-    encoder: str = _f("auto", "the released vgg_normalised.pth",
+    encoder: str = _setting("auto", "the released vgg_normalised.pth",
                       "auto (released VGG, downloaded and verified), random (tests only), a .pth file, or a "
                       "folder holding vgg_normalised.pth")
-    decoder_norm: str = _f("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
+    decoder_norm: str = _setting("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
-    fusion: str = _f("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
+    fusion: str = _setting("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
                      "adain (t = AdaIN(f(c), f(s))) or concat (the decoder reads [f(c), f(s)], 1024 channels; "
                      "the ablation of Figs. 5-6)", choices=FUSIONS)
     # --- machine -----------------------------------------------------------------------------------
-    device: str | None = _f(None, "this package",
+    device: str | None = _setting(None, "this package",
                             "cpu, cuda, mps (default: the best available; cuda:LOCAL_RANK under torchrun)")
-    amp: str = _f("auto", "this package",
+    amp: str = _setting("auto", "this package",
                   "mixed precision: float16 autocast + GradScaler on CUDA, bfloat16 autocast on a CPU "
                   "(fast with AMX or AVX512-BF16): auto (on for CUDA), on, off",
                   choices=("auto", "on", "off"))
-    channels_last: str = _f("auto", "this package", "channels_last memory format: auto (on for CUDA), on, off",
+    channels_last: str = _setting("auto", "this package", "channels_last memory format: auto (on for CUDA), on, off",
                             choices=("auto", "on", "off"))
-    workers: int = _f(-1, "Lua -nThreads 2; port --n_threads 16",
+    workers: int = _setting(-1, "Lua -nThreads 2; port --n_threads 16",
                       "data-loading processes per stream (-1 = auto: up to 4 per stream, 0 on CPU devices)")
     # --- output ------------------------------------------------------------------------------------
-    out: str = _f("runs/adain", "this package", "output folder: checkpoints/, samples/, log.jsonl or log.csv")
-    checkpoint_every: int = _f(1000, "Lua -saveEvery 2000; port --save_model_interval 10000 (shorter here, for Colab)",
-                               "write a checkpoint every N iterations (and on SIGINT/SIGTERM and at the end)")
-    keep_last: int = _f(3, "this package", "keep the newest K checkpoints")
-    log_every: int = _f(10, "Lua -printEvery 10", "log the losses every N iterations")
-    log_format: str = _f("jsonl", "this package", "jsonl or csv", choices=("jsonl", "csv"))
-    sample_every: int = _f(1000, "Lua -displayEvery 100 (shown in a browser there)",
+    out: str = _setting("runs/adain", "this package", "output folder: checkpoints/, samples/, log.jsonl or log.csv")
+    checkpoint_every: int = _setting(
+        1000, "Lua -saveEvery 2000; port --save_model_interval 10000 (shorter here, for Colab)",
+        "write a checkpoint every N iterations (and on SIGINT/SIGTERM and at the end)")
+    keep_last: int = _setting(3, "this package", "keep the newest K checkpoints")
+    log_every: int = _setting(10, "Lua -printEvery 10", "log the losses every N iterations")
+    log_format: str = _setting("jsonl", "this package", "jsonl or csv", choices=("jsonl", "csv"))
+    sample_every: int = _setting(1000, "Lua -displayEvery 100 (shown in a browser there)",
                            "save a grid of stylized samples every N iterations (0 = never)")
-    progress: bool = _f(True, "this package", "show a tqdm progress bar")
-    resume: str | None = _f(None, "this package", "continue from a checkpoint: 'latest' in --out, a file, or 'auto' "
-                            "(the newest checkpoint if there is one, else a fresh start)")
+    progress: bool = _setting(True, "this package", "show a tqdm progress bar")
+    resume: str | None = _setting(None, "this package",
+                                  "continue from a checkpoint: 'latest' in --out, a file, or 'auto' "
+                                  "(the newest checkpoint if there is one, else a fresh start)")
 
 
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
@@ -190,19 +195,6 @@ class TrainResult:
 # --------------------------------------------------------------------------------------------------
 
 
-def fuse(f_c: Tensor, f_s: Tensor, fusion: str = "adain") -> Tensor:
-    """The decoder's input from relu4_1 features: ``AdaIN(f(c), f(s))`` (Eq. 9) for ``"adain"``, or the
-    channel concatenation ``[f(c), f(s)]`` (``[N, 1024, H, W]``; the style map resized to the content's)
-    for ``"concat"``, the Enc-Concat baseline of Section 7.2 (Figs. 5-6)."""
-    if fusion == "adain":
-        return adaptive_instance_norm(f_c, f_s)
-    if fusion == "concat":
-        if f_s.shape[-2:] != f_c.shape[-2:]:
-            f_s = torch.nn.functional.interpolate(f_s, size=f_c.shape[-2:], mode="nearest")
-        return torch.cat([f_c, f_s], dim=1)
-    raise UserError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
-
-
 def training_losses(encoder: Encoder, decoder: nn.Module, content: Tensor, style: Tensor,
                     reduction: str = "mse", fusion: str = "adain") -> tuple[Tensor, Tensor]:
     """``(L_c, L_s)`` for one batch: Eqs. 9-10 forward, Eq. 12 content loss, Eq. 13 style loss.
@@ -212,20 +204,35 @@ def training_losses(encoder: Encoder, decoder: nn.Module, content: Tensor, style
     ``fusion="concat"`` (Enc-Concat, Section 7.2) feeds the decoder ``[f(c), f(s)]`` instead of ``t``, with
     the same objective (content target still ``t``), so only the architecture differs between the variants.
     """
-    style_feats = encoder.features(style, STYLE_LAYERS)  # phi_i(s), i = relu1_1 ... relu4_1
-    # Eq. 9, in float32: under autocast the features are float16, and their variances can overflow float16
-    f_c, f_s = encoder(content).float(), style_feats[-1].float()
-    t = adaptive_instance_norm(f_c, f_s).detach()
-    g_t = decoder(t if fusion == "adain" else fuse(f_c, f_s, fusion).detach())  # Eq. 10
-    out_feats = encoder.features(g_t, STYLE_LAYERS)  # phi_i(g(t)); the last one is f(g(t))
-    loss_c = content_loss(out_feats[-1].float(), t.float(), reduction)  # Eq. 12
-    loss_s = mean_std_loss([f.float() for f in out_feats], [f.float() for f in style_feats], reduction)  # Eq. 13
-    return loss_c, loss_s
+    f_c, t, style_feats = adain_targets(encoder, content, style)  # Eq. 9, in float32
+    t = t.detach()
+    g_t = decoder(t if fusion == "adain" else fuse(f_c, style_feats[-1].float(), fusion).detach())  # Eq. 10
+    return adain_losses(encoder, g_t, t, style_feats, reduction)  # Eqs. 12-13
 
 
 def learning_rate(config: TrainConfig, iteration: int) -> float:
     """The rate for iteration ``t`` (0-based): ``lr / (1 + lr_decay * t)``, as Lua's optim and the port do."""
     return config.lr / (1.0 + config.lr_decay * iteration)
+
+
+def train_step(encoder: Encoder, decoder: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               content: Tensor, style: Tensor, config: TrainConfig, amp: bool = False,
+               memory_format: torch.memory_format = torch.contiguous_format) -> tuple[Tensor, Tensor, Tensor]:
+    """One optimisation step on a batch: move it to the decoder's device, compute :func:`training_losses`
+    (under autocast when ``amp``), ``L = content_weight * L_c + style_weight * L_s`` (Eq. 11), and one
+    (scaled) optimizer step. Returns ``(L_c, L_s, L)``. :func:`train` and :func:`benchmark_training` share it.
+    """
+    device = next(decoder.parameters()).device
+    content = content.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+    style = style.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+    with torch.autocast(device.type, dtype=_amp_dtype(device), enabled=amp):
+        loss_c, loss_s = training_losses(encoder, decoder, content, style, config.reduction, config.fusion)
+        loss = config.content_weight * loss_c + config.style_weight * loss_s
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss_c, loss_s, loss
 
 
 # --------------------------------------------------------------------------------------------------
@@ -252,19 +259,9 @@ def _dist_env() -> _Dist:
 
 
 def _device(config: TrainConfig, dist: _Dist) -> torch.device:
-    from .model import default_device
-
-    if config.device is None:
-        dev = default_device()
-        if dev.type == "cuda" and dist.world > 1:
-            dev = torch.device("cuda", dist.local_rank)
-        return dev
-    try:
-        dev = torch.device(config.device)
-    except RuntimeError:
-        raise UserError(f"unknown device {config.device!r}: use cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA GPU is available: use --device cpu")
+    """The checked device (:func:`adain_lesson.device.resolve_device`); under DDP a bare ``cuda`` is this
+    process's GPU (``LOCAL_RANK``)."""
+    dev = resolve_device(config.device)
     if dev.type == "cuda" and dist.world > 1 and dev.index is None:
         dev = torch.device("cuda", dist.local_rank)
     return dev
@@ -274,7 +271,8 @@ def _flag(value: str, device: torch.device, what: str) -> bool:
     if value == "auto":
         return device.type == "cuda"
     if value == "on" and device.type not in ("cuda", "cpu"):
-        raise UserError(f"--{what} on needs a CUDA GPU or the CPU (the device is {device}): use --{what} auto or off")
+        raise UserError(f"{what} on needs a CUDA GPU or the CPU (the device is {device}): set {what} to auto or off",
+                        param=what)
     return value == "on"
 
 
@@ -286,19 +284,19 @@ def _amp_dtype(device: torch.device) -> torch.dtype:
 def _check_config(c: TrainConfig) -> None:
     for name in ("batch_size", "max_iter", "checkpoint_every", "keep_last", "log_every", "crop_size"):
         if getattr(c, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(c, name)}")
+            raise UserError(f"{name} must be at least 1, got {getattr(c, name)}", param=name)
     for name in ("lr", "content_weight", "style_weight", "lr_decay"):
         value = getattr(c, name)
         if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
-            raise UserError(f"--{name.replace('_', '-')} must be a finite, non-negative number, got {value}")
+            raise UserError(f"{name} must be a finite, non-negative number, got {value}", param=name)
     if c.fusion not in FUSIONS:
-        raise UserError(f"unknown --fusion {c.fusion!r}: use one of {', '.join(FUSIONS)}")
+        raise UserError(f"unknown fusion {c.fusion!r}: use one of {', '.join(FUSIONS)}", param="fusion")
     if c.decoder_norm not in ("none", "batch", "instance"):
-        raise UserError(f"unknown --decoder-norm {c.decoder_norm!r}: use none, batch or instance")
+        raise UserError(f"unknown decoder_norm {c.decoder_norm!r}: use none, batch or instance", param="decoder_norm")
     if c.sample_every < 0:
-        raise UserError(f"--sample-every must be >= 0, got {c.sample_every}")
+        raise UserError(f"sample_every must be >= 0, got {c.sample_every}", param="sample_every")
     if not c.content_dir or not c.style_dir:
-        raise UserError("give both --content-dir and --style-dir (folders of images)")
+        raise UserError("give both content_dir and style_dir (folders of images)", param=("content_dir", "style_dir"))
 
 
 def _check_writable(out: Path) -> None:
@@ -312,20 +310,7 @@ def _check_writable(out: Path) -> None:
 
 
 def _build_encoder(config: TrainConfig) -> Encoder:
-    vgg = make_vgg()
-    if config.encoder == "random":
-        random_init_(vgg, config.seed)
-    else:
-        path = hub.fetch("vgg_normalised.pth") if config.encoder == "auto" else Path(config.encoder).expanduser()
-        if path.is_dir():  # a folder holding the released file, as --weights takes elsewhere
-            path = path / "vgg_normalised.pth"
-        state = load_weights_file(path)
-        try:
-            vgg.load_state_dict(state, strict=True)
-        except RuntimeError:
-            raise UserError(f"{path} is not a normalised VGG-19 state dict: use the released vgg_normalised.pth"
-                            ) from None
-    return Encoder(vgg, "relu4_1")
+    return load_encoder(config.encoder, "relu4_1", seed=config.seed, param="encoder")
 
 
 def _build_decoder(config: TrainConfig) -> nn.Sequential:
@@ -686,7 +671,7 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
     dist = _dist_env()
     device = _device(config, dist)
     amp = _flag(config.amp, device, "amp")
-    channels_last = _flag(config.channels_last, device, "channels-last")
+    channels_last = _flag(config.channels_last, device, "channels_last")
     out = Path(config.out).expanduser()
     content_ds, style_ds = _datasets(config)
     for ds, what in ((content_ds, "content"), (style_ds, "style")):
@@ -887,15 +872,7 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
             style, s_skip = next(s_iter)
             window["wait"] += time.perf_counter() - t0
             window["skipped"] += int(c_skip.sum() + s_skip.sum())
-            content = content.to(device, non_blocking=True).contiguous(memory_format=fmt)
-            style = style.to(device, non_blocking=True).contiguous(memory_format=fmt)
-            with torch.autocast(device.type, dtype=_amp_dtype(device), enabled=amp):
-                loss_c, loss_s = training_losses(encoder, model, content, style, config.reduction, config.fusion)
-                loss = config.content_weight * loss_c + config.style_weight * loss_s
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss_c, loss_s, _ = train_step(encoder, model, optimizer, scaler, content, style, config, amp, fmt)
             iteration += 1
             window["n"] += 1
             bar.update(1)
@@ -1018,12 +995,8 @@ def benchmark_training(
     "channels_last", "workers", "tuned"}``. Call it twice in one process to compare (as
     ``python -m adain_lesson bench --train`` does): the ratio is meaningful, absolute numbers less so.
     """
-    from .model import default_device
-
-    dev = torch.device(device) if device is not None else default_device()
+    dev = resolve_device(device)
     cuda = dev.type == "cuda"
-    from .model import cpu_has_fast_bf16
-
     amp = tuned and (cuda or (dev.type == "cpu" and cpu_has_fast_bf16()))
     cl = tuned and (cuda or amp)
     n_workers = (workers if workers is not None else max(1, min(4, (os.cpu_count() or 2) // 2))) if tuned else 0
@@ -1046,26 +1019,16 @@ def benchmark_training(
         t_begin = 0.0
         for step in range(warmup + steps):
             if step == warmup:
-                if cuda:
-                    torch.cuda.synchronize(dev)
+                synchronize(dev)
                 wait, t_begin = 0.0, time.perf_counter()
             t0 = time.perf_counter()
             content, _ = next(loaders[0])
             style, _ = next(loaders[1])
             wait += time.perf_counter() - t0
-            content = content.to(dev, non_blocking=True).contiguous(memory_format=fmt)
-            style = style.to(dev, non_blocking=True).contiguous(memory_format=fmt)
-            with torch.autocast(dev.type, dtype=_amp_dtype(dev), enabled=amp):
-                loss_c, loss_s = training_losses(encoder, decoder, content, style)
-                loss = loss_c + config.style_weight * loss_s
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            _, _, loss = train_step(encoder, decoder, optimizer, scaler, content, style, config, amp, fmt)
             if not tuned:
                 loss.item()  # the naive loop reads the loss every step (a sync), as simple loops do
-        if cuda:
-            torch.cuda.synchronize(dev)
+        synchronize(dev)
         elapsed = time.perf_counter() - t_begin
         del loaders
     return {

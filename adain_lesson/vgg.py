@@ -24,12 +24,15 @@ from torch import Tensor, nn
 from .errors import UserError
 
 __all__ = [
-    "CONV_INDICES",
+    "ADAIN_STYLE_LAYERS",
+    "GATYS_STYLE_LAYERS",
     "LAYER_INDEX",
-    "STYLE_LAYERS",
+    "POOL_INDEX",
+    "VGG_CONV_INDICES",
     "Encoder",
     "from_torchvision",
     "make_vgg",
+    "min_side",
 ]
 
 #: Index of each named ReLU in the 53-module sequence (its output is the named feature).
@@ -40,10 +43,17 @@ LAYER_INDEX = {
     "relu4_1": 30, "relu4_2": 33, "relu4_3": 36, "relu4_4": 39,
     "relu5_1": 43, "relu5_2": 46, "relu5_3": 49, "relu5_4": 52,
 }  # fmt: skip
-#: The layers AdaIN's style loss uses (Section 6.2): relu1_1, relu2_1, relu3_1, relu4_1.
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-#: Where the convolutions sit: 0 is the 1x1 input conversion, the rest are 3x3.
-CONV_INDICES = (0, 2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
+#: Where the max poolings sit in the 53-module sequence.
+POOL_INDEX = {"pool1": 7, "pool2": 14, "pool3": 27, "pool4": 40}
+#: The layers AdaIN's style loss uses (Section 6.2, Eq. 13): relu1_1, relu2_1, relu3_1, relu4_1.
+ADAIN_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+#: Gatys et al.'s style layers (conv1_1 ... conv5_1, here their ReLUs): one more than AdaIN's.
+GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: Where the VGG's convolutions sit: 0 is the 1x1 input conversion, the rest are 3x3.
+VGG_CONV_INDICES = (0, 2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
+#: Deprecated names (kept for one release): :data:`ADAIN_STYLE_LAYERS` and :data:`VGG_CONV_INDICES`.
+STYLE_LAYERS = ADAIN_STYLE_LAYERS
+CONV_INDICES = VGG_CONV_INDICES
 # (in, out) channels of the sixteen 3x3 convolutions, block by block; "M" is a 2x2 max-pool.
 _CFG = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256), (256, 256), (256, 256), "M",
         (256, 512), (512, 512), (512, 512), (512, 512), "M",
@@ -60,6 +70,18 @@ def make_vgg() -> nn.Sequential:
             cin, cout = item
             layers += [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, kernel_size=3), nn.ReLU()]
     return nn.Sequential(*layers)
+
+
+def min_side(layers: Sequence[str]) -> int:
+    """The smallest image side (px) the VGG can take up to the deepest of ``layers``: each max pooling
+    halves the side (rounding up), and the reflection padding of a 3x3 convolution needs at least 2 px.
+    For Gatys et al.'s relu5_1 (after four poolings) that is 17 px, for AdaIN's relu4_1 9 px."""
+    for name in layers:
+        if name not in LAYER_INDEX:
+            raise UserError(f"unknown VGG layer {name!r}: choose one of {', '.join(LAYER_INDEX)}")
+    deepest = max(layers, key=LAYER_INDEX.__getitem__)
+    poolings = sum(1 for index in POOL_INDEX.values() if index < LAYER_INDEX[deepest])
+    return 2 ** poolings + 1
 
 
 class Encoder(nn.Module):
@@ -86,7 +108,7 @@ class Encoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x)
 
-    def features(self, x: Tensor, layers: Sequence[str] = STYLE_LAYERS) -> list[Tensor]:
+    def features(self, x: Tensor, layers: Sequence[str] = ADAIN_STYLE_LAYERS) -> list[Tensor]:
         """The feature maps at ``layers`` (names of :data:`LAYER_INDEX`), computed in one pass."""
         wanted = {}
         for name in layers:
@@ -122,7 +144,7 @@ def from_torchvision(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     mean = torch.tensor([0.485, 0.456, 0.406])
     std = torch.tensor([0.229, 0.224, 0.225])
     out = {"0.weight": torch.diag(1.0 / std).view(3, 3, 1, 1), "0.bias": -mean / std}
-    for src, dst in zip(convs, CONV_INDICES[1:]):
+    for src, dst in zip(convs, VGG_CONV_INDICES[1:]):
         out[f"{dst}.weight"] = state_dict[f"features.{src}.weight"].clone()
         out[f"{dst}.bias"] = state_dict[f"features.{src}.bias"].clone()
     return out

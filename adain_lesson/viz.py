@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["as_image", "banner", "image_grid", "moving_average", "show_images", "tail_mean"]
+__all__ = ["ARCHITECTURE_BOXES", "as_image", "banner", "draw_architecture", "image_grid", "moving_average",
+           "show_images", "tail_mean"]
 
 
 def as_image(t: Tensor) -> Tensor:
@@ -119,3 +120,75 @@ def banner(text: str, kind: str = "warning") -> str:
         pass
     print(plain, file=sys.stdout if in_notebook else sys.stderr)
     return plain
+
+
+#: The labelled boxes of :func:`draw_architecture`: key -> label (each drawn box has the key as its ``gid``).
+ARCHITECTURE_BOXES = {
+    "content": "content c",
+    "style": "style s",
+    "encoder": "VGG encoder f\n(fixed, to relu4_1)",
+    "adain": "AdaIN\n(Eq. 8)",
+    "t": "t",
+    "decoder": "decoder g\n(trained)",
+    "output": "output g(t)",
+    "loss_encoder": "VGG encoder f\n(the same, fixed)",
+    "content_loss": "L_c (Eq. 12)\nf(g(t)) vs t",
+    "style_loss": "L_s (Eq. 13)\nmu, sigma at\nrelu1_1..4_1",
+}
+
+
+def draw_architecture(title: str = "Fig. 2 of the paper, redrawn: AdaIN style transfer network and its losses"):
+    """Draw the paper's Fig. 2 with matplotlib (offline): the VGG encoder to relu4_1 shared by the content and
+    the style, the AdaIN layer, the decoder, and the loss network with L_c and L_s. Returns the figure; each
+    box is a patch whose ``gid`` is its key in :data:`ARCHITECTURE_BOXES`."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(12, 4.8))
+    ax.set_xlim(0, 12.4)
+    ax.set_ylim(0, 5.6)
+    ax.axis("off")
+    colours = {"image": "#e3f2fd", "fixed": "#eeeeee", "layer": "#fff3e0", "trained": "#e8f5e9", "loss": "#fce4ec"}
+    places = {  # key -> (x, y, width, height, colour)
+        "content": (0.1, 3.3, 1.3, 0.8, "image"), "style": (0.1, 1.9, 1.3, 0.8, "image"),
+        "encoder": (2.0, 1.8, 1.8, 2.4, "fixed"), "adain": (4.4, 2.6, 1.3, 0.8, "layer"),
+        "t": (6.2, 2.65, 0.7, 0.7, "layer"), "decoder": (7.4, 2.6, 1.5, 0.8, "trained"),
+        "output": (9.4, 3.6, 1.3, 0.8, "image"), "loss_encoder": (9.3, 1.6, 1.5, 1.3, "fixed"),
+        "content_loss": (11.0, 3.2, 1.35, 0.9, "loss"), "style_loss": (11.0, 0.3, 1.35, 1.1, "loss"),
+    }
+    centre = {}
+    for key, (x, y, w, h, kind) in places.items():
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", facecolor=colours[kind],
+                                    edgecolor="#424242", gid=key))
+        ax.text(x + w / 2, y + h / 2, ARCHITECTURE_BOXES[key], ha="center", va="center", fontsize=8.5)
+        centre[key] = (x, y, w, h)
+
+    def arrow(a: tuple[float, float], b: tuple[float, float], style: str = "-|>", **kw) -> None:
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle=style, mutation_scale=12, color="#424242", **kw))
+
+    def side(key: str, where: str) -> tuple[float, float]:
+        x, y, w, h = centre[key]
+        return {"l": (x - 0.05, y + h / 2), "r": (x + w + 0.05, y + h / 2), "t": (x + w / 2, y + h + 0.05),
+                "b": (x + w / 2, y - 0.05)}[where]
+
+    arrow(side("content", "r"), (2.0, 3.7))
+    arrow(side("style", "r"), (2.0, 2.3))
+    arrow((3.8, 3.4), (4.4, 3.1))
+    ax.text(4.0, 3.55, "f(c)", fontsize=8)
+    arrow((3.8, 2.3), (4.4, 2.85))
+    ax.text(4.0, 2.15, "f(s)", fontsize=8)
+    arrow(side("adain", "r"), side("t", "l"))
+    arrow(side("t", "r"), side("decoder", "l"))
+    arrow(side("decoder", "r"), side("output", "l"))
+    arrow(side("output", "b"), (10.05, 2.95))
+    arrow((10.85, 2.6), side("content_loss", "l"))
+    ax.text(10.85, 2.75, "relu4_1", fontsize=7)
+    arrow((10.85, 1.8), side("style_loss", "l"))
+    ax.text(10.2, 1.3, "relu1_1..4_1", fontsize=7)
+    arrow(side("t", "t"), side("content_loss", "t"), connectionstyle="arc3,rad=-0.3", linestyle="--")  # target
+    arrow((2.9, 1.75), (11.0, 0.6), connectionstyle="arc3,rad=0.12", linestyle="--")  # the style's statistics
+    ax.text(5.6, 0.2, "style statistics of s at relu1_1..4_1", fontsize=7.5, color="#616161")
+    ax.text(8.6, 4.8, "content target t", fontsize=7.5, color="#616161")
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -176,3 +176,20 @@ def test_offline_auto_suggests_random_weights(tmp_path: Path, monkeypatch) -> No
 def test_help_lists_the_commands(capsys) -> None:
     assert main([]) == 2
     assert "stylize" in capsys.readouterr().out
+
+
+def test_batch_is_a_library_function(tmp_path: Path, random_model) -> None:
+    """The stylize command's pipeline is adain_lesson.batch: a notebook can call it, and its errors name
+    parameters (the CLI names flags)."""
+    from adain_lesson import batch
+    from adain_lesson.__main__ import as_flags
+    from adain_lesson.errors import UserError
+
+    with pytest.raises(UserError, match="^style_weights has 1 values for 2 styles") as caught:
+        batch.plan_batch("sample:house", "sample:mosaic,sample:dots", style_weights=[1.0])
+    assert as_flags(caught.value).startswith("--style-weights has 1 values for 2 styles")
+    plan = batch.plan_batch("sample:house", "sample:mosaic", alpha=0.5, content_size=32, style_size=32)
+    written = []
+    report = batch.run_batch(random_model, plan, tmp_path / "out", progress=False, on_written=written.append)
+    assert [p.name for p in report.written] == ["house_stylized_mosaic_a0.5.png"] == [p.name for p in written]
+    assert report.problem is None and report.written[0].is_file()

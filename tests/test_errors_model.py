@@ -10,8 +10,9 @@ import torch
 from adain_lesson import hub, model
 from adain_lesson.errors import UserError
 from adain_lesson.images import MIN_SIDE, sample_image, split_mask
-from adain_lesson.model import load_pretrained, random_init_
+from adain_lesson.model import load_pretrained
 from adain_lesson.vgg import make_vgg
+from adain_lesson.weights import random_init_
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def test_optimization_lowers_the_total_loss(encoder, images, optimizer, factor) 
     """Default layers (content relu4_2, style relu1_1..relu5_1), noise init: 15 steps divide the loss by
     at least 5 (L-BFGS) or 3 (Adam)."""
     content, style = images
-    result = gatys.stylize(encoder, content, style, steps=15, optimizer=optimizer)
+    result = gatys.optimize_image(encoder, content, style, steps=15, optimizer=optimizer)
     total = result.history["total"]
     assert result.steps == 15 and len(total) == 15
     assert all(len(v) == 15 for v in result.history.values())
@@ -47,7 +47,7 @@ def test_optimization_lowers_the_total_loss(encoder, images, optimizer, factor) 
 def test_lbfgs_keeps_pixels_in_unit_range(encoder, images) -> None:
     content, style = images
     seen = []
-    result = gatys.stylize(encoder, content, style, steps=12, optimizer="lbfgs", style_weight=100.0,
+    result = gatys.optimize_image(encoder, content, style, steps=12, optimizer="lbfgs", style_weight=100.0,
                            callback=lambda step, img, losses: seen.append(img), every=3, **SHALLOW)
     img = result.image
     assert img.min() >= 0 and img.max() <= 1
@@ -59,7 +59,7 @@ def test_lbfgs_keeps_pixels_in_unit_range(encoder, images) -> None:
 def test_callback_history_and_snapshots(encoder, images) -> None:
     content, style = images
     calls = []
-    result = gatys.stylize(encoder, content, style, steps=7, optimizer="adam", every=3, keep_every=True,
+    result = gatys.optimize_image(encoder, content, style, steps=7, optimizer="adam", every=3, keep_every=True,
                            callback=lambda step, img, losses: calls.append((step, tuple(img.shape), losses)), **SHALLOW)
     assert [c[0] for c in calls] == [3, 6, 7]
     assert all(c[1] == (1, 3, 32, 43) for c in calls)
@@ -71,7 +71,7 @@ def test_callback_history_and_snapshots(encoder, images) -> None:
 
 def test_seed_repeats_and_changes_the_run(encoder, images) -> None:
     content, style = images
-    run = lambda seed: gatys.stylize(encoder, content, style, steps=3, optimizer="adam", seed=seed, **SHALLOW)
+    run = lambda seed: gatys.optimize_image(encoder, content, style, steps=3, optimizer="adam", seed=seed, **SHALLOW)
     a, b, c = run(1), run(1), run(2)
     assert torch.equal(a.image, b.image) and a.history == b.history
     assert not torch.equal(a.image, c.image)
@@ -90,7 +90,7 @@ def test_initialisations(images) -> None:
 
 def test_content_init_starts_with_zero_content_loss(encoder, images) -> None:
     content, style = images
-    result = gatys.stylize(encoder, content, style, steps=2, optimizer="adam", init="content", **SHALLOW)
+    result = gatys.optimize_image(encoder, content, style, steps=2, optimizer="adam", init="content", **SHALLOW)
     assert result.history["content"][0] == 0.0 and result.history["style"][0] > 0
 
 
@@ -104,14 +104,14 @@ def test_style_targets_are_computed_once(encoder, images, monkeypatch) -> None:
         return original(self, x, layers)
 
     monkeypatch.setattr(Encoder, "features", counting)
-    gatys.stylize(encoder, content, style, steps=5, optimizer="lbfgs", **SHALLOW)
+    gatys.optimize_image(encoder, content, style, steps=5, optimizer="lbfgs", **SHALLOW)
     assert len(calls) == 2 + 5  # content and style targets once, then one pass per evaluation
     assert calls.count(style.data_ptr()) == 1
 
 
 def test_mean_std_style_loss_lowers_the_loss(encoder, images) -> None:
     content, style = images
-    result = gatys.stylize(encoder, content, style, steps=10, style_loss="mean_std", **SHALLOW)
+    result = gatys.optimize_image(encoder, content, style, steps=10, style_loss="mean_std", **SHALLOW)
     assert result.history["style"][-1] < 0.2 * result.history["style"][0]
 
 
@@ -120,10 +120,10 @@ def test_encoder_truncation(images) -> None:
     vgg = gatys.gatys_encoder("random", "cpu").body
     short = Encoder(vgg, "relu4_1")
     with pytest.raises(UserError, match="relu5_1 is needed"):
-        gatys.stylize(short, content, style, steps=1)
+        gatys.optimize_image(short, content, style, steps=1)
     # a shallower configuration runs with it, and a plain 53-module Sequential is accepted too
-    assert gatys.stylize(short, content, style, steps=1, **SHALLOW).steps == 1
-    assert gatys.stylize(vgg, content, style, steps=1, **SHALLOW).steps == 1
+    assert gatys.optimize_image(short, content, style, steps=1, **SHALLOW).steps == 1
+    assert gatys.optimize_image(vgg, content, style, steps=1, **SHALLOW).steps == 1
 
 
 def test_gatys_encoder_weights(tmp_path) -> None:
@@ -139,7 +139,7 @@ def test_gatys_encoder_weights(tmp_path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         gatys.gatys_encoder(tmp_path / "nowhere", "cpu")
     torch.save({"0.weight": torch.zeros(3, 3, 1, 1)}, tmp_path / "bad.pth")
-    with pytest.raises(UserError, match="53-module"):
+    with pytest.raises(UserError, match="bad.pth does not fit the expected layout.*released vgg_normalised.pth"):
         gatys.gatys_encoder(tmp_path / "bad.pth", "cpu")
     with pytest.raises(UserError, match="unknown VGG layer"):
         gatys.gatys_encoder("random", "cpu", last="relu6_1")
@@ -166,20 +166,20 @@ def test_gatys_encoder_weights(tmp_path) -> None:
 def test_bad_arguments_give_clear_errors(encoder, images, kwargs, match) -> None:
     content, style = images
     with pytest.raises(UserError, match=match) as info:
-        gatys.stylize(encoder, content, style, **kwargs)
+        gatys.optimize_image(encoder, content, style, **kwargs)
     assert "\n" not in str(info.value)
 
 
 def test_mismatched_devices_and_shapes(encoder, images) -> None:
     content, style = images
     with pytest.raises(UserError, match="content is on meta but the encoder is on cpu"):
-        gatys.stylize(encoder, content.to("meta"), style, steps=1)
+        gatys.optimize_image(encoder, content.to("meta"), style, steps=1)
     with pytest.raises(UserError, match="style is on meta"):
-        gatys.stylize(encoder, content, style.to("meta"), steps=1)
+        gatys.optimize_image(encoder, content, style.to("meta"), steps=1)
     with pytest.raises(UserError, match="one RGB image"):
-        gatys.stylize(encoder, content[:1], style, steps=1)
+        gatys.optimize_image(encoder, content[:1], style, steps=1)
     with pytest.raises(UserError, match="at least 17 px"):
-        gatys.stylize(encoder, content[:, :16, :16], style, steps=1)  # relu5_1 would be 1 px: no padding
+        gatys.optimize_image(encoder, content[:, :16, :16], style, steps=1)  # relu5_1 would be 1 px: no padding
 
 
 def test_cli_gatys_writes_images(tmp_path, capsys) -> None:
@@ -218,9 +218,17 @@ def test_cli_gatys_errors(argv, match, capsys) -> None:
 
 
 def test_min_side_follows_the_poolings_of_the_released_layout() -> None:
-    from adain_lesson.gatys import _POOL_INDEX, min_side
-    from adain_lesson.vgg import make_vgg
+    from adain_lesson.vgg import ADAIN_STYLE_LAYERS, GATYS_STYLE_LAYERS, POOL_INDEX, make_vgg, min_side
 
     pools = [i for i, m in enumerate(make_vgg()) if isinstance(m, torch.nn.MaxPool2d)]
-    assert sorted(_POOL_INDEX.values()) == pools
-    assert min_side() == 17 and min_side(["relu4_1"]) == 9  # relu5_1 after four poolings, relu4_1 after three
+    assert sorted(POOL_INDEX.values()) == pools
+    # relu5_1 after four poolings, relu4_1 after three
+    assert min_side([gatys.CONTENT_LAYER, *GATYS_STYLE_LAYERS]) == 17 and min_side(ADAIN_STYLE_LAYERS) == 9
+
+
+def test_old_names_answer_for_one_release() -> None:
+    from adain_lesson import decoder, vgg
+
+    assert gatys.stylize is gatys.optimize_image and gatys.PAPER_TABLE1 is gatys.PAPER_TABLE1_GATYS
+    assert gatys.STYLE_LAYERS == vgg.GATYS_STYLE_LAYERS and len(vgg.STYLE_LAYERS) == 4
+    assert vgg.CONV_INDICES is vgg.VGG_CONV_INDICES and decoder.CONV_INDICES is decoder.DECODER_CONV_INDICES

@@ -9,7 +9,8 @@ import torch
 
 from adain_lesson import decoder, vgg
 from adain_lesson.errors import UserError
-from adain_lesson.model import load_pretrained, load_weights_file
+from adain_lesson.model import load_pretrained
+from adain_lesson.weights import load_weights_file
 
 # The released vgg_normalised.pth: module index -> (out, in, kernel), written out by hand from the file.
 RELEASED_VGG = {0: (3, 3, 1), 2: (64, 3, 3), 5: (64, 64, 3), 9: (128, 64, 3), 12: (128, 128, 3),

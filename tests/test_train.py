@@ -35,9 +35,9 @@ def test_every_default_has_a_source() -> None:
 
 def test_losses_follow_eqs_12_and_13() -> None:
     from adain_lesson.decoder import make_decoder
-    from adain_lesson.model import random_init_
     from adain_lesson.norms import calc_mean_std
     from adain_lesson.vgg import Encoder, make_vgg
+    from adain_lesson.weights import random_init_
 
     enc = Encoder(random_init_(make_vgg(), 0))
     dec = random_init_(make_decoder(), 1)

@@ -34,3 +34,31 @@ def test_image_grid_places_images_in_reading_order() -> None:
     assert grid[:, 2:4, 7:9].eq(1).all()  # b (grey expanded to RGB), top right, centred in its cell
     assert grid[:, 0, :].eq(0.5).all()
     assert as_image(torch.full((1, 1, 2, 2), 2.0)).eq(1).all()  # batch of 1, clamped
+
+
+def test_draw_architecture_has_the_labelled_boxes_of_fig2() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from adain_lesson.viz import ARCHITECTURE_BOXES, draw_architecture
+
+    fig = draw_architecture()
+    try:
+        ax = fig.axes[0]
+        boxes = {p.get_gid(): p for p in ax.patches if isinstance(p, FancyBboxPatch)}
+        assert set(boxes) == set(ARCHITECTURE_BOXES)
+        texts = {t.get_text() for t in ax.texts}
+        assert set(ARCHITECTURE_BOXES.values()) <= texts
+        for key, label in ARCHITECTURE_BOXES.items():  # every label sits inside its box
+            (text,) = [t for t in ax.texts if t.get_text() == label]
+            assert boxes[key].contains_point(ax.transData.transform(text.get_position())), key
+        labels = " ".join(ARCHITECTURE_BOXES.values())
+        for word in ("VGG encoder", "relu4_1", "AdaIN", "decoder", "L_c", "L_s"):
+            assert word in labels
+        assert sum(isinstance(p, FancyArrowPatch) for p in ax.patches) >= 12
+        assert "Fig. 2" in ax.get_title()
+    finally:
+        plt.close(fig)

@@ -1,4 +1,5 @@
-"""Headless tests of the playground (adain_lesson.widgets): the widget tree is built, and its callbacks
+"""Headless tests of the playground (the engine, adain_lesson.playground, and its UI, adain_lesson.widgets):
+the widget tree is built, and its callbacks
 are driven directly, as the browser would (set a slider, pick a style, upload bytes), with ipywidgets 8
 or 7.7.1 (the upload helper below speaks both formats)."""
 
@@ -16,15 +17,15 @@ from PIL import Image
 
 from adain_lesson import images
 from adain_lesson.errors import UserError
-from adain_lesson.widgets import (
+from adain_lesson.playground import (
     MAX_STYLES,
     Debouncer,
-    Playground,
     PlaygroundEngine,
     Settings,
     default_size,
     parse_upload,
 )
+from adain_lesson.widgets import Playground
 
 W = pytest.importorskip("ipywidgets")
 MAJOR = int(W.__version__.split(".")[0])
@@ -400,7 +401,7 @@ def test_paper_images_from_the_shared_mirror(model, shared_repo, tmp_path, monke
 
 def test_benchmark_playground_reports_each_update_against_fp32(tmp_path, capsys) -> None:
     from adain_lesson.__main__ import main
-    from adain_lesson.widgets import benchmark_playground
+    from adain_lesson.bench import benchmark_playground
 
     rows = benchmark_playground("cpu", sizes=(32,), repeats=2)
     assert {(r["preset"], r["update"]) for r in rows} == {(p, u) for p in ("fp32", "auto") for u in ("fresh", "alpha")}
@@ -409,3 +410,11 @@ def test_benchmark_playground_reports_each_update_against_fp32(tmp_path, capsys)
     assert main(["bench", "--playground", "--quick", "--device", "cpu", "--json", str(tmp_path / "pg.json")]) == 0
     out = capsys.readouterr().out
     assert "| 64 | auto | alpha |" in out and (tmp_path / "pg.json").is_file()
+
+
+def test_widgets_keeps_the_engine_names_for_one_release() -> None:
+    from adain_lesson import playground, widgets
+
+    assert widgets.PlaygroundEngine is playground.PlaygroundEngine and widgets.png_bytes is playground.png_bytes
+    with pytest.raises(AttributeError, match="moved to adain_lesson.bench"):
+        widgets.benchmark_playground  # noqa: B018

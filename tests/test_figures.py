@@ -1,4 +1,5 @@
-"""The figure code shared by notebooks 04/06 and ``python -m adain_lesson figures`` (Figs. 4, 7-10).
+"""The figure code (adain_lesson.figures) shared by notebooks 04/06 and
+ ``python -m adain_lesson figures`` (Figs. 4, 7-10).
 
 Random weights at tiny sizes: these tests check layouts, the weights of Eq. 15, the mechanics of Eq. 14
 and the handling of bad masks, not what a stylization looks like.
@@ -13,7 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-from adain_lesson import experiments as E
+from adain_lesson import bench, device
+from adain_lesson import figures as FG
 from adain_lesson.__main__ import main
 from adain_lesson.errors import UserError
 from adain_lesson.images import sample_image, split_mask
@@ -72,7 +74,7 @@ def _ref(model, content, style, **kw) -> torch.Tensor:
 
 @pytest.mark.parametrize("n", [2, 3, 5])
 def test_bilinear_weights_are_one_hot_at_corners_and_sum_to_one(n: int) -> None:
-    w = E.bilinear_weights(n)
+    w = FG.bilinear_weights(n)
     assert w.shape == (n, n, 4)
     assert (w >= 0).all()
     torch.testing.assert_close(w.sum(-1), torch.ones(n, n, dtype=w.dtype))
@@ -86,7 +88,7 @@ def test_bilinear_weights_are_one_hot_at_corners_and_sum_to_one(n: int) -> None:
 
 def test_bilinear_weights_reject_a_degenerate_grid() -> None:
     with pytest.raises(UserError, match="at least 2"):
-        E.bilinear_weights(1)
+        FG.bilinear_weights(1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -95,7 +97,7 @@ def test_bilinear_weights_reject_a_degenerate_grid() -> None:
 
 
 def test_fig7_layout_and_alpha_ends(model, content, styles) -> None:
-    img, st = E.fig7_tradeoff(model, content, styles[1])
+    img, st = FG.fig7_tradeoff(model, content, styles[1])
     _check_layout(img, st, 1, 6, (S, 43))
     assert st["alphas"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     with torch.inference_mode():  # alpha = 0: the decoder's reconstruction g(f(c)) (Eq. 14)
@@ -106,7 +108,7 @@ def test_fig7_layout_and_alpha_ends(model, content, styles) -> None:
 
 
 def test_fig8_layout_and_corners_are_single_styles(model, content, styles) -> None:
-    img, st = E.fig8_interpolation(model, content, styles, n=3)  # the CLI test makes the full 5 x 5
+    img, st = FG.fig8_interpolation(model, content, styles, n=3)  # the CLI test makes the full 5 x 5
     _check_layout(img, st, 3, 5, (S, 43))
     # cells sit in columns 1..n; the corner cells are each style alone (Eq. 15 with one-hot weights)
     for k, (r, c) in enumerate([(0, 1), (0, 3), (2, 1), (2, 3)]):
@@ -121,11 +123,11 @@ def test_fig8_layout_and_corners_are_single_styles(model, content, styles) -> No
 
 def test_fig8_needs_four_styles(model, content, styles) -> None:
     with pytest.raises(UserError, match="four styles"):
-        E.fig8_interpolation(model, content, styles[:3])
+        FG.fig8_interpolation(model, content, styles[:3])
 
 
 def test_fig9_layout_and_colour_preservation_changes_the_result(model, content, styles) -> None:
-    img, st = E.fig9_preserve_color(model, content, styles[2])
+    img, st = FG.fig9_preserve_color(model, content, styles[2])
     _check_layout(img, st, 1, 4, (S, 43))
     torch.testing.assert_close(_tile(img, st, 0, 0), content, atol=1e-5, rtol=0)
     assert not torch.allclose(_tile(img, st, 0, 2), _tile(img, st, 0, 3), atol=1e-2)
@@ -133,7 +135,7 @@ def test_fig9_layout_and_colour_preservation_changes_the_result(model, content, 
 
 def test_content_style_grid_layout(model, styles) -> None:
     contents = [sample_image("house", S), sample_image("mountains", S)]
-    img, st = E.content_style_grid(model, contents, styles[:3])
+    img, st = FG.content_style_grid(model, contents, styles[:3])
     _check_layout(img, st, 3, 4, (S, 43))
     assert torch.all(_tile(img, st, 0, 0) == 1.0)  # the empty corner
     torch.testing.assert_close(_tile(img, st, 2, 3), _ref(model, contents[1], styles[2]), atol=1e-4, rtol=0)
@@ -141,18 +143,18 @@ def test_content_style_grid_layout(model, styles) -> None:
 
 def test_fig10_layout_and_mask_regions(model, content, styles) -> None:
     mask = split_mask("left", S, 43)
-    img, st = E.fig10_spatial(model, content, mask, styles[:2])
+    img, st = FG.fig10_spatial(model, content, mask, styles[:2])
     _check_layout(img, st, 1, 5, (S, 43))
     torch.testing.assert_close(_tile(img, st, 0, 1)[0], mask)  # the mask tile shows the mask
     # swapping the styles and inverting the mask gives the same picture
-    img2, st2 = E.fig10_spatial(model, content, 1.0 - mask, styles[1::-1])
+    img2, st2 = FG.fig10_spatial(model, content, 1.0 - mask, styles[1::-1])
     torch.testing.assert_close(_tile(img, st, 0, 4), _tile(img2, st2, 0, 4), atol=1e-4, rtol=0)
 
 
 def test_fig10_wrong_size_mask_is_resized_with_a_message(model, content, styles) -> None:
     mask = split_mask("left", 2 * S, 2 * 43)
     with pytest.warns(UserWarning, match="resized"):
-        img, st = E.fig10_spatial(model, content, mask, styles[:2])
+        img, st = FG.fig10_spatial(model, content, mask, styles[:2])
     _check_layout(img, st, 1, 5, (S, 43))
     assert st["mask_size"] == [2 * S, 2 * 43]
 
@@ -170,7 +172,7 @@ def test_fig10_wrong_size_mask_is_resized_with_a_message(model, content, styles)
 )
 def test_fig10_bad_masks_give_one_clear_line(model, content, styles, mask, message) -> None:
     with pytest.raises(UserError, match=message) as info:
-        E.fig10_spatial(model, content, mask, styles[:2])
+        FG.fig10_spatial(model, content, mask, styles[:2])
     assert "\n" not in str(info.value)
 
 
@@ -178,7 +180,7 @@ def test_fig10_region_too_small_for_the_features(model, content, styles) -> None
     mask = torch.zeros(S, 43)
     mask[:3, :3] = 1.0  # a few pixels: under 2 feature positions of 8 x 8 px
     with pytest.raises(UserError, match="feature positions"):
-        E.fig10_spatial(model, content, mask, styles[:2])
+        FG.fig10_spatial(model, content, mask, styles[:2])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_fig10_region_too_small_for_the_features(model, content, styles) -> None
 
 @pytest.mark.parametrize("softness", [0.0, 0.3])
 def test_band_masks_partition_the_image(softness: float) -> None:
-    m = E.band_masks(3, 20, 30, softness=softness)
+    m = FG.band_masks(3, 20, 30, softness=softness)
     assert m.shape == (3, 20, 30)
     torch.testing.assert_close(m.sum(0), torch.ones(20, 30))
     soft = bool(((m > 1e-3) & (m < 1 - 1e-3)).any())
@@ -197,22 +199,22 @@ def test_band_masks_partition_the_image(softness: float) -> None:
 
 
 def test_regions_figure_three_regions_and_alpha_per_region(model, content, styles) -> None:
-    masks = E.band_masks(3, S, 43, softness=0.2)
-    img, st = E.regions_figure(model, content, styles[:3], masks, alpha=[1.0, 0.5, 1.0])
+    masks = FG.band_masks(3, S, 43, softness=0.2)
+    img, st = FG.regions_figure(model, content, styles[:3], masks, alpha=[1.0, 0.5, 1.0])
     _check_layout(img, st, 1, 6, (S, 43))
     assert st["regions"] == 3 and st["soft_masks"] is True and st["alpha"] == [1.0, 0.5, 1.0]
     # alpha 0 in every region gives back the content reconstruction (Eq. 14 per region)
-    img0, st0 = E.regions_figure(model, content, styles[:3], E.band_masks(3, S, 43), alpha=[0.0, 0.0, 0.0])
+    img0, st0 = FG.regions_figure(model, content, styles[:3], FG.band_masks(3, S, 43), alpha=[0.0, 0.0, 0.0])
     with torch.inference_mode():
         recon = model.decode(model.encode(content), (S, 43))[0].clamp(0, 1)
     torch.testing.assert_close(_tile(img0, st0, 0, 5), recon, atol=1e-4, rtol=0)
     with pytest.raises(UserError, match="alpha"):
-        E.regions_figure(model, content, styles[:3], masks, alpha=[1.0, 0.5])
+        FG.regions_figure(model, content, styles[:3], masks, alpha=[1.0, 0.5])
 
 
 def test_regions_figure_rejects_mismatched_masks(model, content, styles) -> None:
     with pytest.raises(UserError, match="one mask per style"):
-        E.regions_figure(model, content, styles[:3], E.band_masks(2, S, 43))
+        FG.regions_figure(model, content, styles[:3], FG.band_masks(2, S, 43))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -221,25 +223,25 @@ def test_regions_figure_rejects_mismatched_masks(model, content, styles) -> None
 
 
 def test_smoke_inputs_and_the_dispatcher(model) -> None:
-    for fig in E.FIGURES:  # every figure's inputs exist offline (the figures themselves are tested above)
-        inputs = E.load_inputs(fig, smoke=True, size=S)
+    for fig in FG.FIGURES:  # every figure's inputs exist offline (the figures themselves are tested above)
+        inputs = FG.load_inputs(fig, smoke=True, size=S)
         assert ("content" in inputs) != ("contents" in inputs) and ("style" in inputs) != ("styles" in inputs)
         assert ("mask" in inputs) == (fig == "10")
-    inputs = E.load_inputs("regions", smoke=True, size=S)
-    img, st = E.make_figure("regions", model, inputs)
+    inputs = FG.load_inputs("regions", smoke=True, size=S)
+    img, st = FG.make_figure("regions", model, inputs)
     assert st["weights"] == "random" and st["inputs"] == inputs["names"]
     _check_layout(img, st, 1, 6, (S, 43))
     with pytest.raises(UserError, match="unknown figure"):
-        E.load_inputs("11", smoke=True)
+        FG.load_inputs("11", smoke=True)
 
 
 def test_time_stylization_rows(model) -> None:
-    rows = E.time_stylization(model, sizes=(S,), runs=2, warmup=0)
+    rows = bench.time_stylization(model, sizes=(S,), runs=2, warmup=0)
     assert len(rows) == 1 and rows[0]["size"] == S and rows[0]["paper_with_s"] is None
     assert rows[0]["with_style_s"] > 0 and rows[0]["without_style_s"] > 0
-    assert E.PAPER_TABLE1[512] == (0.065, 0.098)
+    assert bench.PAPER_TABLE1_MS[512] == (65.0, 98.0) and rows[0]["device"] == "cpu"
     with pytest.raises(UserError, match="runs"):
-        E.time_stylization(model, sizes=(S,), runs=0)
+        bench.time_stylization(model, sizes=(S,), runs=0)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -253,7 +255,7 @@ def test_cli_figures_writes_png_and_json_for_7_to_10(tmp_path: Path, capsys) -> 
     captured = capsys.readouterr()
     printed = captured.out
     for fig in ("7", "8", "9", "10"):
-        stem = E.FIGURE_STEMS[fig]
+        stem = FG.FIGURE_STEMS[fig]
         png, js = out / f"{stem}.png", out / f"{stem}.json"
         assert str(png) in printed and str(js) in printed
         settings = json.loads(js.read_text())
@@ -317,12 +319,12 @@ needs_shared = pytest.mark.skipif(not (SHARED / "MANIFEST.tsv").is_file(), reaso
 @needs_shared
 def test_paper_inputs_for_fig10_from_the_shared_mirror(model, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "cache"))
-    inputs = E.load_inputs("10", smoke=False, size=64, mirror=SHARED.parent)
+    inputs = FG.load_inputs("10", smoke=False, size=64, mirror=SHARED.parent)
     assert inputs["names"]["styles"] == ["woman_in_peasant_dress_cropped.jpg", "mondrian_cropped.jpg"]
     h, w = inputs["content"].shape[-2:]
     assert (h, w) == (85, 64) and inputs["mask"].shape == (h, w)  # blonde_girl is 600 x 800
     assert 0.2 < float(inputs["mask"].mean()) < 0.8  # the figure and the background both present
-    img, st = E.make_figure("10", model, inputs)
+    img, st = FG.make_figure("10", model, inputs)
     _check_layout(img, st, 1, 5, (85, 64))
 
 
@@ -339,7 +341,7 @@ def test_cli_paper_mask_on_a_smoke_content_of_another_shape_is_refused(tmp_path:
 def test_show_figures_stacks_wide_images_at_their_aspect() -> None:
     plt = pytest.importorskip("matplotlib.pyplot")
     wide, tall = torch.rand(3, 10, 60), torch.rand(3, 40, 20)
-    fig = E.show_figures([wide, tall], ["wide", "tall"], width=6.0)
+    fig = FG.show_figures([wide, tall], ["wide", "tall"], width=6.0)
     try:
         assert len(fig.axes) == 2
         w, h = fig.get_size_inches()
@@ -347,7 +349,7 @@ def test_show_figures_stacks_wide_images_at_their_aspect() -> None:
     finally:
         plt.close(fig)
     with pytest.raises(UserError):
-        E.show_figures([], [])
+        FG.show_figures([], [])
 
 
 def test_median_seconds_warms_up_and_takes_the_median() -> None:
@@ -356,7 +358,22 @@ def test_median_seconds_warms_up_and_takes_the_median() -> None:
     def fn() -> None:
         calls.append(torch.is_inference_mode_enabled())
 
-    assert E.median_seconds(fn, "cpu", runs=3, warmup=2) >= 0.0
+    assert device.median_seconds(fn, "cpu", runs=3, warmup=2) >= 0.0
     assert calls == [True] * 5  # 2 untimed + 3 timed calls, all in inference mode
     with pytest.raises(UserError, match="runs must be >= 1"):
-        E.median_seconds(fn, "cpu", runs=0)
+        device.median_seconds(fn, "cpu", runs=0)
+
+
+def test_experiments_still_answers_for_one_release() -> None:
+    """The split module's old names keep working, with a warning that names the new homes."""
+    import importlib
+    import sys
+
+    sys.modules.pop("adain_lesson.experiments", None)
+    with pytest.warns(DeprecationWarning, match="adain_lesson.figures"):
+        old = importlib.import_module("adain_lesson.experiments")
+    from adain_lesson import evaluation
+
+    assert old.make_figure is FG.make_figure and old.fig3_losses is evaluation.fig3_losses
+    assert old.median_seconds is device.median_seconds and old.time_stylization is bench.time_stylization
+    assert old.PAPER_TABLE1 == {256: (0.018, 0.027), 512: (0.065, 0.098)}

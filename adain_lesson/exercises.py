@@ -1,0 +1,691 @@
+"""Checked exercises: ``check_*`` helpers that tell a learner whether an answer is right.
+
+Every check prints one short verdict and returns a bool:
+
+- ``Correct.`` (``True``), sometimes with a note;
+- ``Not yet: <hint>`` (``False``): the answer is wrong, and the hint says where to look;
+- ``Not done yet: ...`` (``False``): the answer is still the stub's ``...`` (or ``None``, or a function that
+  returns nothing), as in the student copies (``python -m adain_lesson student-copy``). Nothing raises: a
+  function of the learner's that fails is reported as a hint.
+
+The right answer is never a stored table where it can be computed: each check runs the package's own
+implementation (or a derivation) on fresh inputs and compares. Where the answer is a fact of a paper (why the
+content target is t, what the ablations of Fig. 6 show), the check quotes the paper's sentence.
+
+Which notebook uses which check (see :data:`CHECKS`):
+
+========  ====================================================================================================
+01        :func:`check_d_star`, :func:`check_optimal_value`, :func:`check_generator_loss`
+02        :func:`check_instance_norm`, :func:`check_adain`, :func:`check_cin_parameters`
+03        :func:`check_gram_matrix`, :func:`check_mean_std_loss`
+04        :func:`check_calc_mean_std`, :func:`check_alpha_zero`, :func:`check_relu4_1_shape`
+05        :func:`check_content_target`, :func:`check_learning_rate`
+06        :func:`check_style_weights`, :func:`check_bilinear_weights`, :func:`check_masked_adain`
+07        :func:`check_ablation`
+08        :func:`check_alpha_effect`
+========  ====================================================================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import gan, losses, norms, train, vgg
+from .figures import bilinear_weights
+from .model import StyleStats, masked_adain, mix_features, normalize_weights
+
+__all__ = [
+    "ABLATION_QUESTIONS",
+    "ALPHA_ZERO_CHOICES",
+    "CHECKS",
+    "CONTENT_TARGET_CHOICES",
+    "check_ablation",
+    "check_adain",
+    "check_alpha_effect",
+    "check_alpha_zero",
+    "check_bilinear_weights",
+    "check_calc_mean_std",
+    "check_cin_parameters",
+    "check_content_target",
+    "check_d_star",
+    "check_generator_loss",
+    "check_gram_matrix",
+    "check_instance_norm",
+    "check_learning_rate",
+    "check_masked_adain",
+    "check_mean_std_loss",
+    "check_optimal_value",
+    "check_relu4_1_shape",
+    "check_style_weights",
+]
+
+# ------------------------------------------------------------------------------------------------
+# The verdicts
+# ------------------------------------------------------------------------------------------------
+
+
+class _Stub(Exception):
+    """The answer is still the stub (``...`` or ``None``)."""
+
+
+class _Wrong(Exception):
+    """The answer cannot be compared (it raised, has the wrong type or shape): the message is the hint."""
+
+
+def _verdict(ok: bool, hint: str = "", note: str = "") -> bool:
+    print(("Correct." + (f" {note}" if note else "")) if ok else f"Not yet: {hint}")
+    return ok
+
+
+def _checked(fn: Callable[..., bool]) -> Callable[..., bool]:
+    """Turn a stub into "Not done yet" and an unusable answer into "Not yet: <why>", never an exception."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> bool:
+        try:
+            return fn(*args, **kwargs)
+        except _Stub as exc:
+            print(f"Not done yet: {exc}")
+            return False
+        except _Wrong as exc:
+            print(f"Not yet: {exc}")
+            return False
+
+    return wrapper
+
+
+def _unanswered(x: object) -> bool:
+    return x is ... or x is None
+
+
+def _answer(x: object) -> None:
+    if _unanswered(x):
+        raise _Stub("replace the ... with your answer, then run the check again.")
+
+
+def _call(fn: object, *args: Any) -> Any:
+    """Call the learner's function; its stub body (``...``, returning None) counts as not done."""
+    _answer(fn)
+    if not callable(fn):
+        raise _Wrong(f"this check takes your function itself (got a {type(fn).__name__}); pass its name, no ()")
+    try:
+        out = fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the learner's code: any failure becomes a hint
+        raise _Wrong(f"your function raised {type(exc).__name__}: {exc}") from None
+    if _unanswered(out):
+        raise _Stub("your function returns nothing yet: write its body (and return the result).")
+    return out
+
+
+def _tensor(x: object, what: str = "your answer") -> Tensor:
+    if isinstance(x, Tensor):
+        return x.detach().double().cpu()
+    try:
+        return torch.as_tensor(x, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise _Wrong(f"{what} should be a tensor or a number, got {type(x).__name__}") from None
+
+
+def _number(x: object) -> float:
+    _answer(x)
+    if isinstance(x, str):
+        raise _Wrong("give a number (Python can compute it for you: math.log, ...), not text")
+    t = _tensor(x)
+    if t.numel() != 1:
+        raise _Wrong(f"give one number, got {t.numel()} values")
+    return float(t.reshape(()))
+
+
+def _close(a: Tensor, b: Tensor, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a.double(), b.double(), rtol=rtol, atol=atol))
+
+
+def _same_shape(got: Tensor, want: Tensor, hint: str = "") -> None:
+    if got.shape != want.shape:
+        raise _Wrong(f"the result has shape {tuple(got.shape)}, expected {tuple(want.shape)}{hint}")
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _choice(answer: object, choices: dict[str, str], keywords: Sequence[str]) -> str | None:
+    """A letter of ``choices``, or the correct one's key if free text names all of ``keywords``."""
+    _answer(answer)
+    if not isinstance(answer, str) or not answer.strip():
+        raise _Wrong(f"answer with one letter ({', '.join(repr(k) for k in choices)}) or a short sentence")
+    text = answer.strip().lower().rstrip(").")
+    if text in choices:
+        return text
+    if all(k in text for k in keywords):
+        return "keywords"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# 01: GAN fundamentals
+# ------------------------------------------------------------------------------------------------
+
+
+@_checked
+def check_d_star(d_star: Callable[[Tensor, Tensor], Tensor]) -> bool:
+    """01: your ``d_star(p_data, p_g)``, the optimal discriminator of GAN Proposition 1, on random densities
+    (compared with :func:`adain_lesson.gan.optimal_discriminator`)."""
+    g = _gen(1)
+    p_data, p_g = torch.rand(64, generator=g, dtype=torch.float64) + 0.05, torch.rand(64, generator=g,
+                                                                                       dtype=torch.float64) + 0.05
+    got = _tensor(_call(d_star, p_data.clone(), p_g.clone()))
+    want = gan.optimal_discriminator(p_data, p_g)
+    _same_shape(got, want, ": D* is a value per x, like p_data")
+    if _close(got, want):
+        return _verdict(True)
+    if _close(got, 1 - want):
+        return _verdict(False, "that is 1 - D*. D*(x) is the probability that x is real, so p_data goes on top.")
+    if _close(got, p_data / p_g):
+        return _verdict(False, "divide by the sum p_data + p_g: D* must lie between 0 and 1.")
+    return _verdict(False, "for each x, maximise p_data(x) log D + p_g(x) log(1 - D) over D (set the derivative "
+                           "to zero): D* is the share of p_data in p_data + p_g.")
+
+
+@_checked
+def check_optimal_value(value: float) -> bool:
+    """01: the value of C(G) = max_D V(D, G) at the global optimum p_g = p_data (GAN Theorem 1); the right
+    value is computed by :func:`adain_lesson.gan.virtual_criterion` on two equal densities."""
+    got = _number(value)
+    x = torch.linspace(-12, 12, 4001, dtype=torch.float64)
+    p = torch.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
+    want = float(gan.virtual_criterion(p, p, float(x[1] - x[0])))
+    if abs(got - want) < 1e-3:
+        return _verdict(True, note=f"C(G) = -log 4 = {want:.4f}: both expectations are log(1/2).")
+    if abs(got + want) < 1e-3:
+        return _verdict(False, "check the sign: D* = 1/2, and the log of a probability is negative.")
+    if abs(got - want / 2) < 1e-3:
+        return _verdict(False, "V has two terms (real data and fakes), each worth log(1/2).")
+    if abs(got - 0.5) < 1e-3:
+        return _verdict(False, "1/2 is D*(x) at the optimum; C(G) = V(D*, G) puts D* = 1/2 into both log terms.")
+    if abs(got) < 1e-3:
+        return _verdict(False, "0 is the JSD at the optimum; C(G) = -log 4 + 2 JSD(p_data || p_g).")
+    return _verdict(False, "put p_g = p_data into D* (it becomes 1/2 everywhere), then into V(D, G).")
+
+
+@_checked
+def check_generator_loss(g_loss: Callable[[Tensor], Tensor]) -> bool:
+    """01: your non-saturating generator loss ``g_loss(d_fake)``, where ``d_fake = D(G(z))`` are the
+    discriminator's probabilities on a batch of fakes; compared with :func:`adain_lesson.gan.generator_loss`."""
+    d = torch.rand(32, generator=_gen(2), dtype=torch.float64) * 0.9 + 0.05
+    got = _tensor(_call(g_loss, d.clone()))
+    if got.numel() != 1:
+        raise _Wrong(f"a loss is one number (average over the batch), got {got.numel()} values")
+    got = got.reshape(())
+    logits = torch.logit(d)
+    want = gan.generator_loss(logits, "non_saturating")
+    if _close(got, want):
+        return _verdict(True)
+    if _close(got, gan.generator_loss(logits, "saturating")):
+        return _verdict(False, "that is the saturating loss E log(1 - D(G(z))): its gradient vanishes while D "
+                               "rejects the fakes (D(G(z)) near 0). Make G maximise log D(G(z)) instead.")
+    if _close(got, -want):
+        return _verdict(False, "G minimises its loss: to maximise log D(G(z)), minimise -log D(G(z)).")
+    if _close(got, want * d.numel()):
+        return _verdict(False, "average over the batch (mean), do not sum.")
+    return _verdict(False, "the non-saturating loss is -E[log D(G(z))].")
+
+
+# ------------------------------------------------------------------------------------------------
+# 02: normalization layers
+# ------------------------------------------------------------------------------------------------
+
+
+@_checked
+def check_instance_norm(inorm: Callable[[Tensor], Tensor]) -> bool:
+    """02: your ``inorm(x)`` (instance normalization without affine parameters, Eqs. 4-6, eps = 1e-5) on a
+    random ``[N, C, H, W]`` batch; compared with :func:`adain_lesson.norms.instance_norm`."""
+    x = torch.randn(3, 4, 5, 6, generator=_gen(3)) * 2 + 1
+    got = _tensor(_call(inorm, x.clone()))
+    want = norms.instance_norm(x).double()
+    _same_shape(got, want, ": normalization keeps the shape")
+    if _close(got, want, rtol=1e-3, atol=1e-4):
+        return _verdict(True)
+    if _close(got, norms.batch_norm(x).double(), rtol=1e-3, atol=1e-4):
+        return _verdict(False, "that is batch norm: its statistics run over the batch too. IN takes them per "
+                               "sample and channel, over H and W only (dim=(2, 3)).")
+    unbiased = (x - x.mean(dim=(2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(2, 3), keepdim=True) + 1e-5)
+    if _close(got, unbiased.double(), rtol=1e-3, atol=1e-4):
+        return _verdict(False, "Eq. 6 divides the variance by H*W (torch: unbiased=False).")
+    return _verdict(False, "subtract each channel's mean over H and W, and divide by sqrt(variance + eps).")
+
+
+def _adain_biased(x: Tensor, y: Tensor) -> Tensor:
+    """AdaIN with Eq. 6's variance over H*W (the package follows the reference code: H*W - 1)."""
+    y_mean = y.mean(dim=(2, 3), keepdim=True)
+    y_std = torch.sqrt(y.var(dim=(2, 3), keepdim=True, unbiased=False) + norms.EPS)
+    return norms.instance_norm(x) * y_std + y_mean
+
+
+_VARIANCE_NOTE = ("Yours divides the variance by H*W (Eqs. 5-6); the package, like the reference code, uses "
+                  "torch.var's default H*W - 1. On large feature maps the two agree closely.")
+
+
+@_checked
+def check_adain(adain: Callable[[Tensor, Tensor], Tensor]) -> bool:
+    """02: your ``adain(x, y)`` (Eq. 8: content features x take the channel mean and std of style features y)
+    on random maps of different sizes; compared with :func:`adain_lesson.norms.adaptive_instance_norm`."""
+    g = _gen(4)
+    x = torch.randn(2, 4, 6, 5, generator=g) * 3 - 1
+    y = torch.randn(2, 4, 7, 4, generator=g) * 0.5 + 2
+    got = _tensor(_call(adain, x.clone(), y.clone()))
+    want = norms.adaptive_instance_norm(x, y).double()
+    _same_shape(got, want, ": AdaIN's output has the content's shape")
+    if _close(got, want, rtol=1e-3, atol=1e-4):
+        return _verdict(True)
+    if _close(got, _adain_biased(x, y).double(), rtol=1e-3, atol=1e-4):
+        return _verdict(True, note=_VARIANCE_NOTE)
+    if _close(got, norms.instance_norm(x).double(), rtol=1e-3, atol=1e-3):
+        return _verdict(False, "you normalized x; now scale by sigma(y) and shift by mu(y).")
+    return _verdict(False, "sigma(y) * (x - mu(x)) / sigma(x) + mu(y), with mu and sigma per sample and channel "
+                           "over H and W; x is the content, y the style.")
+
+
+@_checked
+def check_cin_parameters(answer: int, num_features: int, num_styles: int = 32) -> bool:
+    """02: how many learnable parameters one conditional instance normalization layer (Eq. 7) holds for
+    ``num_features`` channels and ``num_styles`` styles; counted on
+    :class:`adain_lesson.norms.ConditionalInstanceNorm2d`."""
+    got = _number(answer)
+    want = sum(p.numel() for p in norms.ConditionalInstanceNorm2d(num_features, num_styles).parameters())
+    if got == want:
+        return _verdict(True, note=f"2 x {num_features} x {num_styles} = {want}: a gamma and a beta per channel, "
+                                   "for every style. AdaIN (Eq. 8) has none: it computes them from the style image.")
+    if got == want // 2:
+        return _verdict(False, "each style has two vectors, gamma^s and beta^s.")
+    if got == 2 * num_features:
+        return _verdict(False, "that is one style's pair; every style has its own.")
+    if got == 2 * num_styles:
+        return _verdict(False, "gamma^s and beta^s are vectors with one entry per channel.")
+    return _verdict(False, "count the entries of gamma^s and beta^s (one per channel), for each of the styles.")
+
+
+# ------------------------------------------------------------------------------------------------
+# 03: Gatys et al.
+# ------------------------------------------------------------------------------------------------
+
+
+@_checked
+def check_gram_matrix(gram: Callable[[Tensor], Tensor], normalize: bool = False) -> bool:
+    """03: your ``gram(features)`` for ``[N, C, H, W]`` features, ``[N, C, C]`` (Gatys et al. Eq. 3; divided by
+    C*H*W with ``normalize=True``); compared with :func:`adain_lesson.losses.gram_matrix`."""
+    f = torch.randn(2, 3, 4, 5, generator=_gen(5))
+    got = _tensor(_call(gram, f.clone()))
+    want = losses.gram_matrix(f, normalize=normalize).double()
+    if got.shape == (2, 20, 20):
+        raise _Wrong("that compares positions (F^T F). Flatten each map to F of shape [C, H*W] and take F F^T: "
+                     "channels against channels.")
+    _same_shape(got, want, ": one C x C matrix per image")
+    if _close(got, want):
+        return _verdict(True)
+    if _close(got, losses.gram_matrix(f, normalize=not normalize).double()):
+        return _verdict(False, "divide by C*H*W." if normalize else "this check wants the plain sum, not / (C*H*W).")
+    return _verdict(False, "G_ij = sum_k F_ik F_jk: the inner product of channels i and j over all positions.")
+
+
+@_checked
+def check_mean_std_loss(style_loss: Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor]) -> bool:
+    """03: your ``style_loss(features, targets)`` (AdaIN's Eq. 13; two lists of maps, one per layer, each term a
+    mean squared error, summed over layers); compared with :func:`adain_lesson.losses.mean_std_loss`."""
+    g = _gen(6)
+    feats = [torch.randn(2, c, s, s, generator=g) for c, s in ((3, 8), (5, 4))]
+    targets = [torch.randn(2, c, s, s, generator=g) * 2 + 1 for c, s in ((3, 8), (5, 4))]
+    got = _tensor(_call(style_loss, [f.clone() for f in feats], [t.clone() for t in targets]))
+    if got.numel() != 1:
+        raise _Wrong(f"a loss is one number, got {got.numel()} values")
+    got = got.reshape(())
+    want = losses.mean_std_loss(feats, targets).double()
+    if _close(got, want, rtol=1e-3):
+        return _verdict(True)
+
+    def part(which: int) -> Tensor:
+        return sum(((norms.calc_mean_std(f)[which] - norms.calc_mean_std(t)[which]) ** 2).mean()
+                   for f, t in zip(feats, targets)).double()
+
+    def biased(f: Tensor) -> tuple[Tensor, Tensor]:
+        return f.mean(dim=(2, 3)), torch.sqrt(f.var(dim=(2, 3), unbiased=False) + norms.EPS)
+
+    loose = sum(((biased(f)[0] - biased(t)[0]) ** 2).mean() + ((biased(f)[1] - biased(t)[1]) ** 2).mean()
+                for f, t in zip(feats, targets)).double()
+    if _close(got, loose, rtol=1e-3):
+        return _verdict(True, note=_VARIANCE_NOTE)
+    if _close(got, part(0), rtol=1e-3):
+        return _verdict(False, "add the standard deviations' term: Eq. 13 matches sigma as well as mu.")
+    if _close(got, part(1), rtol=1e-3):
+        return _verdict(False, "add the means' term: Eq. 13 matches mu as well as sigma.")
+    if _close(got, want / len(feats), rtol=1e-3):
+        return _verdict(False, "sum the layers' terms (the PyTorch port does not average them).")
+    return _verdict(False, "for each layer: MSE(mu(f), mu(t)) + MSE(sigma(f), sigma(t)); then sum over layers.")
+
+
+# ------------------------------------------------------------------------------------------------
+# 04: the AdaIN model
+# ------------------------------------------------------------------------------------------------
+
+
+@_checked
+def check_calc_mean_std(calc_mean_std: Callable[[Tensor], tuple[Tensor, Tensor]]) -> bool:
+    """04: your ``calc_mean_std(feat)`` as in the tutorial code: per-sample, per-channel mean and std, each
+    ``[N, C, 1, 1]``, variance unbiased plus eps = 1e-5; compared with :func:`adain_lesson.norms.calc_mean_std`."""
+    feat = torch.randn(2, 3, 5, 6, generator=_gen(7)) * 3 + 1
+    out = _call(calc_mean_std, feat.clone())
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise _Wrong("return two tensors: (mean, std)")
+    mean, std = (_tensor(t, "each result") for t in out)
+    want_mean, want_std = (t.double() for t in norms.calc_mean_std(feat))
+    if mean.numel() == want_mean.numel() and mean.shape != want_mean.shape:
+        raise _Wrong(f"shape {tuple(mean.shape)}: view them as [N, C, 1, 1] so they broadcast (.expand) against "
+                     "the [N, C, H, W] features")
+    _same_shape(mean, want_mean)
+    _same_shape(std, want_std)
+    if _close(mean, want_mean, rtol=1e-4, atol=1e-5) and _close(std, want_std, rtol=1e-4, atol=1e-5):
+        return _verdict(True)
+    if not _close(mean, want_mean, rtol=1e-4, atol=1e-5):
+        return _verdict(False, "the mean is over H*W for each sample and channel: feat.view(N, C, -1).mean(dim=2).")
+    if _close(std, (feat.view(2, 3, -1).var(dim=2, unbiased=False) + 1e-5).sqrt().view(2, 3, 1, 1).double()):
+        return _verdict(False, "the tutorial uses torch.var's default, unbiased (divide by H*W - 1).")
+    return _verdict(False, "std = sqrt(var + eps), with the variance over H*W per sample and channel.")
+
+
+#: The choices of :func:`check_alpha_zero`.
+ALPHA_ZERO_CHOICES = MappingProxyType({
+    "a": "the content image c itself, pixel for pixel",
+    "b": "the decoder applied to the content's own features: g(f(c))",
+    "c": "the style image s",
+    "d": "the fully stylized image g(AdaIN(f(c), f(s)))",
+})
+
+
+@_checked
+def check_alpha_zero(answer: str) -> bool:
+    """04: what ``alpha = 0`` in Eq. 14 gives: a letter of :data:`ALPHA_ZERO_CHOICES` or a short sentence.
+    The right choice is computed: :func:`adain_lesson.model.mix_features` at alpha = 0 hands the decoder
+    exactly f(c)."""
+    picked = _choice(answer, dict(ALPHA_ZERO_CHOICES), ("decod", "content"))
+    g = _gen(8)
+    f_c, f_s = torch.rand(1, 512, 4, 4, generator=g), torch.rand(1, 512, 5, 5, generator=g) * 2
+    t0 = mix_features(f_c, [StyleStats(*norms.calc_mean_std(f_s))], (32, 32), alpha=0.0)
+    t1 = mix_features(f_c, [StyleStats(*norms.calc_mean_std(f_s))], (32, 32), alpha=1.0)
+    right = "b" if torch.equal(t0, f_c) else "d" if torch.equal(t0, t1) else None
+    if picked in (right, "keywords"):
+        return _verdict(True, note="t = f(c), so the output is the decoder's reconstruction of the content: close to "
+                                   "c, but not c itself (the decoder only approximately inverts the encoder).")
+    if picked == "a":
+        return _verdict(False, "nearly: at alpha = 0 the decoder gets f(c), and the decoder is not an exact inverse "
+                               "of the encoder.")
+    if picked == "d":
+        return _verdict(False, "that is alpha = 1. Write out Eq. 14 with alpha = 0.")
+    return _verdict(False, "write out Eq. 14, T(c, s, alpha) = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s))), "
+                           "with alpha = 0.")
+
+
+@_checked
+def check_relu4_1_shape(answer: Sequence[int], input_shape: Sequence[int] = (1, 3, 256, 256)) -> bool:
+    """04: the shape ``(N, C, H, W)`` of the encoder's relu4_1 output for an input of ``input_shape``; computed
+    by running :class:`adain_lesson.vgg.Encoder` on a shape-only ("meta") tensor."""
+    _answer(answer)
+    try:
+        got = tuple(int(v) for v in answer)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise _Wrong("give the shape as a tuple of four numbers (N, C, H, W)") from None
+    with torch.device("meta"):
+        encoder = vgg.Encoder(vgg.make_vgg())
+        want = tuple(encoder(torch.empty(*input_shape)).shape)
+    if got == want:
+        return _verdict(True, note=f"{want}: 512 channels at 1/8 of the input's height and width.")
+    if len(got) != 4:
+        return _verdict(False, "four numbers: batch, channels, height, width.")
+    if got[1] != want[1]:
+        return _verdict(False, "count the channels of the last convolution before relu4_1 (block 4 of VGG-19).")
+    return _verdict(False, "each max-pooling halves height and width; count the poolings before relu4_1.")
+
+
+# ------------------------------------------------------------------------------------------------
+# 05: training
+# ------------------------------------------------------------------------------------------------
+
+#: The paper's reason (Section 6.2), quoted by :func:`check_content_target`.
+PAPER_CONTENT_TARGET = ("We use the AdaIN output t as the content target, instead of the commonly used feature "
+                        "responses of the content image. We find this leads to slightly faster convergence and "
+                        "also aligns with our goal of inverting the AdaIN output t.")
+
+#: The choices of :func:`check_content_target`.
+CONTENT_TARGET_CHOICES = MappingProxyType({
+    "a": "f(c) is not available while training",
+    "b": "the decoder's job is to invert t, and the authors found it converges slightly faster",
+    "c": "t is cheaper to compute than f(c)",
+    "d": "t carries the style's statistics, so the content loss alone would teach the style",
+})
+
+
+@_checked
+def check_content_target(answer: str) -> bool:
+    """05: why Eq. 12's content target is t, not f(c): a letter of :data:`CONTENT_TARGET_CHOICES`, or a sentence
+    that names inverting t. The paper's own sentence is :data:`PAPER_CONTENT_TARGET`."""
+    picked = _choice(answer, dict(CONTENT_TARGET_CHOICES), ("invert",))
+    if picked in ("b", "keywords"):
+        return _verdict(True, note=f'The paper (Section 6.2): "{PAPER_CONTENT_TARGET}"')
+    hints = {"a": "f(c) is computed anyway: t is made from it.", "c": "t is computed from f(c), so it costs more.",
+             "d": "the style is taught by the style loss (Eq. 13); the content loss compares features, not statistics."}
+    return _verdict(False, hints.get(picked or "", "what is the decoder trained to do with t?"))
+
+
+@_checked
+def check_learning_rate(answer: float, iteration: int) -> bool:
+    """05: the learning rate at ``iteration`` (counted from 0) with the training defaults (lr = 1e-4,
+    lr_decay = 5e-5); computed by :func:`adain_lesson.train.learning_rate`."""
+    got = _number(answer)
+    config = train.TrainConfig()
+    want = train.learning_rate(config, iteration)
+
+    def near(v: float) -> bool:
+        return math.isclose(got, v, rel_tol=1e-6)
+
+    if near(want):
+        return _verdict(True)
+    if near(config.lr) and iteration > 0:
+        return _verdict(False, "the rate decays with the iteration: see lr_decay.")
+    if near(config.lr * math.exp(-config.lr_decay * iteration)) or near(config.lr * (1 - config.lr_decay) ** iteration):
+        return _verdict(False, "the decay is inverse-time, not exponential: lr / (1 + lr_decay * t).")
+    if iteration > 0 and (near(train.learning_rate(config, iteration - 1)) or near(train.learning_rate(config,
+                                                                                                       iteration + 1))):
+        return _verdict(False, "off by one iteration: t counts from 0.")
+    return _verdict(False, "the schedule (from the reference code) is lr / (1 + lr_decay * t).")
+
+
+# ------------------------------------------------------------------------------------------------
+# 06: runtime controls
+# ------------------------------------------------------------------------------------------------
+
+
+@_checked
+def check_style_weights(weights: Sequence[float]) -> bool:
+    """06: interpolation weights for Eq. 15 (one per style): non-negative and summing to 1, which is what
+    :func:`adain_lesson.model.normalize_weights` makes of them."""
+    _answer(weights)
+    w = _tensor(weights, "the weights").reshape(-1)
+    if w.numel() < 2:
+        return _verdict(False, "give one weight per style, for at least two styles.")
+    if bool((w < 0).any()) or not bool(torch.isfinite(w).all()):
+        return _verdict(False, "weights must be finite and non-negative (a convex combination).")
+    if float(w.sum()) == 0:
+        return _verdict(False, "at least one weight must be positive.")
+    want = torch.tensor(normalize_weights(w.tolist(), w.numel()), dtype=torch.float64)
+    if _close(w, want, rtol=1e-6, atol=1e-9):
+        return _verdict(True)
+    return _verdict(False, f"they sum to {float(w.sum()):.4g}; Eq. 15 needs a sum of 1 (divide each by the sum).")
+
+
+@_checked
+def check_bilinear_weights(answer: Tensor | Callable[[int], Tensor], n: int = 5) -> bool:
+    """06: the ``[n, n, 4]`` weights of Fig. 8's grid (corners top-left, top-right, bottom-left, bottom-right),
+    as a tensor or a function of ``n``; compared with :func:`adain_lesson.figures.bilinear_weights`."""
+    _answer(answer)
+    got = _tensor(_call(answer, n) if callable(answer) else answer)
+    want = bilinear_weights(n)
+    _same_shape(got, want, ": an n x n grid, four weights per cell")
+    if _close(got, want):
+        return _verdict(True)
+    if not _close(got.sum(dim=-1), torch.ones(n, n, dtype=torch.float64)):
+        return _verdict(False, "each cell's four weights must sum to 1 (Eq. 15).")
+    if _close(got, want.transpose(0, 1)):
+        return _verdict(False, "rows and columns are swapped: rows go with y (top to bottom), columns with x.")
+    return _verdict(False, "each corner must be its style alone; in between, the product of the two linear "
+                           "weights, e.g. top-left = (1 - x)(1 - y) with x = j/(n-1), y = i/(n-1).")
+
+
+@_checked
+def check_masked_adain(masked: Callable[[Tensor, Sequence[Tensor], Tensor], Tensor]) -> bool:
+    """06: your ``masked(f_c, [f_s1, f_s2], mask)``: AdaIN with style 1 where the ``[h, w]`` 0/1 mask is 1 and
+    style 2 elsewhere, the content statistics taken over each region's positions only (Fig. 10); compared with
+    :func:`adain_lesson.model.masked_adain`."""
+    g = _gen(9)
+    f_c = torch.randn(1, 4, 6, 8, generator=g) * 2
+    f_s = [torch.randn(1, 4, 5, 5, generator=g) + 3, torch.randn(1, 4, 5, 5, generator=g) * 0.3 - 2]
+    mask = torch.zeros(6, 8)
+    mask[:, :3] = 1.0
+    got = _tensor(_call(masked, f_c.clone(), [s.clone() for s in f_s], mask.clone()))
+    stats = [StyleStats(*norms.calc_mean_std(s)) for s in f_s]
+    want = masked_adain(f_c, stats, torch.stack([mask, 1 - mask])[None], [1.0, 1.0]).double()
+    _same_shape(got, want, ": the result has the content features' shape")
+    if _close(got, want, rtol=1e-3, atol=1e-4):
+        return _verdict(True)
+    m = mask.bool()
+    ok_biased = True
+    for region, s in ((m, f_s[0]), (~m, f_s[1])):
+        x = f_c[..., region]  # [1, C, P]
+        xm, xs = x.mean(-1, keepdim=True), torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + norms.EPS)
+        sm = s.mean(dim=(2, 3)).unsqueeze(-1)
+        ss = torch.sqrt(s.var(dim=(2, 3), unbiased=False) + norms.EPS).unsqueeze(-1)
+        ok_biased &= _close(got[..., region], ((x - xm) / xs * ss + sm).double(), rtol=1e-3, atol=1e-4)
+    if ok_biased:
+        return _verdict(True, note=_VARIANCE_NOTE)
+    whole = norms.adaptive_instance_norm(f_c, f_s[0]) * mask + norms.adaptive_instance_norm(f_c, f_s[1]) * (1 - mask)
+    if _close(got, whole.double(), rtol=1e-3, atol=1e-4):
+        return _verdict(False, "you used the whole map's content statistics: take mu(x) and sigma(x) over each "
+                               "region's positions only (as the reference code does).")
+    swapped = masked_adain(f_c, stats[::-1], torch.stack([mask, 1 - mask])[None], [1.0, 1.0]).double()
+    if _close(got, swapped, rtol=1e-3, atol=1e-4):
+        return _verdict(False, "the styles are swapped: style 1 goes where the mask is 1.")
+    return _verdict(False, "for each region: select its positions, normalize them with their own mean and std, "
+                           "apply that region's style statistics, and put them back in place.")
+
+
+# ------------------------------------------------------------------------------------------------
+# 07: ablations
+# ------------------------------------------------------------------------------------------------
+
+_VARIANTS = {  # canonical name (the paper's) -> spellings accepted, compared without case, spaces or punctuation
+    "Enc-AdaIN-Dec": ("encadaindec", "encadain", "adain"),
+    "Enc-Concat-Dec": ("encconcatdec", "encconcat", "concat", "concatenation"),
+    "Enc-AdaIN-BNDec": ("encadainbndec", "encadainbn", "bndec", "bn", "batchnorm", "batch"),
+    "Enc-AdaIN-INDec": ("encadainindec", "encadainin", "indec", "in", "instancenorm", "instance"),
+}
+
+_PAPER_72 = ("This is also consistent with Fig. 6, where Enc-Concat-Dec can reach low style loss but fail to "
+             "decrease the content loss. Models with BN/IN layers also obtain qualitatively worse results and "
+             "consistently higher losses. The results with IN layers are especially poor.")
+
+#: The questions of :func:`check_ablation`: key -> (question, the paper's answer). The paper (Section 7.2, on
+#: Figs. 5-6) states these in words; its curves are not reproduced here (notebook 07 trains short runs).
+ABLATION_QUESTIONS = MappingProxyType({
+    "highest_content_loss": ("Which variant fails to decrease the content loss?", "Enc-Concat-Dec"),
+    "low_style_high_content": ("Which variant reaches a low style loss but keeps a high content loss, because "
+                               "the style image's own contours leak into the output?", "Enc-Concat-Dec"),
+    "worst_normalized_decoder": ("Of the two decoders with normalization layers, which is worse?",
+                                 "Enc-AdaIN-INDec"),
+})
+
+
+def _variant(answer: str) -> str | None:
+    key = re.sub(r"[^a-z]", "", answer.lower())
+    return next((name for name, spellings in _VARIANTS.items() if key in spellings), None)
+
+
+@_checked
+def check_ablation(question: str, answer: str) -> bool:
+    """07: answer one of :data:`ABLATION_QUESTIONS` (by key) with a variant's name (``"Enc-Concat-Dec"``,
+    ``"concat"``, ``"IN"``, ...). The paper's Section 7.2 is quoted in the verdict."""
+    if question not in ABLATION_QUESTIONS:
+        raise _Wrong(f"unknown question {question!r}: use one of {', '.join(ABLATION_QUESTIONS)}")
+    _answer(answer)
+    if not isinstance(answer, str):
+        raise _Wrong(f"name a variant: {', '.join(_VARIANTS)}")
+    picked = _variant(answer)
+    if picked is None:
+        raise _Wrong(f"{answer!r} is not one of the variants: {', '.join(_VARIANTS)}")
+    want = ABLATION_QUESTIONS[question][1]
+    if picked == want:
+        return _verdict(True, note=f'The paper (Section 7.2): "{_PAPER_72}"')
+    if picked == "Enc-AdaIN-Dec":
+        return _verdict(False, "Enc-AdaIN-Dec is the paper's own model, the best of the four in Fig. 6.")
+    if want == "Enc-Concat-Dec":
+        return _verdict(False, "which decoder sees the style image's features as a map, with its spatial layout?")
+    return _verdict(False, "which normalization resets every sample's channel statistics to one learned style?")
+
+
+# ------------------------------------------------------------------------------------------------
+# 08: the playground
+# ------------------------------------------------------------------------------------------------
+
+_DIRECTIONS = {"up": 1, "increases": 1, "increase": 1, "higher": 1, "grows": 1, "rises": 1,
+               "down": -1, "decreases": -1, "decrease": -1, "lower": -1, "falls": -1, "shrinks": -1}
+
+
+@_checked
+def check_alpha_effect(content_distance: str, style_distance: str) -> bool:
+    """08: predict what raising alpha from 0 to 1 (Eq. 14) does to the decoder's input t: its distance from the
+    content features f(c), and the distance of its channel statistics from the style's (``"up"`` or ``"down"``
+    each). The directions are computed with :func:`adain_lesson.model.mix_features` on random features."""
+    _answer(content_distance)
+    _answer(style_distance)
+    said = []
+    for word in (content_distance, style_distance):
+        if not isinstance(word, str) or word.strip().lower() not in _DIRECTIONS:
+            raise _Wrong('answer each with "up" or "down"')
+        said.append(_DIRECTIONS[word.strip().lower()])
+    g = _gen(10)
+    f_c, f_s = torch.randn(1, 8, 6, 6, generator=g), torch.randn(1, 8, 6, 6, generator=g) * 3 + 2
+    s_mean, s_std = norms.calc_mean_std(f_s)
+    stats = [StyleStats(s_mean, s_std)]
+
+    def distances(alpha: float) -> tuple[float, float]:
+        t = mix_features(f_c, stats, (48, 48), alpha=alpha)
+        t_mean, t_std = norms.calc_mean_std(t)
+        return float((t - f_c).norm()), float((t_mean - s_mean).norm() + (t_std - s_std).norm())
+
+    (c0, s0), (c1, s1) = distances(0.0), distances(1.0)
+    truth = [1 if c1 > c0 else -1, 1 if s1 > s0 else -1]
+    if said == truth:
+        return _verdict(True, note="More alpha moves t away from f(c) and its statistics onto the style's: more "
+                                   "style, less content (Fig. 7).")
+    wrong = "the content distance" if said[0] != truth[0] else "the style distance"
+    return _verdict(False, f"think again about {wrong}: at alpha = 0, t = f(c); at alpha = 1, t = AdaIN(f(c), f(s)), "
+                           "whose channel statistics are the style's.")
+
+
+#: Each notebook's checks (the notebook owners call them; ``tests/test_exercises.py`` feeds each one right,
+#: wrong and unanswered inputs).
+CHECKS = MappingProxyType({
+    "01": ("check_d_star", "check_optimal_value", "check_generator_loss"),
+    "02": ("check_instance_norm", "check_adain", "check_cin_parameters"),
+    "03": ("check_gram_matrix", "check_mean_std_loss"),
+    "04": ("check_calc_mean_std", "check_alpha_zero", "check_relu4_1_shape"),
+    "05": ("check_content_target", "check_learning_rate"),
+    "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain"),
+    "07": ("check_ablation",),
+    "08": ("check_alpha_effect",),
+})

@@ -1,0 +1,404 @@
+"""The playground's engine: AdaIN's runtime controls (Section 7.3 of the paper) as plain computation,
+with no ipywidgets in it. :mod:`adain_lesson.widgets` is the UI built on it.
+
+Every setting maps onto one idea of the paper:
+
+- alpha is the content-style trade-off ``T = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s)))`` (Eq. 14, Fig. 7);
+- up to four styles with weights interpolate ``T = g(sum_k w_k AdaIN(f(c), f(s_k)))`` (Eq. 15, Fig. 8);
+- preserve colour colour-matches each style image to the content before encoding (Fig. 9);
+- a mask (a split, an ellipse, or an uploaded image) gives each region its own style (Fig. 10).
+
+:class:`Settings` is a plain, frozen description of what to render; :class:`PlaygroundEngine` holds the
+image sources, uploads and caches, and :meth:`PlaygroundEngine.render` is made of
+:mod:`adain_lesson.model`'s functions and equal to :meth:`~adain_lesson.model.StyleTransfer.stylize`.
+:func:`parse_upload` reads either ipywidgets format; :class:`Debouncer` coalesces a burst of requests.
+
+Style statistics ``mu(f(s)), sigma(f(s))`` (:meth:`StyleTransfer.encode_style`) and the content features
+``f(c)`` are cached, so moving alpha, a weight or the mask runs the decoder only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import hub, images
+from .errors import UserError
+from .model import StyleStats, StyleTransfer, mix_features, normalize_weights
+
+__all__ = [
+    "MAX_STYLES",
+    "MASK_SPLITS",
+    "NO_MASK",
+    "NO_STYLE",
+    "SIZES",
+    "Debouncer",
+    "PlaygroundEngine",
+    "Render",
+    "Settings",
+    "default_size",
+    "parse_upload",
+    "png_bytes",
+]
+
+#: The most styles the playground mixes (Eq. 15; Fig. 8 uses four).
+MAX_STYLES = 4
+#: The output sizes offered (shorter side, pixels).
+SIZES = (64, 128, 256, 384, 512, 768, 1024)
+#: Built-in two-region masks: label -> :func:`adain_lesson.images.split_mask` kind (region 1 first).
+MASK_SPLITS = {"left | right": "left", "top | bottom": "top", "ellipse | outside": "ellipse"}
+#: The mask setting that means "no mask".
+NO_MASK = "none"
+#: The style-slot value that means "this slot is unused".
+NO_STYLE = ""
+
+_PAPER_DEFAULTS = {"content": "chicago.jpg", "style": "asheville.jpg"}
+_SAMPLE_DEFAULTS = {"content": "grace_hopper", "style": "mosaic"}
+
+
+def default_size(device: torch.device | str) -> int:
+    """The default output size: 512 px on a GPU (the paper's setting), 256 px on a CPU, to stay interactive."""
+    return 512 if torch.device(device).type in ("cuda", "mps") else 256
+
+
+def png_bytes(img: Tensor, compress_level: int = 1) -> bytes:
+    """``[3, H, W]`` in [0, 1] as PNG bytes (fast compression: this is for display, not for archiving)."""
+    buf = io.BytesIO()
+    images.to_pil(img).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def parse_upload(value: Any) -> list[tuple[str, bytes]]:
+    """The ``(file name, bytes)`` of every file in a ``FileUpload.value``, in either ipywidgets format.
+
+    - ipywidgets 7.x: a dict ``{name: {"metadata": {...}, "content": bytes}}``;
+    - ipywidgets 8.x: a tuple of dicts ``{"name": ..., "type": ..., "size": ..., "content": memoryview}``.
+
+    An empty value gives ``[]``. Anything else raises :class:`UserError`.
+    """
+    if not value:
+        return []
+    files: list[tuple[str, bytes]] = []
+    if isinstance(value, Mapping):  # 7.x
+        for name, entry in value.items():
+            content = entry.get("content") if isinstance(entry, Mapping) else entry
+            if content is None:
+                raise UserError(f"the upload of {name!r} carries no content: upload the file again")
+            files.append((str(name), bytes(content)))
+    elif isinstance(value, (list, tuple)):  # 8.x
+        for i, entry in enumerate(value):
+            if not isinstance(entry, Mapping) or entry.get("content") is None:
+                raise UserError("an uploaded file carries no content: upload the file again")
+            name = entry.get("name") or entry.get("metadata", {}).get("name") or f"upload{i + 1}"
+            files.append((str(name), bytes(entry["content"])))
+    else:
+        raise UserError(f"unrecognised upload value of type {type(value).__name__}: upload the file again")
+    return files
+
+
+class _LRU:
+    """A small least-recently-used cache (a dict that forgets its oldest entries)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        if key in self._data:
+            self._data.move_to_end(key)
+            return self._data[key]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+# --------------------------------------------------------------------------------------------------
+# Computation layer (no ipywidgets)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one render depends on. Sources are keys: ``sample:NAME`` (built-in),
+    ``paper:FILE`` (the paper's images, via :func:`adain_lesson.hub.fetch`) or ``upload:N:NAME``.
+
+    ``styles`` and ``weights`` have one entry per slot; an empty style key is an unused slot.
+    ``mask`` is ``"none"``, a split kind (``left``, ``top``, ``ellipse``) or a mask source key.
+    """
+
+    content: str = "sample:grace_hopper"
+    styles: tuple[str, ...] = ("sample:mosaic",)
+    weights: tuple[float, ...] = (1.0,)
+    alpha: float = 1.0
+    preserve_color: bool = False
+    mask: str = NO_MASK
+    softness: float = 0.0
+    size: int = 256
+
+
+@dataclass
+class Render:
+    """One result: ``image`` ``[3, H, W]`` on the CPU in [0, 1], how long the stylization took (ms),
+    how many style statistics were computed now and how many came from the cache, and notes to show."""
+
+    image: Tensor
+    ms: float
+    encoded: int
+    cached: int
+    settings: Settings
+    notes: list[str] = field(default_factory=list)
+    inputs: list[Tensor] = field(default_factory=list)
+    content_cached: bool = False
+
+
+class PlaygroundEngine:
+    """Image sources, uploads and caches around a :class:`StyleTransfer`; :meth:`render` does the work.
+
+    Loaded images are cached per (source, size), style statistics per (style, size) and, with colour
+    preservation, per content too (the style is colour-matched to the content before encoding, Fig. 9).
+    """
+
+    def __init__(
+        self,
+        model: StyleTransfer,
+        *,
+        paper_images: bool = False,
+        mirror: str | Path | None = None,
+        cache_size: int = 32,
+    ) -> None:
+        self.model = model
+        self.paper_images = paper_images
+        self.mirror = mirror
+        self._uploads: dict[str, bytes] = {}
+        self._upload_kind: dict[str, str] = {}
+        self._images = _LRU(cache_size)
+        self._stats = _LRU(4 * cache_size)
+        self._features = _LRU(4)
+        #: How many style statistics were computed (for tests and the status line).
+        self.encodings = 0
+
+    # -- sources ----------------------------------------------------------------------------------
+    def choices(self, kind: str) -> list[tuple[str, str]]:
+        """(label, key) pairs for ``kind`` = ``content``, ``style`` or ``mask`` (uploads last)."""
+        if kind not in ("content", "style", "mask"):
+            raise UserError(f"unknown source kind {kind!r}: use content, style or mask")
+        out: list[tuple[str, str]] = []
+        if kind == "content":
+            out += [(f"{n} (built-in)", f"sample:{n}") for n in images.SAMPLE_CONTENTS]
+        elif kind == "style":
+            out += [(f"{n} (built-in)", f"sample:{n}") for n in images.SAMPLE_STYLES]
+        if self.paper_images:
+            out += [(f"{Path(n).stem} (paper)", f"paper:{n}") for n in sorted(hub.manifest(kind))]
+        out += [(f"{key.split(':', 2)[2]} (uploaded)", key) for key, k in self._upload_kind.items() if k == kind]
+        return out
+
+    def default(self, kind: str) -> str:
+        """The source a fresh playground shows: the paper's Chicago and Asheville in full mode, else samples."""
+        if self.paper_images:
+            return f"paper:{_PAPER_DEFAULTS[kind]}"
+        return f"sample:{_SAMPLE_DEFAULTS[kind]}"
+
+    def add_upload(self, kind: str, name: str, data: bytes) -> str:
+        """Check an uploaded file (decoding it fully) and register it; returns its source key.
+
+        A broken, empty or too-small file raises :class:`UserError` and is not registered.
+        """
+        if kind not in ("content", "style", "mask"):
+            raise UserError(f"unknown upload kind {kind!r}: use content, style or mask")
+        data = bytes(data)
+        try:
+            if kind == "mask":
+                images.load_mask(data)
+            else:
+                images.load_image(data)
+        except UserError as exc:
+            raise UserError(f"upload {name!r}: {exc}") from None
+        key = f"upload:{len(self._uploads) + 1}:{name}"
+        self._uploads[key] = data
+        self._upload_kind[key] = kind
+        return key
+
+    def _source(self, key: str) -> Path | bytes | str:
+        if key.startswith("upload:") and key in self._uploads:
+            return self._uploads[key]
+        if key.startswith("paper:"):
+            return hub.fetch(key.removeprefix("paper:"), mirror=self.mirror, progress=False)
+        if key.startswith("sample:"):
+            return key
+        raise UserError(f"unknown image source {key!r}: choose one from the list or upload a file")
+
+    def image(self, key: str, size: int) -> Tensor:
+        """The image ``key`` with shorter side ``size``, ``[3, H, W]`` on the model's device (cached)."""
+        cached = self._images.get((key, size))
+        if cached is not None:
+            return cached
+        src = self._source(key)
+        if isinstance(src, str):
+            t = images.sample_image(src.removeprefix("sample:"), size)
+        else:
+            t = images.load_image(src, size)
+        t = t.to(self.model.device)
+        self._images.put((key, size), t)
+        return t
+
+    def mask(self, setting: str, softness: float, height: int, width: int) -> tuple[Tensor | None, list[str]]:
+        """The mask ``[H, W]`` in [0, 1] for ``setting`` at the content's size (``None`` for no mask),
+        and notes (none so far). A mask of about the content's shape is resized to it; one of another shape
+        raises :class:`UserError` (make the mask the content's shape), which the playground shows."""
+        if setting == NO_MASK:
+            return None, []
+        if setting in MASK_SPLITS.values():
+            return images.split_mask(setting, height, width, softness), []
+        src = self._source(setting)
+        if isinstance(src, str):
+            raise UserError(f"{setting} is an image, not a mask: choose a mask or upload one")
+        # another shape (aspect ratios more than 5% apart) raises UserError, shown as the message; no stretching
+        return images.load_mask(src, size=(height, width)), []
+
+    def content_features(self, key: str, size: int) -> tuple[Tensor, bool]:
+        """f(c), the relu4_1 features of content ``key`` at ``size`` (Eq. 9), and whether they were cached.
+
+        Caching them is what makes a change of alpha, a weight or the mask cost one decoder pass only.
+        """
+        ck = ("features", key, size)
+        feats = self._features.get(ck)
+        if feats is not None:
+            return feats, True
+        with torch.inference_mode():
+            feats = self.model.encode(self.image(key, size))
+        self._features.put(ck, feats)
+        return feats, False
+
+    def style_stats(self, key: str, size: int, content_key: str | None = None) -> tuple[StyleStats, bool]:
+        """mu(f(s)), sigma(f(s)) of style ``key`` at ``size``, and whether they were computed now.
+
+        With ``content_key`` the style is first colour-matched to that content (colour preservation, Fig. 9).
+        """
+        ck = (key, size, content_key)
+        stats = self._stats.get(ck)
+        if stats is not None:
+            return stats, False
+        from .color import match_color
+
+        style = self.image(key, size)
+        if content_key is not None:
+            style = match_color(style, self.image(content_key, size))
+        with torch.inference_mode():
+            stats = self.model.encode_style(style)
+        self.encodings += 1
+        self._stats.put(ck, stats)
+        return stats, True
+
+    # -- the work ---------------------------------------------------------------------------------
+    def render(self, s: Settings) -> Render:
+        """Stylize according to ``s`` (Eqs. 14 and 15, Figs. 9 and 10); raises :class:`UserError` on a mistake.
+
+        The result equals :meth:`StyleTransfer.stylize` with the same inputs (``tests/test_widgets.py``
+        checks it); the difference is that the content features and the style statistics come from caches.
+        """
+        t0 = time.perf_counter()
+        if s.size not in SIZES and not images.MIN_SIDE <= s.size <= 4096:
+            raise UserError(f"output size {s.size} is out of range: choose one of {SIZES}")
+        if not 0.0 <= s.alpha <= 1.0:
+            raise UserError(f"alpha must lie in [0, 1], got {s.alpha}")
+        content = self.image(s.content, s.size)
+        h, w = content.shape[-2:]
+        slots = [(k, float(wt)) for k, wt in zip(s.styles, s.weights) if k != NO_STYLE]
+        if not slots:
+            raise UserError("no style chosen: pick a style in slot 1 (or upload one)")
+        notes: list[str] = []
+        mask, mask_notes = self.mask(s.mask, s.softness, h, w)
+        notes += mask_notes
+        if mask is not None:
+            if len(slots) > 2:
+                notes.append(f"a two-region mask uses styles 1 and 2; {len(slots) - 2} more ignored")
+            slots = slots[:2]
+            if len(slots) == 1:
+                notes.append("one style with a mask: the second region keeps the content")
+            weights = None
+        else:
+            slots = [(k, wt) for k, wt in slots if wt > 0]
+            if not slots:
+                raise UserError("all style weights are zero: raise at least one weight slider")
+            weights = normalize_weights([wt for _, wt in slots], len(slots))
+        content_key = s.content if s.preserve_color else None
+        stats, fresh = [], 0
+        for key, _ in slots:
+            st, new = self.style_stats(key, s.size, content_key)
+            stats.append(st)
+            fresh += int(new)
+        f_c, content_cached = self.content_features(s.content, s.size)
+        with torch.inference_mode():
+            # Eqs. 14-15, or Fig. 10's regions: exactly what StyleTransfer.stylize does after encoding
+            t = mix_features(f_c, stats, (h, w), alpha=s.alpha, weights=weights, masks=mask)
+            out = self.model.decode(t, (h, w))
+            image = out[0].clamp(0, 1).float().cpu()  # the copy waits for the device: the time is honest
+        ms = (time.perf_counter() - t0) * 1000.0
+        inputs = [content.cpu()] + [self.image(k, s.size).cpu() for k, _ in slots]
+        if mask is not None:
+            inputs.append(mask.cpu().expand(3, -1, -1))
+        return Render(image, ms, fresh, len(stats) - fresh, s, notes, inputs, content_cached)
+
+
+class Debouncer:
+    """Coalesce a burst of requests into one call of ``fn``, ``wait`` seconds after the last request.
+
+    It schedules on the running asyncio event loop (the Jupyter kernel's, on which widget callbacks
+    run), so no thread is involved: while a render runs, new slider events wait in the queue, and once
+    they have been read they give one more render, not one per event. Without a running loop (plain
+    Python) or with ``wait <= 0`` the call happens at once.
+    """
+
+    def __init__(self, fn: Callable[[], Any], wait: float) -> None:
+        self.fn = fn
+        self.wait = wait
+        self._handle: asyncio.TimerHandle | None = None
+        #: Requests received and calls made, for tests and curious users.
+        self.requests = 0
+        self.calls = 0
+
+    @property
+    def pending(self) -> bool:
+        return self._handle is not None
+
+    def __call__(self) -> None:
+        self.requests += 1
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self.wait <= 0:
+            self._run()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._run()
+            return
+        self._handle = loop.call_later(self.wait, self._run)
+
+    def flush(self) -> None:
+        """Run a pending call now."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._run()
+
+    def _run(self) -> None:
+        self._handle = None
+        self.calls += 1
+        self.fn()

@@ -1,0 +1,176 @@
+"""Weights: random initialisation, strict loading of the released files, and the one encoder loader.
+
+- :func:`random_init_`: seeded Kaiming-normal weights for offline demonstrations, announced by
+  :data:`RANDOM_WEIGHTS_BANNER`;
+- :func:`load_weights_file` (``weights_only``, finite values) and :func:`load_strict` (exact keys and
+  shapes, one-line errors);
+- :func:`load_encoder`: the normalised VGG-19 up to a layer from ``"auto"`` (the released file, see
+  :mod:`adain_lesson.hub`), ``"random"``, a folder holding ``vgg_normalised.pth`` or that file. The AdaIN
+  model (:func:`adain_lesson.model.load_pretrained`), Gatys et al. (:func:`adain_lesson.gatys.gatys_encoder`)
+  and training all load their encoder through it.
+
+Errors name the parameter (``weights must be ...``); the CLI says which flag that is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from . import hub
+from .device import resolve_device
+from .errors import UserError
+from .vgg import LAYER_INDEX, Encoder, make_vgg
+
+__all__ = [
+    "NOTEBOOK_OFFLINE_FIX",
+    "RANDOM_WEIGHTS_BANNER",
+    "load_encoder",
+    "load_strict",
+    "load_weights_file",
+    "random_init_",
+]
+
+#: Shown wherever a model with random weights produces pictures.
+RANDOM_WEIGHTS_BANNER = (
+    "RANDOM WEIGHTS: this model has untrained, randomly initialised weights. Its outputs show the "
+    "mechanics only and are not meaningful stylizations. Use the pretrained weights for real results."
+)
+
+#: What a notebook that needs the released weights says when offline (with :func:`adain_lesson.errors.offline_hint`).
+NOTEBOOK_OFFLINE_FIX = "set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights"
+
+_VGG_FILE = hub.WEIGHT_FILES[0]
+
+
+def random_init_(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Kaiming-normal convolutions and zero biases, from ``seed``: random weights whose activations keep
+    their scale through the depth (PyTorch's default init shrinks them), for offline demonstrations."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.zero_()
+    return module
+
+
+def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Load a state dict with ``torch.load(weights_only=True)`` and check every tensor is finite."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles arbitrary code
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        if _holds_pickled_module(exc):
+            raise UserError(
+                f"{path} holds a pickled model (torch.save(model)), not a state_dict: save model.state_dict() "
+                "instead, or use the released file"
+            ) from None
+        raise UserError(f"cannot read weights file {path} ({type(exc).__name__}): download it again") from None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise UserError(f"{path} is not a state dict of tensors: use the released vgg_normalised.pth / decoder.pth")
+    for key, value in state.items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise UserError(f"weights file {path} contains NaN or infinite values (in {key}): download it again")
+    return state
+
+
+def _holds_pickled_module(exc: Exception) -> bool:
+    """Whether a ``weights_only`` load failed because the file pickles classes (a whole ``nn.Module``).
+
+    The weights-only unpickler refuses any global it does not allow and names it in its message
+    ("Unsupported global: GLOBAL torch.nn.modules.container.Sequential ..."); a damaged file fails
+    differently (an unexpected end of file, a bad zip, an invalid load key).
+    """
+    text = str(exc)
+    return "Unsupported global" in text or "torch.nn.modules" in text or "was not an allowed global" in text
+
+
+def _key_summary(keys: Sequence[str], shown: int = 3) -> str:
+    names = ", ".join(repr(k) for k in list(keys)[:shown])
+    return names + (", ..." if len(keys) > shown else "")
+
+
+def load_strict(module: nn.Module, state: dict[str, Tensor], path: str | os.PathLike,
+                released: str | None = None) -> None:
+    """Load ``state`` (read from the file ``path``) into ``module`` with strict keys and shapes; a mismatch is
+    one short :class:`UserError` line naming the file (and ``released``, the released file it should be)."""
+    path = Path(path)
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        examples = []
+        if missing:
+            examples.append(f"missing e.g. {_key_summary(missing)}")
+        if unexpected:
+            examples.append(f"unexpected e.g. {_key_summary(unexpected)}")
+        raise UserError(
+            f"{path.name} does not fit the expected layout: {len(missing)} missing and {len(unexpected)} unexpected "
+            f"keys ({'; '.join(examples)}); is it the right file? Use the released {released or path.name} "
+            "(or its exact layout)"
+        )
+    wrong = [k for k, v in expected.items() if tuple(state[k].shape) != tuple(v.shape)]
+    if wrong:
+        k = wrong[0]
+        raise UserError(
+            f"{path.name} does not fit the expected layout: {len(wrong)} tensors of another shape (e.g. {k!r} is "
+            f"{tuple(state[k].shape)}, expected {tuple(expected[k].shape)}); is it the right file?"
+        )
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # anything left: keep it to its first line
+        first = str(exc).strip().splitlines()[-1].strip()[:160]
+        raise UserError(f"{path.name} does not fit the expected layout ({first}): is it the right file?") from None
+
+
+
+def load_encoder(
+    weights: str | os.PathLike = "auto",
+    last_layer: str = "relu4_1",
+    device: str | torch.device | None = None,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    mirror: str | os.PathLike | None = None,
+    param: str = "weights",
+) -> Encoder:
+    """The normalised VGG-19 up to ``last_layer`` (frozen, eval mode) on ``device``.
+
+    ``weights``: ``"auto"`` (the released ``vgg_normalised.pth``, cached or downloaded, hash-checked),
+    ``"random"`` (:func:`random_init_` from ``seed`` on the whole VGG, then truncated: every ``last_layer``
+    sees the same weights), a folder holding ``vgg_normalised.pth``, or the path of that file. The
+    returned encoder has an attribute ``random_weights``. ``param`` is the caller's name for ``weights``
+    in error messages (training calls it ``encoder``).
+    """
+    if last_layer not in LAYER_INDEX:
+        raise UserError(f"unknown VGG layer {last_layer!r}: choose one of {', '.join(LAYER_INDEX)}")
+    device = resolve_device(device) if device is not None else None
+    vgg = make_vgg()
+    is_random = str(weights) == "random"
+    if is_random:
+        random_init_(vgg, seed)
+    else:
+        if str(weights) == "auto":
+            path = hub.fetch(_VGG_FILE, progress=progress, mirror=mirror)
+        else:
+            path = Path(weights).expanduser()
+            if path.is_dir():
+                path = path / _VGG_FILE
+            if not path.is_file():
+                raise UserError(f"{param} must be auto, random, a folder with {_VGG_FILE}, or that file; "
+                                f"{path} does not exist", param=param)
+        load_strict(vgg, load_weights_file(path), path, _VGG_FILE)
+    encoder = Encoder(vgg, last_layer)
+    if device is not None:
+        encoder = encoder.to(device)
+    encoder.random_weights = is_random
+    return encoder

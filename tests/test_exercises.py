@@ -1,0 +1,223 @@
+"""The exercise checks: every check is fed a right answer, wrong answers (each with the hint it must give) and
+the student copy's stub, and says so in one line without raising."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from adain_lesson import exercises as E
+from adain_lesson.figures import bilinear_weights
+from adain_lesson.norms import adaptive_instance_norm
+
+
+def _stub(*args):  # what a student copy's "your code here" function returns
+    ...
+
+
+def _mean_std(x: torch.Tensor, unbiased: bool = True):
+    return x.mean(dim=(2, 3), keepdim=True), torch.sqrt(x.var(dim=(2, 3), keepdim=True, unbiased=unbiased) + 1e-5)
+
+
+def _adain(x, y):
+    (mx, sx), (my, sy) = _mean_std(x), _mean_std(y)
+    return (x - mx) / sx * sy + my
+
+
+def _adain_eq6(x, y):  # the paper's Eq. 6 variance (over H*W): accepted with a note
+    (mx, sx), (my, sy) = _mean_std(x, False), _mean_std(y, False)
+    return (x - mx) / sx * sy + my
+
+
+def _style_loss(fs, ts, terms=("mean", "std"), per_layer=1.0):
+    total = 0.0
+    for f, t in zip(fs, ts):
+        (fm, fsd), (tm, tsd) = _mean_std(f), _mean_std(t)
+        total = total + ("mean" in terms) * F.mse_loss(fm, tm) + ("std" in terms) * F.mse_loss(fsd, tsd)
+    return total * per_layer
+
+
+def _calc_mean_std(feat, eps=1e-5, unbiased=True, keep=True):  # the tutorial's view/expand form
+    n, c = feat.shape[:2]
+    var = feat.view(n, c, -1).var(dim=2, unbiased=unbiased) + eps
+    shape = (n, c, 1, 1) if keep else (n, c)
+    return feat.view(n, c, -1).mean(dim=2).view(shape), var.sqrt().view(shape)
+
+
+def _masked(fc, fs, mask):  # AdaIN over each region's positions, as the reference code selects them
+    out, m = fc.clone(), mask.bool()
+    for region, s in ((m, fs[0]), (~m, fs[1])):
+        x = fc[..., region]
+        xm, xs = x.mean(-1, keepdim=True), x.std(-1, keepdim=True)
+        sm, ss = s.mean((2, 3)).unsqueeze(-1), s.std((2, 3)).unsqueeze(-1)
+        out[..., region] = (x - xm) / xs * ss + sm
+    return out
+
+
+# (check, right answers, [(wrong answer, words the hint must contain)], stub); answers are argument tuples
+CASES = {
+    "check_d_star": (
+        [(lambda pd, pg: pd / (pd + pg),)],
+        [((lambda pd, pg: pg / (pd + pg),), "1 - D*"), ((lambda pd, pg: pd / pg,), "sum"),
+         ((lambda pd, pg: pd,), "share of p_data"), ((lambda pd, pg: 1 / 0,), "ZeroDivisionError"),
+         ((0.5,), "function itself"), ((lambda pd, pg: pd[:3],), "shape")],
+        (_stub,),
+    ),
+    "check_optimal_value": (
+        [(-math.log(4),), (torch.tensor(-1.3863),)],
+        [((math.log(4),), "sign"), ((-math.log(2),), "two terms"), ((0.5,), "D*"), ((0.0,), "JSD"), ((-1.0,), "p_g"),
+         (("-log 4",), "a number")],
+        (...,),
+    ),
+    "check_generator_loss": (
+        [(lambda d: -torch.log(d).mean(),)],
+        [((lambda d: torch.log(1 - d).mean(),), "saturating"), ((lambda d: torch.log(d).mean(),), "minimises"),
+         ((lambda d: -torch.log(d).sum(),), "mean"), ((lambda d: -torch.log(d),), "one number"),
+         ((lambda d: (1 - d).mean(),), "-E[log D(G(z))]")],
+        (_stub,),
+    ),
+    "check_instance_norm": (
+        [(lambda x: F.instance_norm(x),), (lambda x: (x - _mean_std(x, False)[0]) / _mean_std(x, False)[1],)],
+        [((lambda x: F.batch_norm(x, None, None, training=True),), "batch norm"),
+         ((lambda x: (x - _mean_std(x)[0]) / _mean_std(x)[1],), "H*W"), ((lambda x: x - x.mean(),), "subtract"),
+         ((lambda x: x.mean(dim=(2, 3)),), "shape")],
+        (None,),
+    ),
+    "check_adain": (
+        [(_adain,), (adaptive_instance_norm,), (_adain_eq6,)],
+        [((lambda x, y: F.instance_norm(x),), "scale by sigma(y)"), ((lambda x, y: _adain(x, y * 2),), "content"),
+         ((lambda x, y: _adain(y, x),), "shape")],
+        (_stub,),
+    ),
+    "check_cin_parameters": (
+        [(2 * 64 * 32, 64), (2 * 128 * 10, 128, 10)],
+        [((64 * 32, 64), "two vectors"), ((128, 64), "one style's pair"), ((64, 64), "one entry per channel"),
+         ((7, 64), "count the entries")],
+        (..., 64),
+    ),
+    "check_gram_matrix": (
+        [(lambda f: f.flatten(2) @ f.flatten(2).transpose(1, 2),),
+         (lambda f: f.flatten(2) @ f.flatten(2).transpose(1, 2) / f[0].numel(), True)],
+        [((lambda f: f.flatten(2).transpose(1, 2) @ f.flatten(2),), "F^T F"),
+         ((lambda f: f.flatten(2) @ f.flatten(2).transpose(1, 2) / f[0].numel(),), "plain sum"),
+         ((lambda f: f.flatten(2) @ f.flatten(2).transpose(1, 2), True), "divide by C*H*W"),
+         ((lambda f: (f.flatten(2) @ f.flatten(2).transpose(1, 2)).abs() + 1,), "inner product")],
+        (_stub,),
+    ),
+    "check_mean_std_loss": (
+        [(_style_loss,)],
+        [((lambda fs, ts: _style_loss(fs, ts, ("mean",)),), "standard deviations"),
+         ((lambda fs, ts: _style_loss(fs, ts, ("std",)),), "means' term"),
+         ((lambda fs, ts: _style_loss(fs, ts, per_layer=0.5),), "sum the layers"),
+         ((lambda fs, ts: torch.tensor([1.0, 2.0]),), "one number"), ((lambda fs, ts: torch.tensor(3.0),), "MSE")],
+        (_stub,),
+    ),
+    "check_calc_mean_std": (
+        [(_calc_mean_std,), (lambda f: _calc_mean_std(f, eps=0.0),)],
+        [((lambda f: _calc_mean_std(f, keep=False),), "[N, C, 1, 1]"),
+         ((lambda f: _calc_mean_std(f, unbiased=False),), "unbiased"),
+         ((lambda f: (f.mean(dim=(0, 2, 3), keepdim=True).expand(2, 3, 1, 1), _calc_mean_std(f)[1]),), "mean"),
+         ((lambda f: (_calc_mean_std(f)[0], _calc_mean_std(f)[1] ** 2),), "sqrt"),
+         ((lambda f: _calc_mean_std(f)[0],), "two tensors")],
+        (_stub,),
+    ),
+    "check_alpha_zero": (
+        [("b",), ("B",), ("The decoder's reconstruction of the content features",)],
+        [(("a",), "not an exact inverse"), (("d",), "alpha = 1"), (("c",), "Eq. 14"), (("the style",), "Eq. 14"),
+         ((3,), "one letter")],
+        (...,),
+    ),
+    "check_relu4_1_shape": (
+        [((1, 512, 32, 32),), ([2, 512, 8, 12], (2, 3, 64, 96))],
+        [(((1, 512, 16, 16),), "poolings"), (((1, 256, 32, 32),), "channels"), (((512, 32, 32),), "four numbers"),
+         (("1x512",), "tuple of four")],
+        (None,),
+    ),
+    "check_content_target": (
+        [("b",), ("so that the decoder learns to invert t",)],
+        [(("a",), "computed anyway"), (("c",), "costs more"), (("d",), "style loss"), (("it is faster",), "trained")],
+        (...,),
+    ),
+    "check_learning_rate": (
+        [(1e-4 / (1 + 5e-5 * 1000), 1000), (1e-4, 0)],
+        [((1e-4, 1000), "decays"), ((1e-4 * math.exp(-5e-5 * 1000), 1000), "inverse-time"),
+         ((1e-4 / (1 + 5e-5 * 999), 1000), "off by one"), ((2e-4, 10), "lr / (1 + lr_decay * t)")],
+        (..., 1000),
+    ),
+    "check_style_weights": (
+        [([0.25, 0.75],), (torch.tensor([0.2, 0.3, 0.5]),)],
+        [(([1, 3],), "sum of 1"), (([1.5, -0.5],), "non-negative"), (([0.0, 0.0],), "positive"), (([1.0],), "two")],
+        (...,),
+    ),
+    "check_bilinear_weights": (
+        [(bilinear_weights(5),), (lambda n: bilinear_weights(n), 3)],
+        [((bilinear_weights(5).transpose(0, 1),), "swapped"), ((bilinear_weights(5) * 2,), "sum to 1"),
+         ((bilinear_weights(5).flip(-1),), "corner"), ((bilinear_weights(4),), "shape")],
+        (...,),
+    ),
+    "check_masked_adain": (
+        [(_masked,)],
+        [((lambda fc, fs, m: adaptive_instance_norm(fc, fs[0]) * m + adaptive_instance_norm(fc, fs[1]) * (1 - m),),
+          "whole map"),
+         ((lambda fc, fs, m: _masked(fc, fs[::-1], m),), "swapped"),
+         ((lambda fc, fs, m: adaptive_instance_norm(fc, fs[0]),), "each region")],
+        (_stub,),
+    ),
+    "check_ablation": (
+        [("highest_content_loss", "Enc-Concat-Dec"), ("low_style_high_content", "concat"),
+         ("worst_normalized_decoder", "Enc-AdaIN-INDec"), ("worst_normalized_decoder", "IN")],
+        [(("highest_content_loss", "Enc-AdaIN-Dec"), "paper's own model"),
+         (("highest_content_loss", "BN"), "spatial layout"), (("worst_normalized_decoder", "batch norm"), "resets"),
+         (("worst_normalized_decoder", "gatys"), "not one of the variants"), (("best", "IN"), "unknown question")],
+        ("highest_content_loss", ...),
+    ),
+    "check_alpha_effect": (
+        [("up", "down"), ("Increases", "decreases")],
+        [(("down", "down"), "content distance"), (("up", "up"), "style distance"), (("sideways", "down"), "up")],
+        (..., "down"),
+    ),
+}
+
+
+def test_every_check_is_tested_and_listed_by_notebook() -> None:
+    checks = {name for name in E.__all__ if name.startswith("check_")}
+    assert set(CASES) == checks
+    listed = [name for names in E.CHECKS.values() for name in names]
+    assert sorted(listed) == sorted(checks) and set(E.CHECKS) == {f"{i:02d}" for i in range(1, 9)}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_check_accepts_right_rejects_wrong_and_waits_for_stubs(name: str, capsys: pytest.CaptureFixture) -> None:
+    check = getattr(E, name)
+    rights, wrongs, stub = CASES[name]
+    for args in rights:
+        assert check(*args) is True, args
+        out = capsys.readouterr().out
+        assert out.startswith("Correct.") and out.count("\n") == 1, out
+    for args, hint in wrongs:
+        assert check(*args) is False, args
+        out = capsys.readouterr().out
+        assert out.startswith("Not yet: ") and hint in out and out.count("\n") == 1, (args, out)
+    assert check(*stub) is False
+    assert capsys.readouterr().out.startswith("Not done yet: ")
+
+
+def test_a_stub_function_and_none_count_as_not_done(capsys: pytest.CaptureFixture) -> None:
+    def d_star(p_data, p_g):
+        ...  # your code here
+
+    assert E.check_d_star(d_star) is False and E.check_d_star(None) is False
+    assert capsys.readouterr().out.count("Not done yet: ") == 2
+
+
+def test_the_answers_come_from_the_package_not_a_table(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """Change the package's implementation and the checks' notion of "right" follows it."""
+    monkeypatch.setattr(E.gan, "optimal_discriminator", lambda pd, pg: pg / (pd + pg))
+    assert E.check_d_star(lambda pd, pg: pd / (pd + pg)) is False
+    monkeypatch.setattr(E.train, "learning_rate", lambda config, t: config.lr)
+    assert E.check_learning_rate(1e-4, 1000) is True
+    capsys.readouterr()
