@@ -118,29 +118,38 @@ _TEMP_EXTRA = len("..") + 10 + len("-") + 8 + len(".part")
 def check_writable(path: str | os.PathLike, fix: str = "choose a writable folder") -> Path:
     """Check, before any heavy work, that the file ``path`` can be written as :func:`atomic_write` will.
 
-    The folder is created if needed; a file standing where a folder should be, a folder where the file
-    should be, no permission, a read-only disk, and a name (or its temporary name) longer than the file
-    system allows are each a one-line :class:`UserError` ending with ``fix``. A real probe file, named like
-    the temporary file, is created and removed, so the check is honest even for root or a read-only mount.
+    A file standing where a folder should be, a folder where the file should be, no permission, a read-only
+    disk, and a name (or its temporary name) longer than the file system allows are each a one-line
+    :class:`UserError` ending with ``fix``. A real probe file, named like the temporary file, is created and
+    removed (in folders made for it and removed again: the check leaves nothing behind), so it is honest even
+    for root or a read-only mount.
     """
     path = Path(path)
     if path.is_dir():
         raise UserError(f"cannot write to {path}: it is a folder; {fix}")
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists() and not p.is_symlink()]
     folder = ensure_dir(path.parent, fix)
     try:
-        limit = os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        limit = 255
-    name_len = len(os.fsencode(path.name))
-    if name_len + _TEMP_EXTRA > limit:
-        raise UserError(f"cannot write to {path}: the name is {name_len} bytes long and this file system allows "
-                        f"{limit} (with {_TEMP_EXTRA} more for the temporary name); use a shorter name")
-    probe = temporary_name(path)
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        os.unlink(probe)
-    except OSError as exc:
-        raise cannot_write(path, exc, fix) from None
+        try:
+            limit = os.pathconf(folder, "PC_NAME_MAX")
+        except (OSError, ValueError, AttributeError):
+            limit = 255
+        name_len = len(os.fsencode(path.name))
+        if name_len + _TEMP_EXTRA > limit:
+            raise UserError(f"cannot write to {path}: the name is {name_len} bytes long and this file system "
+                            f"allows {limit} (with {_TEMP_EXTRA} more for the temporary name); use a shorter name")
+        probe = temporary_name(path)
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.unlink(probe)
+        except OSError as exc:
+            raise cannot_write(path, exc, fix) from None
+    finally:
+        for p in missing:  # the deepest first: the check leaves no folder behind; the writer makes them
+            try:
+                p.rmdir()
+            except OSError:
+                break
     return path
 
 

@@ -45,8 +45,9 @@ def test_an_unwritable_place_is_a_one_line_error(tmp_path: Path) -> None:
 def test_check_writable_finds_problems_before_the_work(tmp_path: Path) -> None:
     from adain_lesson.files import check_writable
 
-    assert check_writable(tmp_path / "new" / "out.png") == tmp_path / "new" / "out.png"
-    assert list((tmp_path / "new").iterdir()) == []  # the probe is gone
+    assert check_writable(tmp_path / "new" / "deeper" / "out.png") == tmp_path / "new" / "deeper" / "out.png"
+    assert not (tmp_path / "new").exists()  # the probe and the folders made for it are gone
+    (tmp_path / "new").mkdir()
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(UserError, match="a_file is a file, not a folder"):
