@@ -501,6 +501,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if report["parity_failures"] else 0
 
 
+def _add_rehearse(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--notebooks", default=None,
+                   help="comma-separated notebook numbers (default: 00,04,06,08 on cpu, all nine on cuda)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: the paper's settings")
+    p.add_argument("--timeout", type=int, default=900, help="seconds one cell may run (default 900)")
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from .rehearse import rehearse
+
+    if args.timeout < 1:
+        raise UserError("--timeout must be >= 1 second")
+    keys = [k for k in args.notebooks.split(",") if k.strip()] if args.notebooks else None
+    runs = rehearse(keys, args.device, timeout=args.timeout, report=lambda line: print(line, flush=True))
+    failed = [r for r in runs if r.error]
+    print(f"{len(runs) - len(failed)} of {len(runs)} notebooks passed in full mode "
+          f"({sum(r.seconds for r in runs):.0f} s; stand-in weights)")
+    return 1 if failed else 0
+
+
 # ------------------------------------------------------------------------------------------------
 # Registry: name -> (help, add_arguments, run), read-only. A new command is one entry here.
 # ------------------------------------------------------------------------------------------------
@@ -520,6 +541,8 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "student-copy": ("write the notebooks with every solution replaced by a 'your code here' stub",
                      _add_student_copy, cmd_student_copy),
     "slides": ("write a reveal.js slide deck (HTML) of each notebook", _add_slides, cmd_slides),
+    "rehearse": ("run notebooks in full mode against stand-in weights served from 127.0.0.1 (developers)",
+                 _add_rehearse, cmd_rehearse),
 })
 
 

@@ -4,20 +4,28 @@
 README hold copies of it (a Markdown badge cannot import Python), so :func:`sync` rewrites those copies
 from the constant, and ``tests/test_repo.py`` fails while any copy disagrees:
 change the constant, run ``python -m adain_lesson sync-notebooks``, commit.
+
+Each notebook's ``parameters`` cell calls :func:`full_mode_plan` (smoke, quick or the paper's settings for
+the device it found, announced with the expected minutes), and cells after a long one call :func:`require`
+(a one-line "re-run ..." instead of a ``NameError`` when the long cell was interrupted).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import REPO_BRANCH, REPO_URL
 from .errors import UserError
 from .files import atomic_write_text
 
-__all__ = ["CANNOT_FIX", "NOTEBOOKS", "Notebook", "badge", "clone_command", "colab_url", "install_command", "readme_table", "sync"]
+__all__ = ["CANNOT_FIX", "NOTEBOOKS", "PAPER_MINUTES_CPU", "QUICK_MINUTES_CPU", "Notebook", "Plan", "badge", "clone_command", "colab_url",
+           "full_mode_plan", "install_command", "readme_table", "require", "sync"]
 
 
 @dataclass(frozen=True)
@@ -151,3 +159,120 @@ def sync(root: str | Path, write: bool = True) -> list[str]:
             if write:
                 atomic_write_text(readme, cloned)
     return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Full mode on the device at hand: the paper's settings, or smaller ones on a CPU (announced)
+# --------------------------------------------------------------------------------------------------
+
+#: Minutes that a notebook's full mode with the paper's settings takes on a 2-core CPU: measured (00, 04, 06,
+#: 08) or estimated (02, 03, 05, 07) in issue 17's trial run with stand-in weights (our numbers, not the
+#: paper's). 01 is not listed: it has no full-mode cost (no weights, no images).
+PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
+                                       "08": 0.5}
+#: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
+#: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
+QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "04": 1.5, "06": 1, "08": 0.5}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a notebook runs with: ``smoke`` (CI's tiny mode), ``quick`` (full mode with smaller settings,
+    chosen on a CPU), the ``device`` type, and the chosen value of each setting (``plan["SIZE"]``)."""
+
+    notebook: str
+    device: str
+    smoke: bool
+    quick: bool
+    values: Mapping[str, Any] = field(default_factory=dict)
+    paper: Mapping[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    return None
+
+
+def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, quick: bool | None = None,
+                   announce: bool = True, **settings: tuple[Any, Any, Any]) -> Plan:
+    """Choose a notebook's settings for the device it runs on, and say so before anything long starts.
+
+    Each setting is a triple ``(smoke, quick, paper)``: ``SIZE=(64, 256, 512)``. ``smoke`` defaults to
+    ``ADAIN_LESSON_SMOKE=1``. In full mode ``quick`` defaults to ``ADAIN_LESSON_QUICK`` (``1``/``0``) if set,
+    else to "the device is not a GPU": on a CPU the quick values are used, and the plan announces them with
+    the minutes the paper's settings would take there (:data:`PAPER_MINUTES_CPU`). ``quick=False`` (or
+    ``ADAIN_LESSON_QUICK=0``) forces the paper's settings on any device.
+    """
+    key = str(notebook)[:2]
+    kind = getattr(device, "type", None) or str(device).split(":")[0]
+    for name, triple in settings.items():
+        if not (isinstance(triple, tuple) and len(triple) == 3):
+            raise UserError(f"setting {name} must be a triple (smoke, quick, paper), got {triple!r}")
+    if smoke is None:
+        smoke = _env_flag("ADAIN_LESSON_SMOKE") is True
+    if smoke:
+        quick = False
+    elif quick is None:
+        env = _env_flag("ADAIN_LESSON_QUICK")
+        quick = env if env is not None else kind not in ("cuda", "mps")
+    index = 0 if smoke else 1 if quick else 2
+    values = {name: triple[index] for name, triple in settings.items()}
+    paper = {name: triple[2] for name, triple in settings.items()}
+    minutes = PAPER_MINUTES_CPU.get(key) if kind == "cpu" else None
+    if smoke:
+        message = f"notebook {key}: SMOKE mode (tiny sizes, random weights): " + _settings_text(values)
+    elif quick:
+        changed = {n: v for n, v in values.items() if v != paper[n]}
+        quick_minutes = QUICK_MINUTES_CPU.get(key) if kind == "cpu" else None
+        took = f" (about {max(1, round(quick_minutes))} min here)" if quick_minutes is not None else ""
+        message = (f"notebook {key}: QUICK full mode on {kind}{took}: " + (_settings_text(changed, paper) or "as the paper")
+                   + ". " + _minutes_text(minutes, kind)
+                   + " To use the paper's settings anyway, set QUICK = False (or ADAIN_LESSON_QUICK=0).")
+    else:
+        message = f"notebook {key}: the paper's settings on {kind}"
+        if values:
+            message += ": " + _settings_text(values)
+        if minutes is not None and minutes >= 5:
+            message += f". {_minutes_text(minutes, kind)} Interrupting is safe: later cells say what to re-run"
+        message += "."
+    plan = Plan(key, kind, bool(smoke), bool(quick), values, paper, message)
+    if announce:
+        print(message)
+    return plan
+
+
+def _settings_text(values: Mapping[str, Any], paper: Mapping[str, Any] | None = None) -> str:
+    if paper is None:
+        return ", ".join(f"{n} = {v!r}" for n, v in values.items())
+    return ", ".join(f"{n} = {v!r} (paper: {paper[n]!r})" for n, v in values.items())
+
+
+def _minutes_text(minutes: float | None, kind: str) -> str:
+    if minutes is None:
+        return f"The paper's settings' time on {kind} is not measured."
+    if minutes >= 120:
+        return f"The paper's settings would take about {minutes / 60:.0f} hours on a 2-core {kind}."
+    if minutes < 1.5:
+        return f"The paper's settings would take about a minute on a 2-core {kind}."
+    return f"The paper's settings would take about {round(minutes)} minutes on a 2-core {kind}."
+
+
+def require(names: str | tuple[str, ...] | list[str], namespace: Mapping[str, Any], *, rerun: str) -> None:
+    """Check that a long earlier cell left its results: each of ``names`` must be in ``namespace`` (pass
+    ``globals()``) and not ``None``. Otherwise a one-line :class:`UserError` says what is missing and what
+    to re-run (``rerun``: "the training cell of section 3"), instead of a ``NameError`` or ``KeyError``
+    after an interrupted or timed-out cell."""
+    wanted = (names,) if isinstance(names, str) else tuple(names)
+    missing = [n for n in wanted if namespace.get(n) is None]
+    if missing:
+        what = ", ".join(missing)
+        verb = "is" if len(missing) == 1 else "are"
+        raise UserError(f"{what} {verb} missing (an earlier cell was interrupted or not run): re-run {rerun}")

@@ -570,6 +570,16 @@ def _bar(total: int, desc: str, progress: bool):
     return tqdm(total=total, desc=f"extract {desc}", unit="file", disable=not progress)
 
 
+def _check_placed(path: Path, source: DataSource) -> None:
+    """An archive this call did not download (placed by hand, or given as ``archive``) has the size and
+    SHA-256 that :data:`SOURCES` knows for it, before anything is extracted (a 3 MB file standing in for an
+    816 MB archive would otherwise be extracted silently). Nothing is deleted: the message says what to do."""
+    problem = hub.verify(path, source.size, source.sha256)
+    if problem:
+        raise DownloadError(f"{path} has {problem}: it is not the complete {source.archive} of {source.name}; "
+                            f"replace it with the file from {source.url} (nothing was extracted)")
+
+
 def download_dataset(
     source: str | DataSource,
     root: str | os.PathLike,
@@ -585,7 +595,9 @@ def download_dataset(
     The archive goes to ``root/archives/`` through :func:`adain_lesson.hub.download` (resumable: run it
     again after a disconnect; size and SHA-256 checked where :data:`SOURCES` knows them, whichever address
     it comes from). The images go to ``root/<name>/``, which is returned: pass it as ``--content-dir`` or
-    ``--style-dir``. ``archive`` uses a file you downloaded yourself instead; ``url`` overrides the address
+    ``--style-dir``. ``archive`` uses a file you downloaded yourself instead; an archive given so, or placed
+    by hand in ``root/archives/``, is checked for the known size and SHA-256 before anything is extracted
+    (:func:`_check_placed`). ``url`` overrides the address
     (a mirror of the same file: it is checked like the original). ``max_images`` (at least 1) extracts only
     the first N images. Then, if neither the archive nor a partial download of it is on disk, only those
     images are read from the server (:func:`extract_remote_zip`, HTTP Range; the archive's size and each
@@ -599,12 +611,14 @@ def download_dataset(
         source = SOURCES[source]
     _check_max_images(max_images)
     root = Path(root).expanduser()
+    downloaded = False
     fix = "choose another data folder (--root) that is writable and has free space"
     ensure_dir(root, fix)
     if archive is not None:
         path = Path(archive).expanduser()
         if not path.is_file():
             raise UserError(f"--archive {path} does not exist: download {source.url} (or the Kaggle file) first")
+        _check_placed(path, source)
     else:
         path = root / "archives" / source.archive
         partial = path.with_name(path.name + ".part")
@@ -620,19 +634,23 @@ def download_dataset(
         if not path.is_file():
             ensure_dir(path.parent, fix)
             hub.download(address, path, size=source.size, sha256=source.sha256, progress=progress)
-        if not _is_archive(path):  # e.g. an error page served as the file: never kept and reused
-            with open(path, "rb") as f:
-                head = f.read(512)
-            path.unlink(missing_ok=True)
-            raise DownloadError(f"{address} sent a file that is not a zip or tar archive{hub.describe_content(head)}: "
-                                f"it was deleted; check the address, or download it by hand and pass --archive")
+            downloaded = True
+            if not _is_archive(path):  # e.g. an error page served as the file: never kept and reused
+                with open(path, "rb") as f:
+                    head = f.read(512)
+                path.unlink(missing_ok=True)
+                raise DownloadError(f"{address} sent a file that is not a zip or tar archive"
+                                    f"{hub.describe_content(head)}: it was deleted; check the address, or download "
+                                    "it by hand and pass --archive")
+        else:  # placed by hand (as the offline message says) or left by an earlier run: checked before use
+            _check_placed(path, source)
     out = root / source.name
     try:
         extract_archive(path, out, max_images=max_images, progress=progress)
     except _Corrupt as exc:
-        if archive is not None:
+        if not downloaded:  # given or placed by hand: nothing is deleted, the message says what to do
             raise
-        path.unlink(missing_ok=True)  # our own download: never reused
+        path.unlink(missing_ok=True)  # this call's own download: never reused
         raise DownloadError(f"the downloaded {path.name} is corrupt ({exc.reason}): it was deleted; run it again "
                             f"to download it afresh (if it fails again, the file at {address} is damaged: use "
                             "another address)") from None

@@ -25,6 +25,12 @@ not an ``http(s)://`` URL.
 :class:`RemoteFile` reads parts of a large remote file with HTTP Range requests, as a seekable file
 object: :func:`adain_lesson.data.download_dataset` uses it to take a few images out of a 13.5 GB zip
 without downloading the whole archive.
+
+``ADAIN_LESSON_MANIFEST=/path/to/manifest.tsv`` replaces the shipped manifest for a run (tests, the
+rehearsal of ``python -m adain_lesson rehearse``, a mirror): a file with the same columns. Every file is still
+checked against the size and SHA-256 its row states; a row without a 64-hex SHA-256 or a whole-number size is
+refused, so an override can point a name elsewhere but never switch the check off. A file verified under an
+override is not trusted without it (its ``.sha256-ok`` marker records the hash it was checked against).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ __all__ = [
     "WEIGHT_FILES",
     "Asset",
     "RangeNotSupported",
+    "MANIFEST_ENV",
     "RemoteFile",
     "cache_dir",
     "describe_content",
@@ -60,11 +67,15 @@ __all__ = [
     "is_offline",
     "manifest",
     "sha256_file",
+    "torchvision_weights",
     "verify",
 ]
 
 #: The two files of the pytorch-AdaIN release (v0.0.0), as a user who downloads them by hand names them.
 WEIGHT_FILES = ("vgg_normalised.pth", "decoder.pth")
+#: The environment variable that names a manifest file to use instead of the shipped one.
+MANIFEST_ENV = "ADAIN_LESSON_MANIFEST"
+_COLUMNS = ("name", "kind", "path", "bytes", "sha256", "url")
 _CHUNK = 1 << 20
 
 
@@ -81,18 +92,63 @@ class Asset:
     url: str
 
 
-def _manifest_text() -> str:
-    return resources.files("adain_lesson").joinpath("_data/manifest.tsv").read_text(encoding="utf-8")
+def _manifest_text() -> tuple[str, str]:
+    """The manifest's text and where it came from: ``$ADAIN_LESSON_MANIFEST``, else the shipped file."""
+    override = os.environ.get(MANIFEST_ENV)
+    if override:
+        path = Path(override).expanduser()
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise UserError(f"{MANIFEST_ENV}={override} cannot be read ({reason}): point it at a manifest file "
+                            "with the columns of adain_lesson/_data/manifest.tsv, or unset it") from None
+    text = resources.files("adain_lesson").joinpath("_data/manifest.tsv").read_text(encoding="utf-8")
+    return text, "adain_lesson/_data/manifest.tsv"
+
+
+def _parse_row(row: dict, where: str) -> Asset:
+    """One manifest row, checked: a whole-number size, a 64-hex SHA-256, an http(s) URL."""
+    def bad(what: str) -> UserError:
+        return UserError(f"{where}: {what}; fix that line (every row needs {', '.join(_COLUMNS)}, tab-separated)")
+
+    if any(row.get(c) in (None, "") for c in _COLUMNS):
+        missing = [c for c in _COLUMNS if row.get(c) in (None, "")]
+        raise bad(f"{row.get('name') or 'a row'} lacks {', '.join(missing)}")
+    try:
+        size = int(row["bytes"])
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise bad(f"{row['name']} has size {row['bytes']!r}, not a whole number of bytes")
+    sha = row["sha256"].strip().lower()
+    if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
+        raise bad(f"{row['name']} has SHA-256 {row['sha256']!r}, not 64 hex digits")
+    parts = urllib.parse.urlsplit(row["url"])
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise bad(f"{row['name']} has URL {row['url']!r}, not an http(s) address")
+    return Asset(row["name"], row["kind"], row["path"], size, sha, row["url"])
 
 
 def manifest(kind: str | None = None) -> dict[str, Asset]:
-    """The registry of downloadable files by name, optionally only one ``kind``."""
-    lines = [ln for ln in _manifest_text().splitlines() if ln and not ln.startswith("#")]
+    """The registry of downloadable files by name, optionally only one ``kind``.
+
+    Read from ``$ADAIN_LESSON_MANIFEST`` when set (see the module docstring), else the shipped manifest. A
+    malformed file is a one-line :class:`UserError` naming the file and the problem.
+    """
+    text, where = _manifest_text()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    header = lines[0].split("\t") if lines else []
+    if [h.strip() for h in header] != list(_COLUMNS):
+        raise UserError(f"{where}: the header must be the columns {' '.join(_COLUMNS)} (tab-separated), "
+                        f"found {' '.join(header)[:80]!r}")
     assets = {}
     for row in csv.DictReader(lines, delimiter="\t"):
-        a = Asset(row["name"], row["kind"], row["path"], int(row["bytes"]), row["sha256"].lower(), row["url"])
-        if kind is None or a.kind == kind:
-            assets[a.name] = a
+        result = _parse_row(row, where)
+        if result.name in assets:
+            raise UserError(f"{where}: the name {result.name} appears twice; keep one line for it")
+        if kind is None or result.kind == kind:
+            assets[result.name] = result
     return assets
 
 
@@ -383,7 +439,7 @@ def _resolve(asset: Asset | str) -> Asset:
         return asset
     assets = manifest()
     if asset not in assets:
-        raise UserError(f"unknown asset {asset!r}: see adain_lesson/_data/manifest.tsv for the names")
+        raise UserError(f"unknown asset {asset!r}: see {_manifest_text()[1]} for the names")
     return assets[asset]
 
 
@@ -487,6 +543,39 @@ def fetch(
     _download(a.url, dest, a.size, a.sha256, progress, 30.0, fix)
     _mark(dest, a.sha256)
     return dest
+
+
+def torchvision_weights(url: str, *, progress: bool = True) -> dict:
+    """The state dict at ``url``, one of torchvision's pretrained files (e.g.
+    ``torchvision.models.VGG19_Weights.IMAGENET1K_V1.url``), kept in this package's cache
+    (``cache_dir()/torchvision/``, so a Colab Drive cache keeps it) instead of torch's own.
+
+    ``ADAIN_LESSON_OFFLINE=1`` and an unreachable server are an :class:`OfflineError` (the file is not
+    downloaded elsewhere behind the user's back). The file is verified against the SHA-256 prefix in its
+    name (torchvision's convention, as ``torch.hub`` checks it); a manifest row of the same name (an
+    ``ADAIN_LESSON_MANIFEST`` override: a mirror or the rehearsal) replaces the address and is checked
+    against its full size and SHA-256, like every pinned file.
+    """
+    import re
+
+    import torch
+
+    name = url.rsplit("/", 1)[-1]
+    if name in manifest():
+        path = fetch(name, progress=progress)
+    else:
+        path = cache_dir() / "torchvision" / name
+        prefix = re.search(r"-([a-f0-9]{6,})\.", name)
+        if not path.is_file():
+            download(url, path, progress=progress)
+            if prefix and not sha256_file(path).startswith(prefix.group(1)):
+                path.unlink()
+                raise DownloadError(f"downloaded {name} does not match the SHA-256 prefix in its name; "
+                                    "the file was deleted: run it again")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user-level problem
+        raise DownloadError(f"cannot read {path} ({type(exc).__name__}): delete it and run again") from None
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ __all__ = [
     "batch_norm",
     "calc_mean_std",
     "instance_norm",
+    "relative_difference",
+    "varying_channels",
 ]
 
 #: The epsilon of the reference implementation (added to the variance).
@@ -137,3 +139,35 @@ class ConditionalInstanceNorm2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, num_styles={self.num_styles}"
+
+
+def varying_channels(*feats: Tensor, eps: float = EPS, factor: float = 100.0) -> Tensor:
+    """The channels (a boolean ``[C]``) whose variance over H x W is above ``factor * eps`` in every sample
+    of every one of ``feats``: where a normalization's epsilon (Eq. 6) is negligible. In a channel whose
+    variance is near ``eps`` the division is dominated by ``eps`` and "IN removes the style" holds only
+    approximately; with ``factor = 100`` the relative error from ``eps`` is under 0.5 % (``eps / 2 var``)."""
+    if not feats:
+        raise UserError("varying_channels needs at least one feature map")
+    live = None
+    for f in feats:
+        _check_4d(f, "each feature map")
+        ok = (f.var(dim=(2, 3)) > factor * eps).all(dim=0)
+        live = ok if live is None else live & ok.to(live.device)
+    return live
+
+
+def relative_difference(a: Tensor, b: Tensor, channels: Tensor | None = None) -> float:
+    """``max |a - b| / max |a|`` over the ``channels`` (a boolean mask over dimension 1; all by default): a
+    closeness that does not depend on the scale of the activations, for checks such as "after IN the two
+    styles give the same features" (``relative_difference(instance_norm(t_a), instance_norm(t_b),
+    varying_channels(f_c, f_a, f_b)) < 1e-2``). ``0.0`` when both are zero; ``inf`` when only ``a`` is."""
+    if a.shape != b.shape:
+        raise UserError(f"relative_difference needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if channels is not None:
+        a, b = a[:, channels.to(a.device)], b[:, channels.to(b.device)]
+    if a.numel() == 0:
+        raise UserError("relative_difference: no channels selected (none varies enough): use larger images")
+    diff, size = float((a - b).abs().max()), float(a.abs().max())
+    if size == 0.0:
+        return 0.0 if diff == 0.0 else float("inf")
+    return diff / size

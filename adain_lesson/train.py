@@ -68,6 +68,7 @@ __all__ = [
     "load_checkpoint",
     "read_log",
     "train",
+    "train_each",
     "train_step",
     "training_losses",
 ]
@@ -188,6 +189,11 @@ class TrainResult:
     log: list[dict]
     skipped: int
     out: Path
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether a signal (Ctrl-C, a notebook's stop button, SIGTERM) ended the run before ``max_iter``."""
+        return self.stopped is not None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1057,3 +1063,26 @@ def _synthetic_jpegs(folder: Path, n: int) -> Path:
         arr = img.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
         Image.frombytes("RGB", (640, 480), arr.numpy().tobytes()).save(folder / f"img_{i:03d}.jpg", quality=90)
     return folder
+
+
+def train_each(configs: dict[str, TrainConfig], *, on_log: Callable[[dict], None] | None = None,
+               ) -> dict[str, TrainResult]:
+    """Train several configurations one after another (a notebook's loop over variants or loss weights),
+    and let one interrupt stop them all.
+
+    :func:`train` turns a first Ctrl-C into "checkpoint and return", which is right for one run but lets a
+    plain loop start the next run. Here the run that was interrupted checkpoints and returns as usual, the
+    runs after it are not started, and a line on stderr names them. Returns the results so far, in the
+    order of ``configs``; with ``resume="auto"`` in the configurations, running the cell again continues.
+    """
+    results: dict[str, TrainResult] = {}
+    names = list(configs)
+    for i, name in enumerate(names):
+        results[name] = train(configs[name], on_log=on_log)
+        if results[name].interrupted:
+            rest = names[i + 1:]
+            if rest:
+                print(f"{results[name].stopped} during {name!r}: not starting {', '.join(map(repr, rest))}; "
+                      "run it again to continue (resume='auto' picks each run up)", file=sys.stderr)
+            break
+    return results

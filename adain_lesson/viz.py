@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["ARCHITECTURE_BOXES", "as_image", "banner", "draw_architecture", "image_grid", "moving_average",
-           "show_images", "tail_mean"]
+           "plot_curve", "show_images", "tail_mean"]
 
 
 def as_image(t: Tensor) -> Tensor:
@@ -74,10 +74,19 @@ def show_images(
     size: float = 3.0,
     suptitle: str | None = None,
 ):
-    """Show images side by side (``ncols`` per row) with titles; returns the matplotlib figure."""
+    """Show images side by side (``ncols`` per row) with titles; returns the matplotlib figure.
+
+    No images (a training run stopped before its first sample grid) gives a small figure that says so."""
     import matplotlib.pyplot as plt
 
     n = len(images)
+    if n == 0:
+        fig, ax = plt.subplots(figsize=(size, size / 3))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no images to show yet", ha="center", va="center", fontsize=11)
+        if suptitle:
+            fig.suptitle(suptitle)
+        return fig
     ncols = ncols or n
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
@@ -92,6 +101,18 @@ def show_images(
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def plot_curve(ax, x: Sequence[float], y: Sequence[float], **kwargs):  # noqa: ANN001, ANN201 - matplotlib
+    """``ax.plot(x, y, **kwargs)`` that stays visible with few points: a curve of one point (a run stopped
+    after its first log line) gets a marker, since a line through one point draws nothing; no points
+    writes "no data yet" on the axes. Returns the plotted lines (an empty list when there are none)."""
+    if len(y) == 0:
+        ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes)
+        return []
+    if len(y) == 1 and kwargs.get("marker") is None:
+        kwargs["marker"] = "o"
+    return ax.plot(x, y, **kwargs)
 
 
 def banner(text: str, kind: str = "warning") -> str:

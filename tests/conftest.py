@@ -22,9 +22,10 @@ SHARED = Path(os.environ.get("ADAIN_LESSON_SHARED", ROOT.parent / "shared")) / "
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts online (the user's ``ADAIN_LESSON_OFFLINE=1`` is removed) with an empty cache of
-    its own (``ADAIN_LESSON_HOME``), so neither the user's shell nor their real cache changes a result.
-    A test may still set either variable itself."""
+    its own (``ADAIN_LESSON_HOME``) and the shipped manifest (no ``ADAIN_LESSON_MANIFEST``), so neither the
+    user's shell nor their real cache changes a result. A test may still set these variables itself."""
     monkeypatch.delenv("ADAIN_LESSON_OFFLINE", raising=False)
+    monkeypatch.delenv("ADAIN_LESSON_MANIFEST", raising=False)
     monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path_factory.mktemp("adain_home")))
 
 

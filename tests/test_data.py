@@ -436,3 +436,29 @@ def test_offline_mode_and_bad_addresses(tmp_path: Path, file_server, monkeypatch
         data.download_dataset(_source(base + "/tiny.zip", blob), tmp_path / "d", max_images=1, progress=False)
     _one_line(info.value)
     assert handler.log == []
+
+
+def test_a_hand_placed_archive_is_checked_before_extraction(tmp_path: Path, monkeypatch) -> None:
+    """Issue 17 (ii): the offline message says to put the archive in root/archives by hand; a short or
+    different file there (or given as ``archive``) is refused before anything is extracted."""
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    good = _zip(tmp_path / "src.zip", {f"imgs/{i:02d}.png": _png(16, 16, i) for i in range(6)}).read_bytes()
+    source = _source("http://127.0.0.1:9/tiny.zip", good)
+    short = _zip(tmp_path / "short.zip", {"imgs/00.png": _png(16, 16, 0)})
+    root = tmp_path / "data"
+    (root / "archives").mkdir(parents=True)
+    (root / "archives" / "tiny.zip").write_bytes(short.read_bytes())
+    with pytest.raises(DownloadError, match="expected .* not the complete tiny.zip") as err:
+        data.download_dataset(source, root, progress=False)
+    assert "\n" not in str(err.value)
+    assert not (root / "tiny").exists() and (root / "archives" / "tiny.zip").is_file()  # nothing extracted or lost
+    with pytest.raises(DownloadError, match="size"):
+        data.download_dataset(source, tmp_path / "d2", archive=short, progress=False)
+    same_size = bytearray(good)
+    same_size[-30] ^= 0xFF  # same size, other bytes: the SHA-256 catches it
+    (root / "archives" / "tiny.zip").write_bytes(bytes(same_size))
+    with pytest.raises(DownloadError, match="SHA-256"):
+        data.download_dataset(source, root, progress=False)
+    (root / "archives" / "tiny.zip").write_bytes(good)
+    folder = data.download_dataset(source, root, progress=False)
+    assert len(data.ImageFolder(folder)) == 6

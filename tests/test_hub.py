@@ -264,3 +264,112 @@ def test_mirror_that_does_not_exist_or_fails_half_way(file_server, tmp_path: Pat
     monkeypatch.undo()
     got = hub.fetch(asset, root=tmp_path / "cache", mirror=mirror, progress=False)
     assert got.read_bytes() == files.files["/a.bin"] and files.log == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# ADAIN_LESSON_MANIFEST: a test or a mirror replaces the manifest; the check stays
+# ---------------------------------------------------------------------------------------------------
+
+
+def _write_manifest(path: Path, rows: list[hub.Asset], header: str = "name\tkind\tpath\tbytes\tsha256\turl") -> Path:
+    lines = ["# a manifest override", header]
+    lines += [f"{a.name}\t{a.kind}\t{a.path}\t{a.size}\t{a.sha256}\t{a.url}" for a in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_manifest_override_is_used_and_still_verified(file_server, tmp_path: Path, monkeypatch) -> None:
+    url, files = file_server
+    stand_in = b"stand-in decoder" * 500
+    files.files["/decoder.pth"] = stand_in
+    good = hub.Asset("decoder.pth", "weights", "decoder.pth", len(stand_in), _sha(stand_in), f"{url}/decoder.pth")
+    monkeypatch.setenv(hub.MANIFEST_ENV, str(_write_manifest(tmp_path / "good.tsv", [good])))
+    assert hub.manifest() == {"decoder.pth": good}
+    got = hub.fetch("decoder.pth", root=tmp_path / "cache", progress=False)
+    assert got.read_bytes() == stand_in
+
+    # an override row whose hash the served bytes do not match is refused: nothing lands in the cache
+    wrong = hub.Asset("decoder.pth", "weights", "decoder.pth", len(stand_in), _sha(b"other"), good.url)
+    monkeypatch.setenv(hub.MANIFEST_ENV, str(_write_manifest(tmp_path / "wrong.tsv", [wrong])))
+    with pytest.raises(DownloadError, match="SHA-256"):
+        hub.fetch("decoder.pth", root=tmp_path / "cache2", progress=False)
+    assert not (tmp_path / "cache2" / "decoder.pth").exists()
+
+
+def test_without_the_override_the_pinned_hashes_apply(file_server, tmp_path: Path, monkeypatch) -> None:
+    """A cache filled under an override (stand-in bytes, marked as verified) is not trusted once the
+    variable is gone: the pinned SHA-256 of the shipped manifest is checked again, and fails."""
+    url, files = file_server
+    stand_in = b"not the released decoder" * 100
+    files.files["/decoder.pth"] = stand_in
+    row = hub.Asset("decoder.pth", "weights", "decoder.pth", len(stand_in), _sha(stand_in), f"{url}/decoder.pth")
+    monkeypatch.setenv(hub.MANIFEST_ENV, str(_write_manifest(tmp_path / "m.tsv", [row])))
+    cache = tmp_path / "cache"
+    hub.fetch("decoder.pth", root=cache, progress=False)
+    assert (cache / "decoder.pth.sha256-ok").is_file()
+
+    monkeypatch.delenv(hub.MANIFEST_ENV)
+    pinned = hub.manifest()["decoder.pth"]
+    assert pinned.sha256 == "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472"
+    assert pinned.url.startswith("https://github.com/naoto0804/")
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(DownloadError, match="expected 14,023,458"):
+        hub.fetch("decoder.pth", root=cache, progress=False)
+
+
+@pytest.mark.parametrize("problem, text, match", [
+    ("no sha256", "decoder.pth\tweights\tdecoder.pth\t10\t\thttp://127.0.0.1/d", "lacks sha256"),
+    ("short sha256", "decoder.pth\tweights\tdecoder.pth\t10\tabc123\thttp://127.0.0.1/d", "not 64 hex"),
+    ("bad size", "decoder.pth\tweights\tdecoder.pth\tten\t" + "a" * 64 + "\thttp://127.0.0.1/d", "whole number"),
+    ("not http", "decoder.pth\tweights\tdecoder.pth\t10\t" + "a" * 64 + "\tfile:///etc/passwd", "http"),
+    ("too few columns", "decoder.pth\tweights\tdecoder.pth", "lacks"),
+    ("twice", ("decoder.pth\tweights\tdecoder.pth\t10\t" + "a" * 64 + "\thttp://127.0.0.1/d\n") * 2, "twice"),
+])
+def test_a_malformed_override_is_a_one_line_error(problem: str, text: str, match: str, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    path = tmp_path / "m.tsv"
+    path.write_text("name\tkind\tpath\tbytes\tsha256\turl\n" + text + "\n", encoding="utf-8")
+    monkeypatch.setenv(hub.MANIFEST_ENV, str(path))
+    with pytest.raises(UserError, match=match) as err:
+        hub.fetch("decoder.pth", root=tmp_path / "c", progress=False)
+    assert str(path) in _one_line(err.value)
+
+
+def test_a_missing_or_headerless_override_is_a_one_line_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(hub.MANIFEST_ENV, str(tmp_path / "nowhere.tsv"))
+    with pytest.raises(UserError, match="ADAIN_LESSON_MANIFEST=.*cannot be read") as err:
+        hub.manifest()
+    _one_line(err.value)
+    path = tmp_path / "noheader.tsv"
+    path.write_text("decoder.pth\tweights\tdecoder.pth\t10\t" + "a" * 64 + "\thttp://x/d\n", encoding="utf-8")
+    monkeypatch.setenv(hub.MANIFEST_ENV, str(path))
+    with pytest.raises(UserError, match="header") as err:
+        hub.manifest()
+    _one_line(err.value)
+
+
+def test_torchvision_weights_go_to_the_package_cache_and_respect_offline(file_server, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """Issue 17 (iv): notebook 04's torchvision VGG is kept in ADAIN_LESSON_HOME (a Colab Drive cache keeps
+    it), checked against the hash prefix in its name, and never downloaded with ADAIN_LESSON_OFFLINE=1."""
+    url, files = file_server
+    buf = io.BytesIO()
+    torch.save({"features.0.weight": torch.ones(2, 3, 3, 3)}, buf)
+    blob = buf.getvalue()
+    name = f"vgg19-{_sha(blob)[:8]}.pth"
+    files.files[f"/{name}"] = blob
+    files.files["/vgg19-00000000.pth"] = blob  # the name promises another hash
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="ADAIN_LESSON_OFFLINE=1"):
+        hub.torchvision_weights(f"{url}/{name}", progress=False)
+    assert not (tmp_path / "home" / "torchvision").exists() or not any((tmp_path / "home" / "torchvision").iterdir())
+    monkeypatch.delenv("ADAIN_LESSON_OFFLINE")
+    with pytest.raises(DownloadError, match="prefix"):
+        hub.torchvision_weights(f"{url}/vgg19-00000000.pth", progress=False)
+    assert not (tmp_path / "home" / "torchvision" / "vgg19-00000000.pth").exists()
+    state = hub.torchvision_weights(f"{url}/{name}", progress=False)
+    assert torch.equal(state["features.0.weight"], torch.ones(2, 3, 3, 3))
+    assert (tmp_path / "home" / "torchvision" / name).read_bytes() == blob
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")  # cached: no network needed any more
+    assert torch.equal(hub.torchvision_weights(f"{url}/{name}")["features.0.weight"], state["features.0.weight"])

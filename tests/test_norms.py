@@ -85,3 +85,40 @@ def test_conditional_instance_norm_parameters_and_styles() -> None:
     torch.testing.assert_close(cin(x, onehot), out)
     with pytest.raises(UserError, match="out of range"):
         cin(x, 7)
+
+
+def test_in_removes_style_checked_relatively_at_every_activation_scale() -> None:
+    """Issue 17: "IN removes style" as an absolute tolerance failed at another activation scale; the
+    relative difference over the channels that vary holds at every scale."""
+    g = torch.Generator().manual_seed(0)
+    base_c = torch.randn(1, 16, 12, 12, generator=g)
+    base_a = torch.randn(1, 16, 12, 12, generator=g) * torch.rand(1, 16, 1, 1, generator=g) * 3
+    base_b = torch.randn(1, 16, 12, 12, generator=g) * torch.rand(1, 16, 1, 1, generator=g) * 3
+    base_c[:, 3] = 0.5  # a dead (constant) ReLU channel
+    for scale in (0.05, 1.0, 30.0, 1000.0):
+        f_c, f_a, f_b = base_c * scale, base_a * scale, base_b * scale
+        t_a, t_b = norms.adaptive_instance_norm(f_c, f_a), norms.adaptive_instance_norm(f_c, f_b)
+        live = norms.varying_channels(f_c, f_a, f_b)
+        assert not live[3] and live.sum() > 0
+        diff = norms.relative_difference(norms.instance_norm(t_a), norms.instance_norm(t_b), live)
+        assert diff < 1e-2, (scale, diff)
+    # the filter matters: at a small scale the eps-dominated channels differ by far more than 1e-2
+    small = [x * 0.002 for x in (base_c, base_a, base_b)]
+    t_a, t_b = norms.adaptive_instance_norm(small[0], small[1]), norms.adaptive_instance_norm(small[0], small[2])
+    assert norms.relative_difference(norms.instance_norm(t_a), norms.instance_norm(t_b)) > 1e-2
+
+
+def test_relative_difference_is_scale_free_and_checks_its_input() -> None:
+    a, b = torch.randn(2, 4, 5, 5), torch.randn(2, 4, 5, 5)
+    r = norms.relative_difference(a, b)
+    assert r > 0 and abs(norms.relative_difference(a * 1e3, b * 1e3) - r) < 1e-6
+    assert norms.relative_difference(a, a.clone()) == 0.0
+    only = torch.tensor([True, False, False, False])
+    b2 = b.clone()
+    b2[:, 0] = a[:, 0]
+    assert norms.relative_difference(a, b2, only) == 0.0
+    assert norms.relative_difference(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3)) == 0.0
+    with pytest.raises(UserError, match="no channels"):
+        norms.relative_difference(a, b, torch.zeros(4, dtype=torch.bool))
+    with pytest.raises(UserError, match="equal shapes"):
+        norms.relative_difference(a, b[:, :2])

@@ -163,7 +163,7 @@ LAYERS = (
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
     ("figures", "playground"),
-    ("evaluation", "bench", "widgets", "batch"),
+    ("evaluation", "bench", "widgets", "batch", "rehearse"),
     ("exercises", "classroom"),
     ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
     ("__main__",),

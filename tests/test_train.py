@@ -257,3 +257,50 @@ def test_encoder_may_be_a_folder_holding_the_released_file(tmp_path: Path) -> No
     torch.save(vgg.state_dict(), tmp_path / "vgg_normalised.pth")
     enc = T._build_encoder(T.TrainConfig(encoder=str(tmp_path)))
     assert torch.equal(enc.body[0].weight, vgg[0].weight)  # the file in the folder, loaded
+
+
+_EACH = """
+import json, sys
+from adain_lesson import train as T
+content, style, out = sys.argv[1:4]
+kw = dict(content_dir=content, style_dir=style, encoder="random", load_size=24, crop_size=16, batch_size=1,
+          max_iter=100000, log_every=1, checkpoint_every=100000, sample_every=0, progress=False, device="cpu",
+          workers=0)
+configs = {name: T.TrainConfig(out=f"{out}/{name}", **kw) for name in ("a", "b", "c")}
+results = T.train_each(configs, on_log=lambda row: print("LOG", flush=True) if row["iteration"] == 1 else None)
+print(json.dumps({k: [r.stopped, r.interrupted, r.iteration, str(r.checkpoint)] for k, r in results.items()}))
+"""
+
+
+def test_one_interrupt_stops_a_loop_over_train(train_dirs, tmp_path: Path) -> None:
+    """Issue 17 (iii), with a real SIGINT: the first run checkpoints and returns, the others never start."""
+    import json
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", _EACH, str(train_dirs[0]), str(train_dirs[1]), str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        assert proc.stdout.readline().strip() == "LOG" and time.monotonic() < deadline
+        proc.send_signal(signal.SIGINT)  # one Ctrl-C
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    results = json.loads(out.strip().splitlines()[-1])
+    assert list(results) == ["a"], results  # b and c were not started
+    stopped, interrupted, iteration, ckpt = results["a"]
+    assert stopped == "SIGINT" and interrupted and 1 <= iteration < 100000
+    assert Path(ckpt).is_file() and T.load_checkpoint(Path(ckpt))["iteration"] == iteration
+    assert "not starting 'b', 'c'" in err
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def test_train_each_runs_every_configuration_without_an_interrupt(train_dirs, tmp_path: Path) -> None:
+    configs = {n: tiny_train_config(train_dirs, tmp_path / n, max_iter=2) for n in ("x", "y")}
+    results = T.train_each(configs)
+    assert list(results) == ["x", "y"] and not any(r.interrupted for r in results.values())
+    assert all(r.iteration == 2 and r.checkpoint is not None for r in results.values())

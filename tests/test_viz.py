@@ -62,3 +62,37 @@ def test_draw_architecture_has_the_labelled_boxes_of_fig2() -> None:
         assert "Fig. 2" in ax.get_title()
     finally:
         plt.close(fig)
+
+
+def test_show_images_of_nothing_says_so_instead_of_dividing_by_zero() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from adain_lesson.viz import show_images
+
+    fig = show_images([], [], suptitle="samples")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts == ["no images to show yet"]
+    plt.close(fig)
+    fig = show_images([torch.rand(3, 8, 8)] * 3, ["a", "b", "c"], ncols=2)
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "a"
+    plt.close(fig)
+
+
+def test_plot_curve_draws_a_marker_for_a_single_point_and_says_when_empty() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from adain_lesson.viz import plot_curve
+
+    fig, (a, b, c) = plt.subplots(1, 3)
+    (one,) = plot_curve(a, [10], [0.5], marker=None)  # what a notebook passes in full mode
+    assert one.get_marker() == "o"
+    (many,) = plot_curve(b, [1, 2, 3], [3.0, 2.0, 1.0])
+    assert many.get_marker() in ("None", None, "")  # a plain line, as ax.plot draws it
+    assert plot_curve(c, [], []) == [] and [t.get_text() for t in c.texts] == ["no data yet"]
+    plt.close(fig)
