@@ -190,8 +190,8 @@ PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04
                                        "08": 0.5}
 #: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
 #: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
-#: 03 is an estimate: its rehearsal passed in 25 min of wall time on a 2-core machine shared by several
-#: rehearsals (load 10-14; the kernel got about a fifth of a core, some 5.5 CPU-minutes with spin-waiting).
+#: 02 and 03 were rehearsed on a 2-core machine shared with other runs: 02 in 23 s; 03 in 7.5 min of wall time at
+#: load ~5 (about 4 CPU-minutes, so about 4 min on a quiet 2-core CPU, our estimate).
 QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "02": 1, "03": 4, "04": 1.5, "06": 1, "08": 0.5}
 
 
