@@ -44,9 +44,9 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
     Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 from code: encoder to relu4_1, the AdaIN layer, a decoder without normalization; pretrained weights, a Fig. 4 grid, Table 1 timing, the torchvision VGG pitfall", 35, "recommended"),
     Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13), the paper's data pipeline, a short run with loss curves and samples, exact resume, full 160k training on GPU, Colab or torchrun", 40, "needed"),
-    Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 30, "recommended"),
+    Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 45, "recommended"),
     Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 3, 5 and 6 of Sections 7.1-7.2: Gatys et al. vs texture networks vs AdaIN on the Eq. 12-13 losses; Enc-Concat and BN/IN decoders trained beside Enc-AdaIN, and why they fail", 35, "needed"),
-    Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 20, "recommended"),
+    Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 45, "recommended"),
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
