@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import NoReturn
 
 from .errors import UserError, offline_hint
 
@@ -90,7 +91,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     plan = batch.plan_batch(args.content, args.style, style_weights=weights, mask=args.mask, alpha=alphas or [],
                             preserve_color=args.preserve_color, content_size=args.content_size,
                             style_size=args.style_size, crop=args.crop, note=note)
+    batch.check_outputs(plan, args.out, args.ext)  # a full or read-only --out fails before the weights load too
     device = _device(args.device)
+    batch.check_memory(plan, device)  # and so does an image too large for the device's free memory
     with offline_hint(_RANDOM_FIX):
         model = load_pretrained(args.weights, device)
     model.optimize(InferenceOptions.for_device(device, args.precision, compile=args.compile))
@@ -145,7 +148,7 @@ def _single(spec: str, what: str) -> tuple[str, str]:
 def cmd_gatys(args: argparse.Namespace) -> int:
     from . import images, viz
     from .batch import load_source
-    from .files import ensure_dir
+    from .files import check_writable, ensure_dir
     from .gatys import CONTENT_LAYER, gatys_encoder, optimize_image
     from .vgg import GATYS_STYLE_LAYERS, min_side
     from .weights import RANDOM_WEIGHTS_BANNER
@@ -162,6 +165,9 @@ def cmd_gatys(args: argparse.Namespace) -> int:
         raise UserError(f"--steps must be a positive integer, got {args.steps}")
     if args.every < 0:
         raise UserError(f"--every must be >= 0 (0: no intermediate images), got {args.every}")
+    stem = f"{c_name}_gatys_{s_name}"
+    longest = f"{stem}_step{args.steps:04d}.png" if args.every else f"{stem}.png"
+    check_writable(Path(args.out) / longest, "choose another --out")  # before the weights load
     device = _device(args.device)
     with offline_hint(_RANDOM_FIX):
         encoder = gatys_encoder(args.weights, device)
@@ -170,7 +176,6 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     content = images.center_crop(load_source(c_src, args.size, False), args.size).to(device)
     style = images.center_crop(load_source(s_src, args.size, False), args.size).to(device)
     out_dir = ensure_dir(args.out)
-    stem = f"{c_name}_gatys_{s_name}"
     written = []
 
     def save_step(step: int, image, losses: dict) -> None:
@@ -206,14 +211,17 @@ def _add_sync(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from . import course, translation
+    from . import classroom, course, translation
 
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
     if args.scaffold is not None:
         for name in translation.scaffold(args.root, course.korean_links(), args.scaffold or None):
             print("to do: " + name)
-    problems = course.sync(args.root, write=not args.check)
+    # The English notebooks' metadata and student copies first, then the copies built from them (links,
+    # README tables, the Korean edition): one command leaves every generated file up to date.
+    problems = classroom.update_notebooks(args.root, write=not args.check)
+    problems = list(dict.fromkeys(problems + course.sync(args.root, write=not args.check)))  # each problem once
     fixable = [line for line in problems if not line.endswith(course.CANNOT_FIX)]
     for line in fixable:
         print(("differs: " if args.check else "updated: ") + line)
@@ -376,6 +384,7 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from . import bench, evaluation, figures, images, viz
+    from .files import check_writable
     from .gatys import gatys_encoder
     from .model import load_pretrained, prepare_masks
     from .weights import RANDOM_WEIGHTS_BANNER
@@ -398,6 +407,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
     for flag, folder in (("--content-dir", args.content_dir), ("--style-dir", args.style_dir)):
         if folder is not None and not Path(folder).is_dir():
             raise UserError(f"{flag}: no such folder: {folder}")
+    stems = {**figures.FIGURE_STEMS, **evaluation.QUANTITATIVE_STEMS, "table1": "table1_speed"}
+    for fig in wanted:  # the .json beside each .png is the longer name; a bad --out fails before the weights load
+        png = Path(args.out) / f"{stems[fig]}.png"
+        if png.is_dir():
+            raise UserError(f"cannot write to {png}: it is a folder; choose another --out")
+        check_writable(Path(args.out) / f"{stems[fig]}.json", "choose another --out")
     device = _device(args.device)
     weights = args.weights or ("random" if args.smoke else "auto")
     pictures = [f for f in wanted if f in figures.FIGURES]
@@ -574,8 +589,9 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
     "download-data": ("download and extract MS-COCO or WikiArt images for training", _add_download, cmd_download),
     "bench": ("time AdaIN (the paper's Table 1) against the naive reference, with each optimization",
               _add_bench, cmd_bench),
-    "sync-notebooks": ("rewrite the notebooks' Colab links and the README table from REPO_URL; build notebooks/ko/ "
-                       "from the translations", _add_sync, cmd_sync),
+    "sync-notebooks": ("bring every generated file up to date: the notebooks' slide/Colab/solution metadata, the "
+                       "student copies, Colab links and README tables from REPO_URL, and notebooks/ko/ from the "
+                       "translations", _add_sync, cmd_sync),
     "student-copy": ("write the notebooks with every solution replaced by a 'your code here' stub",
                      _add_student_copy, cmd_student_copy),
     "slides": ("write a reveal.js slide deck (HTML) of each notebook", _add_slides, cmd_slides),
@@ -584,10 +600,22 @@ COMMANDS: Mapping[str, _Command] = MappingProxyType({
 })
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint for a value that starts with a dash (``--content -dash.jpg`` reads as an option)."""
+
+    def error(self, message: str) -> NoReturn:
+        m = re.match(r"argument (-[\w-]+)(?:/-[\w-]+)*: expected one argument", message)
+        if m:
+            opt = m.group(1)
+            message += (f" (if the value starts with '-', write {opt}=-VALUE, e.g. {opt}=-dash.jpg, or give a "
+                        "path like ./-dash.jpg)")
+        super().error(message)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser. With ``only``, just that command's options are built (some import torch and
     heavier modules to fill in their defaults; the others need not pay for it)."""
-    parser = argparse.ArgumentParser(prog="python -m adain_lesson", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m adain_lesson", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="command")
     for name, (help_text, add_arguments, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -27,12 +27,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import images
+from . import images, memory
 from .errors import UserError
-from .files import ensure_dir
+from .files import check_writable, ensure_dir, remove_stale_temporaries
 from .model import StyleStats, StyleTransfer, check_alphas, normalize_weights, prepare_masks
 
-__all__ = ["BatchPlan", "BatchReport", "expand_sources", "load_source", "output_name", "plan_batch", "run_batch"]
+__all__ = ["BatchPlan", "BatchReport", "check_memory", "check_outputs", "expand_sources", "load_source", "output_name",
+           "plan_batch", "run_batch"]
 
 
 def expand_sources(spec: str, param: str = "content") -> list[tuple[str, str]]:
@@ -69,13 +70,16 @@ def load_source(source: str, size: int, crop: bool) -> Tensor:
 
 def output_name(content: str, styles: Sequence[str], *, style_weights: Sequence[float] | None = None,
                 masked: bool = False, alpha: Sequence[float] = (1.0,), preserve_color: bool = False,
-                ext: str = ".png") -> str:
+                ext: str = ".png", mask_names: Sequence[str] | None = None) -> str:
     """``<content>_stylized_<style[-style...]>`` plus what changes the result, so that runs with other
-    settings do not overwrite each other: ``_w1-3`` (weights), ``_mask``, ``_a0.5`` (alpha), ``_keepcolor``."""
+    settings do not overwrite each other: ``_w1-3`` (weights), ``_mask-<mask file stems>`` (``_mask`` when
+    the masks have no names), ``_a0.5`` (alpha), ``_keepcolor``."""
     name = f"{content}_stylized_{'-'.join(styles)}"
     if style_weights is not None:
         name += "_w" + "-".join(f"{w:g}" for w in style_weights)
-    if masked:
+    if mask_names:
+        name += "_mask-" + "-".join(mask_names)
+    elif masked:
         name += "_mask"
     if list(alpha) != [1.0]:
         name += "_a" + "-".join(f"{a:g}" for a in alpha)
@@ -98,6 +102,10 @@ class BatchPlan:
     content_size: int = 512
     style_size: int = 512
     crop: bool = False
+    #: The mask files' stems, for the output names (runs with other mask files never overwrite each other).
+    mask_names: list[str] | None = None
+    #: ``(H, W)`` of the first content at ``content_size``: what :func:`check_memory` sizes the work by.
+    first_size: tuple[int, int] | None = None
     #: Contents found unreadable while planning (several contents only), and their notes.
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -177,7 +185,8 @@ def plan_batch(
     if weights is not None:
         normalize_weights(weights, k)  # finite, >= 0, not all zero (Eq. 15), or a one-line error
     masks = [images.load_mask(m) for m in masks_given] if masks_given else None
-    plan = BatchPlan(contents, combos, alphas, weights, masks, preserve_color, content_size, style_size, crop)
+    plan = BatchPlan(contents, combos, alphas, weights, masks, preserve_color, content_size, style_size, crop,
+                     [Path(m).stem for m in masks_given] if masks_given else None)
     for _, s_src in combos[0]:
         load_source(s_src, style_size, crop)  # the first style(s): a bad file fails before any work
     first = None
@@ -189,11 +198,49 @@ def plan_batch(
             _skip(plan, c_src, exc, note)
     if first is None:
         raise UserError(f"none of the {len(contents)} content images could be read (see the notes above)")
+    plan.first_size = (int(first.shape[-2]), int(first.shape[-1]))
     if masks is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a resize note comes with the result
             prepare_masks(masks, k, tuple(first.shape[-2:]), 1)
     return plan
+
+
+def _name(plan: BatchPlan, c_name: str, combo: Sequence[tuple[str, str]], ext: str) -> str:
+    return output_name(c_name, [s for s, _ in combo], style_weights=plan.style_weights,
+                       masked=plan.masks is not None, alpha=plan.alpha, preserve_color=plan.preserve_color,
+                       ext=ext, mask_names=plan.mask_names)
+
+
+def check_outputs(plan: BatchPlan, out_dir: str | os.PathLike, ext: str = ".png") -> None:
+    """Check, before the weights load, that every output of ``plan`` can be written into ``out_dir``: the
+    folder can be made and written (a file in its way, no permission, a read-only disk), no folder stands
+    where an output goes, and the longest name (with its temporary name) fits the file system. A problem is
+    one :class:`UserError` line."""
+    out_dir = Path(out_dir)
+    names = [_name(plan, c_name, combo, ext) for c_name, _ in plan.contents for combo in plan.combos]
+    for name in names:
+        if (out_dir / name).is_dir():
+            raise UserError(f"cannot write to {out_dir / name}: it is a folder; move it, or choose another output "
+                            "folder")
+    check_writable(out_dir / max(names, key=lambda n: len(n.encode("utf-8", "surrogateescape"))),
+                   "choose another output folder")
+    stale = remove_stale_temporaries(out_dir)
+    if stale:
+        _stderr(f"note: removed {len(stale)} unfinished temporary file(s) a stopped run left in {out_dir}")
+
+
+def check_memory(plan: BatchPlan, device: torch.device | str) -> None:
+    """Refuse, before the weights load, a first content too large for ``device``'s free memory (the
+    estimate of :mod:`adain_lesson.memory`), naming a content_size that fits."""
+    if plan.first_size is None:
+        return
+    h, w = plan.first_size
+    try:
+        memory.check_fits("stylize", h * w, device, f"stylizing {w}x{h}",
+                          lambda most: f"use a smaller content_size (at most {memory.side_that_fits(most, h, w)})")
+    except UserError as exc:
+        raise UserError(str(exc), param="content_size") from None
 
 
 def _skip(plan: BatchPlan, src: str, exc: UserError, note: Callable[[str], None] | None) -> None:
@@ -273,9 +320,7 @@ def run_batch(
             if str(w.message) not in notes_shown:  # each note once, not once per image
                 notes_shown.add(str(w.message))
                 note(f"note: {w.message}")
-        name = output_name(c_name, [s for s, _ in combo], style_weights=plan.style_weights,
-                           masked=plan.masks is not None, alpha=plan.alpha, preserve_color=plan.preserve_color,
-                           ext=ext)
+        name = _name(plan, c_name, combo, ext)
         path = images.save_image(out[0], out_dir / name)
         written.append(path)
         if on_written is not None:

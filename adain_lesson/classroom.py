@@ -379,8 +379,12 @@ def update_notebooks(root: str | os.PathLike = ".", write: bool = True) -> list[
     student_dir = root / STUDENT_DIR
     wanted: dict[str, str] = {}
     for path in notebook_paths(root):
+        try:
+            nb = _read(path)
+        except UserError as exc:  # reported like course.sync reports it; the other notebooks are still updated
+            changes.append(f"{path.name}: {str(exc).split(': ', 1)[1]} {course.CANNOT_FIX}")
+            continue
         text = path.read_text(encoding="utf-8")
-        nb = _read(path)
         broken = solution_problems(nb, path.name) + [f"{path.name}: {leak}" for leak in solution_leaks(nb)]
         if broken:
             changes += [f"{line} {course.CANNOT_FIX}" for line in broken]

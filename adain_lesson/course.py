@@ -38,8 +38,8 @@ class Notebook:
 
 
 NOTEBOOKS: tuple[Notebook, ...] = (
-    Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map, your environment, downloads, a first stylization in three lines", 10, "no"),
-    Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, 1-D and 2-D GANs, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
+    Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map and lecture paths, your environment, downloads, a first stylization in three lines, the image tensor layout", 15, "no"),
+    Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, a 1-D GAN; going further: the 2-D ring, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
     Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
     Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
     Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 from code: encoder to relu4_1, the AdaIN layer, a decoder without normalization; pretrained weights, a Fig. 4 grid, Table 1 timing, the torchvision VGG pitfall", 35, "recommended"),
@@ -183,12 +183,13 @@ def _sync_readme(readme: Path, table: str, write: bool) -> list[str]:
 
 #: Minutes that a notebook's full mode with the paper's settings takes on a 2-core CPU: measured (00, 04, 06,
 #: 08) or estimated (02, 03, 05, 07) in issue 17's trial run with stand-in weights (our numbers, not the
-#: paper's). 01 is not listed: it has no full-mode cost (no weights, no images).
-PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
+#: paper's). 01 has no paper setting (no weights, no images): its entry is its own full setting (4 ring seeds),
+#: estimated from its QUICK run (2 seeds; the ring's training dominates).
+PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
                                        "08": 0.5}
 #: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
 #: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
-QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "04": 1.5, "05": 5, "06": 1, "08": 0.5}
+QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "04": 1.5, "05": 5, "06": 1, "08": 0.5}
 
 
 @dataclass(frozen=True)

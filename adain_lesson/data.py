@@ -35,10 +35,12 @@ from torch.utils.data import Dataset, Sampler
 
 from . import hub
 from .errors import DownloadError, UserError
-from .files import cannot_write, ensure_dir, temporary_name
-from .images import IMAGE_EXTENSIONS, MIN_SIDE, list_images, open_image, to_tensor
+from .files import cannot_write, ensure_dir, remove_stale_temporaries, temporary_name
+from .images import IMAGE_EXTENSIONS, MAX_PIXELS, MIN_SIDE, list_images, open_image, to_tensor
 
 __all__ = [
+    "MAX_MEMBER_BYTES",
+    "MAX_RATIO",
     "PAPER_CROP_SIZE",
     "PAPER_LOAD_SIZE",
     "SOURCES",
@@ -307,8 +309,62 @@ def _check_max_images(max_images: int | None) -> None:
         raise UserError(f"max_images must be at least 1 (the number of images to take), got {max_images}")
 
 
+#: The largest member extracted: an uncompressed RGB image at the pixel limit of :mod:`adain_lesson.images`
+#: (a larger "image" could not be opened anyway). Guards against archive bombs.
+MAX_MEMBER_BYTES = 3 * MAX_PIXELS
+#: The largest expansion accepted (uncompressed / compressed size), for a member over 1 MiB, and for all
+#: the members of a compressed tar together. Photos barely compress (JPEG, PNG: about 1:1; BMP: 2-5:1); a
+#: bomb of zeros expands about 1000:1.
+MAX_RATIO = 100
+_RATIO_FLOOR = 1 << 20
+
+#: Zip compression methods Python's zipfile reads; others get a one-line error saying what to do.
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "Deflate", zipfile.ZIP_BZIP2: "bzip2",
+                zipfile.ZIP_LZMA: "LZMA"}
+_ZIP_METHOD_NAMES = {9: "Deflate64 (Windows Explorer makes it for large folders)", 99: "AES encryption",
+                     93: "Zstandard", 98: "PPMd", 95: "XZ", 6: "Implode", 1: "Shrink"}
+
+
+def _check_bomb(name: str, member: str, size: int, packed: int | None) -> None:
+    """Refuse a member larger than :data:`MAX_MEMBER_BYTES`, or one that expands more than :data:`MAX_RATIO`."""
+    if size > MAX_MEMBER_BYTES:
+        raise UserError(f"archive {name} holds {member!r} of {size:,} bytes, more than any image may be "
+                        f"({MAX_MEMBER_BYTES:,}): not extracting it (an archive bomb, or not an image set)")
+    if packed is not None and size > _RATIO_FLOOR and size > MAX_RATIO * max(packed, 1):
+        raise UserError(f"archive {name} holds {member!r}, which expands from {packed:,} to {size:,} bytes "
+                        f"({size // max(packed, 1):,}:1, the limit is {MAX_RATIO}:1): not extracting it (an "
+                        "archive bomb?); extract it yourself if you trust it, and use the folder")
+
+
+def _check_zip_method(name: str, info: zipfile.ZipInfo) -> None:
+    """A member zipfile cannot read (Deflate64, AES, encrypted) is one line saying what to do."""
+    if info.flag_bits & 0x1 or info.compress_type == 99:
+        raise UserError(f"archive {name} is encrypted ({info.filename!r} needs a password): extract it yourself "
+                        "with the password (e.g. 7-Zip) and use the folder")
+    if info.compress_type not in _ZIP_METHODS:
+        method = _ZIP_METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+        raise UserError(f"archive {name} uses a compression Python cannot read ({method}, in {info.filename!r}): "
+                        "extract it with 7-Zip or unzip and use the folder, or re-pack it as a plain zip "
+                        "(zip -r, or 7-Zip with the Deflate method)")
+
+
 #: What reading a damaged archive raises (zip: bad CRC or headers, broken deflate data; tar: cut off).
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, tarfile.TarError, OSError)
+
+
+class _Corrupt(UserError):
+    """An archive that cannot be read (bad CRC, broken compressed data, cut off); ``reason`` says how."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _is_archive(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
+    except OSError:
+        return False
 
 
 def _write_member(source, target: Path, size: int, fix: str) -> bool:  # noqa: ANN001 - a readable file object
@@ -388,8 +444,8 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, max_
             raise UserError(f"cannot read {archive}: {exc.strerror or _reason(exc)}; check the path and its "
                             "permissions") from None
         except _CORRUPT as exc:
-            raise UserError(f"archive {archive.name} is corrupt ({_reason(exc)}): delete {archive} and download "
-                            "it again") from None
+            raise _Corrupt(f"archive {archive.name} is corrupt ({_reason(exc)}): delete {archive} and download "
+                           "it again", _reason(exc)) from None
     except BaseException:
         if created:
             _prune_empty(dest)
@@ -405,7 +461,8 @@ def _extract_local(archive: Path, dest: Path, max_images: int | None, images_onl
     try:
         tf = tarfile.open(archive)
     except tarfile.TarError:
-        raise UserError(f"{archive} is neither a zip nor a tar archive: download it again") from None
+        raise UserError(f"{archive} is neither a zip nor a tar archive: if it is another format (7z, rar), extract "
+                        "it yourself and use the folder; else replace it with the complete zip or tar file") from None
     with tf:
         members = []
         for info in tf.getmembers():  # reads the whole (compressed) tar: a cut-off one fails here
@@ -418,8 +475,15 @@ def _extract_local(archive: Path, dest: Path, max_images: int | None, images_onl
                 raise UserError(f"archive {archive.name} holds a special file {info.name!r}: not extracting it")
             if images_only and not _is_image_name(info.name):
                 continue
+            _check_bomb(archive.name, info.name, info.size, None)
             members.append((info.name, target, info.size, info))
-        return _write_members(members, tf.extractfile, dest, archive.name, max_images, progress, fix)
+        chosen = sorted(members, key=lambda m: m[0])[:max_images]
+        total, packed = sum(m[2] for m in chosen), archive.stat().st_size
+        if total > _RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
+            raise UserError(f"archive {archive.name} would expand from {packed:,} to {total:,} bytes "
+                            f"({total // max(packed, 1):,}:1, the limit is {MAX_RATIO}:1): not extracting it (an "
+                            "archive bomb?); extract it yourself if you trust it, and use the folder")
+        return _write_members(chosen, tf.extractfile, dest, archive.name, None, progress, fix)
 
 
 def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | None, images_only: bool,
@@ -438,7 +502,11 @@ def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | N
         if info.is_dir() or (images_only and not _is_image_name(info.filename)):
             continue
         members.append((info.filename, target, info.file_size, info))
-    return _write_members(members, zf.open, dest, name, max_images, progress, fix)
+    chosen = sorted(members, key=lambda m: m[0])[:max_images]
+    for _, _, size, info in chosen:  # before anything is written
+        _check_zip_method(name, info)
+        _check_bomb(name, info.filename, size, info.compress_size)
+    return _write_members(chosen, zf.open, dest, name, None, progress, fix)
 
 
 def _write_members(members: list[tuple], open_member: Callable, dest: Path, name: str, max_images: int | None,
@@ -447,6 +515,10 @@ def _write_members(members: list[tuple], open_member: Callable, dest: Path, name
     name was checked; ``dest`` is created only now. A member already present with its size is not read."""
     members = sorted(members, key=lambda m: m[0])[:max_images]
     ensure_dir(dest, fix)
+    stale = remove_stale_temporaries(dest, recursive=True)
+    if stale:
+        print(f"note: removed {len(stale)} unfinished temporary file(s) an interrupted extraction left in {dest}",
+              file=sys.stderr)
     bar = _bar(len(members), name, progress)
     for _, target, size, info in members:
         if not (target.is_file() and target.stat().st_size == size):
@@ -484,7 +556,9 @@ def extract_remote_zip(url: str, dest: str | os.PathLike, *, max_images: int | N
                 return _extract_zip(zf, name, dest, max_images, images_only, progress,
                                     "choose a writable destination folder with free space")
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise DownloadError(f"reading {name} from {url} gave corrupt data ({_reason(exc)}): run it again") from None
+            raise DownloadError(f"reading {name} from {url} gave corrupt data ({_reason(exc)}); nothing of it was "
+                                "kept: run it again once (a transfer error), and if it fails the same way, the archive "
+                                "on the server is damaged: use another address") from None
     except BaseException:
         if created:
             _prune_empty(dest)
@@ -556,6 +630,7 @@ def download_dataset(
     source = mirrored_source(source)
     _check_max_images(max_images)
     root = Path(root).expanduser()
+    downloaded = False
     fix = "choose another data folder (--root) that is writable and has free space"
     ensure_dir(root, fix)
     if archive is not None:
@@ -578,10 +653,26 @@ def download_dataset(
         if not path.is_file():
             ensure_dir(path.parent, fix)
             hub.download(address, path, size=source.size, sha256=source.sha256, progress=progress)
+            downloaded = True
+            if not _is_archive(path):  # e.g. an error page served as the file: never kept and reused
+                with open(path, "rb") as f:
+                    head = f.read(512)
+                path.unlink(missing_ok=True)
+                raise DownloadError(f"{address} sent a file that is not a zip or tar archive"
+                                    f"{hub.describe_content(head)}: it was deleted; check the address, or download "
+                                    "it by hand and pass --archive")
         else:  # placed by hand (as the offline message says) or left by an earlier run: checked before use
             _check_placed(path, source)
     out = root / source.name
-    extract_archive(path, out, max_images=max_images, progress=progress)
+    try:
+        extract_archive(path, out, max_images=max_images, progress=progress)
+    except _Corrupt as exc:
+        if not downloaded:  # given or placed by hand: nothing is deleted, the message says what to do
+            raise
+        path.unlink(missing_ok=True)  # this call's own download: never reused
+        raise DownloadError(f"the downloaded {path.name} is corrupt ({exc.reason}): it was deleted; run it again "
+                            f"to download it afresh (if it fails again, the file at {address} is damaged: use "
+                            "another address)") from None
     if not keep_archive and archive is None:
         path.unlink(missing_ok=True)
     return out

@@ -15,6 +15,7 @@ content target is t, what the ablations of Fig. 6 show), the check quotes the pa
 Which notebook uses which check (see :data:`CHECKS`):
 
 ========  ====================================================================================================
+00        :func:`check_smoke_mode`, :func:`check_image_tensor`, :func:`check_device`
 01        :func:`check_d_star`, :func:`check_optimal_value`, :func:`check_generator_loss`
 02        :func:`check_instance_norm`, :func:`check_adain`, :func:`check_cin_parameters`
 03        :func:`check_gram_matrix`, :func:`check_mean_std_loss`
@@ -38,7 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import data, gan, losses, norms, train, vgg
+from . import data, device, gan, images, losses, norms, train, vgg
 from .figures import bilinear_weights
 from .model import StyleStats, masked_adain, mix_features, normalize_weights
 
@@ -47,6 +48,7 @@ __all__ = [
     "ALPHA_ZERO_CHOICES",
     "CHECKS",
     "CONTENT_TARGET_CHOICES",
+    "SMOKE_MODE_CHOICES",
     "check_ablation",
     "check_adain",
     "check_alpha_effect",
@@ -56,8 +58,10 @@ __all__ = [
     "check_cin_parameters",
     "check_content_target",
     "check_d_star",
+    "check_device",
     "check_generator_loss",
     "check_gram_matrix",
+    "check_image_tensor",
     "check_instance_norm",
     "check_learning_rate",
     "check_masked_adain",
@@ -65,6 +69,7 @@ __all__ = [
     "check_optimal_value",
     "check_relu4_1_shape",
     "check_resized_size",
+    "check_smoke_mode",
     "check_style_weights",
 ]
 
@@ -169,6 +174,94 @@ def _choice(answer: object, choices: dict[str, str], keywords: Sequence[str]) ->
     if all(k in text for k in keywords):
         return "keywords"
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# 00: setup and tour
+# ------------------------------------------------------------------------------------------------
+
+#: The choices of :func:`check_smoke_mode`: what a stylization in smoke mode (random weights) shows.
+SMOKE_MODE_CHOICES = MappingProxyType({
+    "a": "what AdaIN style transfer can do: the picture is a preview of the paper's results",
+    "b": "that the code runs end to end (download skipped, shapes and value ranges right), nothing about quality",
+    "c": "how fast the released model runs on your machine",
+    "d": "that the released weights were downloaded and verified",
+})
+
+
+@_checked
+def check_smoke_mode(answer: str) -> bool:
+    """00: what a stylization made in smoke mode shows: a letter of :data:`SMOKE_MODE_CHOICES` or a short
+    sentence. Smoke mode builds the model with random weights and downloads nothing
+    (:func:`adain_lesson.model.lesson_model`)."""
+    picked = _choice(answer, dict(SMOKE_MODE_CHOICES), ("runs",))
+    if picked in ("b", "keywords"):
+        return _verdict(True, note="With random weights the output shows that the machinery runs, not what AdaIN "
+                                   "can do; that needs full mode and the released weights.")
+    if picked == "a":
+        return _verdict(False, "smoke mode uses random weights: a random decoder cannot paint a style.")
+    if picked == "c":
+        return _verdict(False, "smoke mode uses tiny images and random weights; time full mode (notebook 04) "
+                               "for speed.")
+    if picked == "d":
+        return _verdict(False, "smoke mode downloads nothing (it runs offline, as CI does).")
+    return _verdict(False, f"pick one letter: {', '.join(f'{k}) {v}' for k, v in SMOKE_MODE_CHOICES.items())}")
+
+
+@_checked
+def check_image_tensor(to_tensor: Callable[[Any], Tensor]) -> bool:
+    """00: your ``to_tensor(array)``: an RGB image as a NumPy ``uint8`` array ``[H, W, 3]`` (as PIL and
+    ``np.asarray`` give it) to the series' image layout, a float tensor ``[3, H, W]`` in [0, 1] (what
+    :func:`adain_lesson.images.load_image` returns); compared with :func:`adain_lesson.images.to_tensor`."""
+    from PIL import Image
+
+    h, w = 5, 7
+    array = torch.randint(0, 256, (h, w, 3), generator=_gen(11), dtype=torch.uint8).numpy()
+    got = _call(to_tensor, array.copy())
+    if not isinstance(got, Tensor):
+        raise _Wrong(f"return a torch tensor, got {type(got).__name__} (torch.from_numpy or torch.as_tensor)")
+    want = images.to_tensor(Image.fromarray(array)).double()
+    if not got.is_floating_point():
+        return _verdict(False, f"the result is {got.dtype}: convert to float (.float()) and divide by 255.")
+    got = got.detach().double().cpu()
+    if tuple(got.shape) in ((h, w, 3), (1, h, w, 3)):
+        return _verdict(False, "channels go first: [H, W, 3] becomes [3, H, W] with .permute(2, 0, 1).")
+    if tuple(got.shape) == (1, 3, h, w):
+        return _verdict(False, "that is a batch of one, [1, 3, H, W]; one image is [3, H, W] (the model adds "
+                               "the batch dimension itself).")
+    if tuple(got.shape) == (3, w, h):
+        return _verdict(False, "height and width are swapped: from [H, W, 3] use .permute(2, 0, 1).")
+    _same_shape(got, want, ": one image is [3, H, W]")
+    if _close(got, want):
+        return _verdict(True)
+    if _close(got, want * 255):
+        return _verdict(False, "the values run from 0 to 255: divide by 255 for the range [0, 1].")
+    return _verdict(False, "the pixel values do not match: permute(2, 0, 1) keeps each pixel's colour; do not "
+                           "reshape or view [H, W, 3] straight into [3, H, W].")
+
+
+@_checked
+def check_device(answer: object) -> bool:
+    """00: the device to run on: a CUDA GPU when one is present, else the CPU (``torch.device`` or its name);
+    compared with :func:`adain_lesson.device.default_device` on this machine."""
+    _answer(answer)
+    try:
+        got = torch.device(answer) if isinstance(answer, str) else answer
+    except (RuntimeError, ValueError):
+        raise _Wrong(f"{answer!r} is not a device name: use \"cuda\" or \"cpu\" (torch.device(...))") from None
+    if not isinstance(got, torch.device):
+        raise _Wrong(f"give a torch.device or a device name, got {type(answer).__name__}")
+    want = device.default_device()
+    if got.type == want.type:
+        return _verdict(True, note=f"This machine runs on {want.type}.")
+    if want.type == "mps" and got.type == "cpu":
+        return _verdict(True, note="This Mac also has an Apple GPU (mps), which default_device() picks.")
+    if got.type == "cuda":
+        return _verdict(False, "torch.cuda.is_available() is False here: there is no CUDA GPU, so choose the CPU "
+                               "(on Colab: Runtime > Change runtime type > GPU).")
+    if want.type == "cuda":
+        return _verdict(False, "a CUDA GPU is available here (torch.cuda.is_available()): use it.")
+    return _verdict(False, "ask torch.cuda.is_available(): \"cuda\" if it says True, else \"cpu\".")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -715,6 +808,7 @@ def check_alpha_effect(content_distance: str, style_distance: str) -> bool:
 #: Each notebook's checks (the notebook owners call them; ``tests/test_exercises.py`` feeds each one right,
 #: wrong and unanswered inputs).
 CHECKS = MappingProxyType({
+    "00": ("check_smoke_mode", "check_image_tensor", "check_device"),
     "01": ("check_d_star", "check_optimal_value", "check_generator_loss"),
     "02": ("check_instance_norm", "check_adain", "check_cin_parameters"),
     "03": ("check_gram_matrix", "check_mean_std_loss"),

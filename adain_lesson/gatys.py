@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import images
+from . import images, memory
 from .device import default_device
 from .errors import UserError, offline_hint
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
@@ -194,6 +194,7 @@ def _truncated(encoder: Encoder | nn.Sequential, deepest: str) -> Encoder:
     raise UserError("encoder must be an adain_lesson.vgg.Encoder or a VGG nn.Sequential (see gatys_encoder)")
 
 
+@memory.guarded("the Gatys optimisation", "use a smaller size")
 def optimize_image(
     encoder: Encoder | nn.Sequential,
     content: Tensor,
@@ -284,6 +285,11 @@ def optimize_image(
     if min(content.shape[-2:]) < images.MIN_SIDE or min(style.shape[-2:]) < images.MIN_SIDE:
         raise UserError(f"content and style must be at least {images.MIN_SIDE} px per side (the encoder pools 4 times)")
 
+    h, w = content.shape[-2:]
+    pixels = h * w + style.shape[-2] * style.shape[-1] // 6  # the style's targets cost about a sixth per pixel
+    memory.check_fits("gatys", pixels, device, f"the Gatys optimisation of a {w}x{h} image",
+                      lambda most: f"use a smaller size (at most {memory.side_that_fits(most, h, w)} px on the "
+                                   "shorter side)")
     layers = [content_layer, *style_layers]
     # Targets, computed once: P (content features), and A_l (Gram matrices) or (mu, sigma) per style layer.
     with torch.no_grad():

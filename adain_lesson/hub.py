@@ -11,6 +11,13 @@ download is resumed on the next call (HTTP Range); a wrong size or hash deletes 
 ``ADAIN_LESSON_OFFLINE=1`` forbids the network (:func:`download` and :class:`RemoteFile` too): a file
 that is not cached is an :class:`OfflineError` that says where to put it by hand.
 
+Hostile or unlucky conditions: two processes fetching one file (every ``torchrun`` rank) share no
+``.part``: a lock ``<name>.lock`` makes the others wait, then use the verified file. A ``.part`` that is a
+link or not a regular file is never followed; a resume checks the server's ``Content-Range`` (another part
+starts afresh), HTTP 416 is told apart from a complete file, a malformed ``Content-Length`` is ignored, reads
+are small (Ctrl-C keeps what came) under an overall deadline, and a wrong file (a web page, gzip-wrapped,
+the wrong size or hash) is deleted and named as wrong: "run it again" is said only where that can help.
+
 A folder or file that cannot be written (a read-only or full disk, ``ADAIN_LESSON_HOME`` pointing at a
 file) is a :class:`UserError` naming the path and the fix, never a traceback; so is an address that is
 not an ``http(s)://`` URL.
@@ -36,6 +43,7 @@ import io
 import os
 import shutil
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -44,7 +52,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import DownloadError, OfflineError, UserError
-from .files import cannot_write, ensure_dir, temporary_name
+from .files import FileLock, cannot_write, ensure_dir, open_regular, remove_stale_temporaries, temporary_name
 
 __all__ = [
     "WEIGHT_FILES",
@@ -53,6 +61,7 @@ __all__ = [
     "MANIFEST_ENV",
     "RemoteFile",
     "cache_dir",
+    "describe_content",
     "download",
     "fetch",
     "is_offline",
@@ -202,20 +211,33 @@ def download(
     sha256: str | None = None,
     progress: bool = True,
     timeout: float = 30.0,
+    deadline: float | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file, then verify and rename.
 
     Raises :class:`OfflineError` when ``ADAIN_LESSON_OFFLINE=1`` or the server cannot be reached (both say
-    where to put the file by hand), and :class:`DownloadError` when the transfer is cut off (the partial
-    file is kept, so the next call resumes) or when the finished file has the wrong size or SHA-256 (the
-    partial file is deleted). A local problem (the folder or ``dest.part`` cannot be written, the disk is
-    full) and an address that is not ``http(s)://`` are a :class:`UserError`.
+    where to put the file by hand), and :class:`DownloadError` when the transfer is cut off or too slow (the
+    partial file is kept, so the next call resumes) or when the finished file is not the expected one: a
+    wrong size or SHA-256, or a web page instead of the file (the partial file is deleted, never cached). A
+    local problem (the folder or ``dest.part`` cannot be written, the disk is full, ``dest.part`` is a link
+    or not a regular file) and an address that is not ``http(s)://`` are a :class:`UserError`.
+
+    Two processes (torchrun ranks, two notebook tabs) never share ``dest.part``: a lock ``dest.lock``
+    makes the second wait, and it then uses the file the first one verified. ``timeout`` bounds each read;
+    ``deadline`` (seconds) bounds the whole transfer (default: 10 minutes plus 20 KB/s of ``size``, or
+    6 hours when the size is unknown), so a server that trickles bytes cannot hold a run forever.
     """
-    return _download(url, Path(dest), size, sha256, progress, timeout, "choose a writable folder with free space")
+    return _download(url, Path(dest), size, sha256, progress, timeout,
+                     "choose a writable folder with free space", deadline)
+
+
+#: The slowest average rate the default deadline allows (bytes per second), after 10 minutes of grace.
+_MIN_RATE = 20_000
+_READ = 1 << 16  # a read returns what has arrived, up to 64 KiB: Ctrl-C and the bar act at once
 
 
 def _download(url: str, dest: Path, size: int | None, sha256: str | None, progress: bool, timeout: float,
-              fix: str) -> Path:
+              fix: str, deadline: float | None = None) -> Path:
     """:func:`download`; ``fix`` ends the message of a local write error (how to get a writable folder)."""
     _check_url(url)
     if is_offline():
@@ -223,60 +245,143 @@ def _download(url: str, dest: Path, size: int | None, sha256: str | None, progre
             f"ADAIN_LESSON_OFFLINE=1 forbids downloading {url}: download it elsewhere and put it at {dest}"
         )
     ensure_dir(dest.parent, fix)
-    part = dest.with_name(dest.name + ".part")
-    have = part.stat().st_size if part.is_file() else 0
-    if size is not None and have > size:
-        part.unlink()
-        have = 0
-    headers = {"User-Agent": "adain-lesson"}
+    lock = FileLock(dest.with_name(dest.name + ".lock"), f"the download of {dest.name}", fix)
+    lock.acquire(on_wait=lambda who: print(f"note: waiting for {who}, which is downloading {dest.name}",
+                                           file=sys.stderr))
+    try:
+        if sha256 and dest.is_file() and (_is_marked(dest, sha256) or verify(dest, size, sha256) is None):
+            return dest  # another process finished it while this one waited
+        if deadline is None:
+            deadline = 600.0 + size / _MIN_RATE if size is not None else 6 * 3600.0
+        return _download_locked(url, dest, size, sha256, progress, timeout, fix, deadline)
+    finally:
+        lock.release()
+
+
+def _parse_range(value: str | None) -> tuple[int | None, int | None]:
+    """``(start, total)`` of a ``Content-Range: bytes a-b/N`` (or ``bytes */N``); ``None`` where unreadable."""
+    try:
+        span, total = (value or "").strip().removeprefix("bytes ").split("/")
+        start = None if span.strip() == "*" else int(span.split("-")[0])
+        return start, (None if total.strip() == "*" else int(total))
+    except ValueError:
+        return None, None
+
+
+def _content_length(response) -> int | None:  # noqa: ANN001 - HTTPResponse
+    try:
+        n = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None  # missing or malformed (e.g. "12, 12" or "abc"): the size is simply unknown
+    return n if n >= 0 else None
+
+
+def _request(url: str, dest: Path, have: int, timeout: float):  # noqa: ANN202 - HTTPResponse or HTTPError
+    headers = {"User-Agent": "adain-lesson", "Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # the partial file is already complete
-            response = None
-        else:
-            raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+        if exc.code == 416 and have:
+            return exc  # the caller decides: complete already, or a partial file of another file
+        exc.close()
+        raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
     except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise OfflineError(
             f"cannot reach {url} ({reason}); if you are offline, download it elsewhere and put it at {dest}"
         ) from None
-    except ValueError:  # urllib's "unknown url type" and the like
-        raise _not_http(url) from None
-    if response is not None:
-        with response:
-            append = have and response.status == 206
-            total = size if size is not None else None
-            if total is None and response.headers.get("Content-Length"):
-                total = int(response.headers["Content-Length"]) + (have if append else 0)
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
+    except (ValueError, http.client.HTTPException) as exc:  # "unknown url type"; a garbled status line
+        if isinstance(exc, ValueError):
+            raise _not_http(url) from None
+        raise DownloadError(f"{url} answered with a malformed HTTP response ({type(exc).__name__}): "
+                            "it is not a working download address; check it") from None
 
-                bar = tqdm(total=total, initial=have if append else 0, unit="B", unit_scale=True, desc=dest.name)
-            try:
-                _stream(response, part, append, bar, fix)
-            except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as exc:
-                got = part.stat().st_size if part.is_file() else 0
-                raise DownloadError(
-                    f"download of {dest.name} was cut off after {got:,} bytes ({type(exc).__name__}); "
-                    "run it again to resume"
-                ) from None
-            finally:
-                if bar is not None:
-                    bar.close()
-    got = part.stat().st_size
-    if size is not None and got < size:
-        raise DownloadError(
-            f"download of {dest.name} was cut off at {got:,} of {size:,} bytes; run it again to resume"
-        )
+
+def describe_content(head: bytes) -> str:
+    """A phrase (``"; it is a web page (HTML), not the file"``, or ``""``) for what a wrong file is, from its
+    first bytes."""
+    low = head[:512].lstrip().lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in low:
+        return "; it is a web page (HTML), not the file"
+    if head.startswith(b"\x1f\x8b"):
+        return "; it is gzip-compressed (the server compressed it in transit)"
+    return ""
+
+
+def _download_locked(url: str, dest: Path, size: int | None, sha256: str | None, progress: bool,
+                     timeout: float, fix: str, deadline: float) -> Path:
+    part = dest.with_name(dest.name + ".part")
+    try:
+        fd = open_regular(part, os.O_RDWR | os.O_CREAT, "partial download")
+    except OSError as exc:
+        raise cannot_write(part, exc, fix) from None
+    try:
+        have = os.fstat(fd).st_size
+        if size is not None and have > size:
+            os.ftruncate(fd, 0)
+            have = 0
+        if have and progress:
+            print(f"note: resuming {part} from byte {have:,} (a download cut off earlier)", file=sys.stderr)
+        response, promised = None, None
+        while True:
+            answer = _request(url, dest, have, timeout)
+            if isinstance(answer, urllib.error.HTTPError):  # 416: the server has nothing from `have` on
+                _, total = _parse_range(answer.headers.get("Content-Range"))
+                answer.close()
+                if have == (size if size is not None else total):
+                    break  # the partial file is complete already
+                print(f"note: the partial {part.name} does not match the file on the server (HTTP 416): "
+                      "starting afresh", file=sys.stderr)
+                os.ftruncate(fd, 0)
+                have = 0
+                continue
+            response = answer
+            if have and response.status == 206:
+                start, total = _parse_range(response.headers.get("Content-Range"))
+                if start != have or (size is not None and total is not None and total != size):
+                    response.close()
+                    print(f"note: {url} sent another part (Content-Range "
+                          f"{response.headers.get('Content-Range')!r}) than asked for (from byte {have}): "
+                          "starting afresh", file=sys.stderr)
+                    os.ftruncate(fd, 0)
+                    have = 0
+                    continue
+            elif have:  # 200: the server ignored Range and sends the whole file
+                os.ftruncate(fd, 0)
+                have = 0
+            break
+        if response is not None:
+            with response:
+                ctype = response.headers.get("Content-Type", "")
+                if ctype.split(";")[0].strip().lower() == "text/html" and not dest.suffix.lower().startswith(".htm"):
+                    raise DownloadError(f"{url} sent a web page (Content-Type {ctype}), not {dest.name}: nothing "
+                                        f"was kept; check the address, or download the file by hand and put it "
+                                        f"at {dest}")
+                promised = _content_length(response)
+                total = size if size is not None else (promised + have if promised is not None else None)
+                _stream(response, fd, part, dest, have, total, progress, fix, deadline)
+                if promised is not None:
+                    promised += have
+        got = os.fstat(fd).st_size
+        if size is not None and got < size and got != promised:  # (all that was promised came: a wrong file)
+            raise DownloadError(
+                f"download of {dest.name} was cut off at {got:,} of {size:,} bytes; run it again to resume"
+            )
+        os.lseek(fd, 0, os.SEEK_SET)
+        head = os.read(fd, 512)
+    finally:
+        empty = os.fstat(fd).st_size == 0
+        os.close(fd)
+        if empty:  # nothing came: leave no empty partial file behind
+            part.unlink(missing_ok=True)
     problem = verify(part, size, sha256)
     if problem:
-        part.unlink()
+        part.unlink(missing_ok=True)
         raise DownloadError(
-            f"downloaded {dest.name} has {problem}; the file was deleted: run it again, or fetch {url} by hand"
+            f"{url} sent a file that is not the expected {dest.name} ({problem}{describe_content(head)}): it was "
+            f"deleted, not cached; check the address, or download the file by hand and put it at {dest}"
         )
     try:
         os.replace(part, dest)
@@ -285,32 +390,48 @@ def _download(url: str, dest: Path, size: int | None, sha256: str | None, progre
     return dest
 
 
-def _stream(response, part: Path, append: bool, bar, fix: str) -> None:  # noqa: ANN001 - HTTPResponse, tqdm
-    """Copy ``response`` into ``part``. Network errors propagate as they are (the caller says "cut off,
-    resume"); a local write error (cannot open, disk full) is a :class:`UserError` naming ``part``."""
-    try:
-        f = open(part, "ab" if append else "wb")  # noqa: SIM115 - closed below, with its own error
-    except OSError as exc:
-        raise cannot_write(part, exc, fix) from None
-    finished = False
+def _stream(response, fd: int, part: Path, dest: Path, have: int, total: int | None, progress: bool,  # noqa: ANN001
+            fix: str, deadline: float) -> None:
+    """Copy ``response`` into ``fd`` from offset ``have``, in small reads. A network error or the overall
+    ``deadline`` is a :class:`DownloadError` that keeps the partial file (the next call resumes); a local
+    write error (disk full) is a :class:`UserError` naming ``part``. Ctrl-C keeps what was written."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=dest.name)
+    os.ftruncate(fd, have)
+    os.lseek(fd, have, os.SEEK_SET)
+    started = time.monotonic()
+    read = getattr(response, "read1", response.read)
     try:
         while True:
-            block = response.read(_CHUNK)  # network errors propagate from here
+            try:
+                block = read(_READ)
+            except (TimeoutError, http.client.HTTPException, ConnectionError, OSError) as exc:
+                got = os.fstat(fd).st_size
+                raise DownloadError(f"download of {dest.name} was cut off after {got:,} bytes "
+                                    f"({type(exc).__name__}); run it again to resume") from None
             if not block:
                 break
-            try:
-                f.write(block)
-            except OSError as exc:
-                raise cannot_write(part, exc, f"{fix}, then run it again to resume") from None
+            view = memoryview(block)
+            while view:
+                try:
+                    n = os.write(fd, view)
+                except OSError as exc:
+                    raise cannot_write(part, exc, f"{fix}, then run it again to resume") from None
+                view = view[n:]
             if bar is not None:
                 bar.update(len(block))
-        finished = True
+            if time.monotonic() - started > deadline:
+                got = os.fstat(fd).st_size
+                raise DownloadError(
+                    f"download of {dest.name} is too slow: {got - have:,} bytes in {deadline:.0f} s (the deadline); "
+                    f"the {got:,} bytes so far are kept: run it again later to resume, or use a mirror"
+                )
     finally:
-        try:
-            f.close()
-        except OSError as exc:  # the last buffered bytes could not be written (a full disk)
-            if finished:
-                raise cannot_write(part, exc, f"{fix}, then run it again to resume") from None
+        if bar is not None:
+            bar.close()
 
 
 def _resolve(asset: Asset | str) -> Asset:
@@ -342,9 +463,10 @@ def _is_marked(path: Path, sha256: str) -> bool:
 def _mark(path: Path, sha256: str) -> None:
     """Record that ``path`` was verified (atomically); a read-only cache is simply verified again next time."""
     marker = _marker(path)
-    tmp = marker.with_name(marker.name + ".tmp")
+    tmp = temporary_name(marker)
     try:
-        tmp.write_text(_stamp(path, sha256), encoding="ascii")
+        with open(tmp, "x", encoding="ascii") as f:  # "x": a planted link at the name is never followed
+            f.write(_stamp(path, sha256))
         os.replace(tmp, marker)
     except OSError:
         with contextlib.suppress(OSError):
@@ -387,6 +509,8 @@ def fetch(
         if is_offline():
             raise DownloadError(f"{dest} has {problem}: replace it with the file from {a.url}")
         print(f"note: {dest} has {problem}: replacing it with the verified file", file=sys.stderr)
+    for stale in remove_stale_temporaries(dest.parent):  # a copy a killed process left half-way
+        print(f"note: removed {stale}, an unfinished copy a stopped process left", file=sys.stderr)
     if mirror is not None:
         folder = Path(mirror).expanduser()
         if not folder.is_dir():
@@ -556,15 +680,30 @@ class RemoteFile(io.RawIOBase):
                 got_start = int(span.split("-")[0])
                 size = int(total)
             except ValueError:
-                raise DownloadError(f"{self.url} sent a malformed Content-Range {content_range!r}") from None
+                raise RangeNotSupported(f"{self.url} sent a malformed Content-Range {content_range!r}: it does not "
+                                        "serve parts of the file correctly; download the whole file instead") from None
             if got_start != start:
-                raise DownloadError(f"{self.url} sent bytes from {got_start}, not {start}: run it again")
+                raise RangeNotSupported(f"{self.url} sent bytes from {got_start}, not {start}: it does not serve parts "
+                                        "of the file correctly; download the whole file instead")
+            want = end - start + 1
+            budget = 60.0 + want / _MIN_RATE  # an overall deadline per request, not only per read
+            began, chunks, got = time.monotonic(), [], 0
+            read = getattr(response, "read1", response.read)
             try:
-                data = response.read(end - start + 1)
-            except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as exc:
+                while got < want:
+                    block = read(min(_READ, want - got))
+                    if not block:
+                        break
+                    chunks.append(block)
+                    got += len(block)
+                    if time.monotonic() - began > budget:
+                        raise DownloadError(f"reading {self.url} is too slow ({got:,} bytes in {budget:.0f} s): "
+                                            "run it again later, or download the whole archive elsewhere")
+            except (TimeoutError, http.client.HTTPException, ConnectionError, OSError) as exc:
                 raise DownloadError(
                     f"reading {self.url} was cut off ({type(exc).__name__}): run it again to resume"
                 ) from None
+            data = b"".join(chunks)
         if len(data) < min(end, size - 1) - start + 1:
             raise DownloadError(f"reading {self.url} was cut off after {len(data):,} bytes: run it again to resume")
         self.bytes_read += len(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import struct
 from pathlib import Path
 from typing import Union
 
@@ -25,9 +26,11 @@ MIN_SIDE = 16
 #: Refuse images with more pixels than this before decoding them (about 16k x 16k): a guard against
 #: decompression bombs and accidental out-of-memory errors. Pass ``max_pixels`` to change it.
 MAX_PIXELS = 256_000_000
-#: Refuse to resize images more elongated than this (long side / short side): a 100000x3 strip resized to
-#: shorter side 64 would become 2133333x64 px, gigabytes of float32, and is no photograph anyway.
-MAX_ASPECT = 20.0
+#: The most pixels an image may have *after* resizing (8000 x 8000, 768 MB as float32): the budget, not the
+#: aspect ratio, decides. A 2000x40 panorama at shorter side 512 (25600x512, 13 M px) is fine; a 100000x3
+#: strip at shorter side 64 (2133333x64, 137 M px, 1.6 GB of float32) is not. Lower of this and
+#: ``max_pixels``.
+MAX_RESIZED_PIXELS = 64_000_000
 #: Extensions the folder walkers treat as images (compared in lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -35,13 +38,14 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image]
 
 __all__ = [
     "IMAGE_EXTENSIONS",
-    "MAX_ASPECT",
     "MAX_PIXELS",
+    "MAX_RESIZED_PIXELS",
     "MIN_SIDE",
     "SAMPLE_CONTENTS",
     "SAMPLE_STYLES",
     "ImageSource",
     "center_crop",
+    "check_image",
     "fit_mask",
     "list_images",
     "load_image",
@@ -62,6 +66,67 @@ def _describe(src: ImageSource) -> str:
     if isinstance(src, Image.Image):
         return "<PIL image>"
     return str(src)
+
+
+def check_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE,
+                preview: int = 1024) -> tuple[int, int]:
+    """Check that ``src`` is a readable image of a usable size, without decoding it at full size; returns
+    its ``(width, height)`` as stored.
+
+    The header gives the size (checked against ``max_pixels`` and ``min_side``); then a JPEG is decoded at
+    a reduced scale (1/2 to 1/8, at least ``preview`` px per side: an 8000x8000 photo costs about 1/64 of
+    its full decode) and a PNG's chunks are checked (CRC-32) without inflating them, so a truncated or
+    damaged file is still found. Other formats larger than ``preview`` squared are checked as far as PIL's
+    ``verify`` goes. Every problem is the :class:`UserError` :func:`open_image` would raise.
+    """
+    name = _describe(src)
+    im = _open_lazy(src, name)
+    w, h = im.size
+    if w * h > max_pixels:
+        raise UserError(f"image {name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}: "
+                        "downscale it first (or raise max_pixels if you really mean it)")
+    if min(w, h) < min_side:
+        raise UserError(f"image {name} is {w}x{h} px, too small for the VGG encoder: it needs at least {min_side} "
+                        "px per side (use a larger image)")
+    try:
+        if im.format == "JPEG":
+            im.draft("RGB", (min(w, preview), min(h, preview)))
+            im.load()
+        elif w * h > preview * preview:
+            im.verify()
+        else:
+            im.load()
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise UserError(f"image file is truncated or corrupt: {name} ({exc}); download or copy it again") from None
+    return w, h
+
+
+def _open_lazy(src: ImageSource, name: str) -> Image.Image:
+    """``Image.open`` (header only) with the one-line errors of :func:`open_image`."""
+    if isinstance(src, Image.Image):
+        return src
+    if isinstance(src, (bytes, bytearray)):
+        if len(src) == 0:
+            raise UserError("the image data is empty (0 bytes): upload or pass a real image file")
+        fp: object = io.BytesIO(bytes(src))
+    else:
+        path = Path(src)
+        if not path.exists():
+            raise UserError(f"image not found: {path} (check the path, or list the folder to see what is there)")
+        if path.is_dir():
+            raise UserError(f"{path} is a folder, not an image (pass one image file)")
+        if path.stat().st_size == 0:
+            raise UserError(f"image file is empty (0 bytes): {path} (download or copy it again)")
+        fp = path
+    try:
+        return Image.open(fp)  # type: ignore[arg-type]
+    except UnidentifiedImageError:
+        raise UserError(f"not an image file PIL can read: {name} (use a JPEG, PNG, BMP, TIFF or WebP)") from None
+    except Image.DecompressionBombError as exc:
+        raise UserError(f"image {name} is too large to decode safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        # e.g. a JPEG cut off inside its header ("Truncated File Read"), or a damaged PNG chunk
+        raise UserError(f"image file is truncated or damaged: {name} ({exc}); re-save or re-download it") from None
 
 
 def open_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -212,16 +277,16 @@ def load_image(
         # Check the resized shape before allocating it: a 100000x3 strip at size 64 would become 64 x 2.1M px.
         w0, h0 = im.size
         nh, nw = _shorter_side_shape(h0, w0, size)
-        if max(w0, h0) > MAX_ASPECT * min(w0, h0):
-            raise UserError(
-                f"image {_describe(src)} is {w0}x{h0}, too elongated (more than {MAX_ASPECT:g}:1) to resize to "
-                f"shorter side {size} (it would be {nw}x{nh} px): crop it to a less elongated shape first"
-            )
-        if nh * nw > max_pixels:
+        budget = min(max_pixels, MAX_RESIZED_PIXELS)
+        if nh * nw > budget:
+            fits = math.isqrt(budget * min(w0, h0) // max(w0, h0))
+            while fits >= min_side and math.prod(_shorter_side_shape(h0, w0, fits)) > budget:
+                fits -= 1
+            hint = (f"choose a smaller size (at most {fits} for this image) or crop it" if fits >= min_side
+                    else "no size fits: crop it")
             raise UserError(
                 f"image {_describe(src)} is {w0}x{h0}; resized to shorter side {size} it would be {nw}x{nh} = "
-                f"{nw * nh:,} pixels, more than the limit of {max_pixels:,}: choose a smaller size or crop the "
-                "image to a less elongated shape first"
+                f"{nw * nh:,} pixels, more than the limit of {budget:,}: {hint} to a less elongated shape first"
             )
     t = to_tensor(im)
     if size:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import hub, images
+from . import hub, images, memory
 from .color import match_color
 from .decoder import make_decoder
 from .device import cpu_has_fast_bf16, default_device, resolve_device  # noqa: F401 - re-exported for one release
@@ -410,11 +410,20 @@ class StyleTransfer(nn.Module):
                 continue
             style_list[i] = s = self._input(s, which)
             _check_batches(content.shape[0], s.shape[0], which)
-        h, w = content.shape[-2:]
-        f_c = self._encode(content)
-        stats = [self._style_stats(s, content, preserve_color) for s in style_list]
-        t = mix_features(f_c, stats, (h, w), alpha=alpha, weights=weights, masks=masks)
-        return self.decode(t, (h, w))
+        n, h, w = content.shape[0], *content.shape[-2:]
+        style_px = max((s.shape[0] * s.shape[-2] * s.shape[-1] for s in style_list if isinstance(s, Tensor)),
+                       default=0)
+        what = f"stylizing {n} x {w}x{h}" if n > 1 else f"stylizing {w}x{h}"
+        graph = torch.is_grad_enabled() and (content.requires_grad or any(p.requires_grad for p in self.parameters()))
+        memory.check_fits("stylize_grad" if graph else "stylize", max(n * h * w, style_px), self.device, what,
+                          lambda most: f"use smaller images (a content size of at most "
+                                       f"{memory.side_that_fits(most, h, w, n)} px on the shorter side)"
+                                       + (", or fewer at once" if n > 1 else ""))
+        with memory.guard(what, self.device, "use smaller images (a smaller content size), or fewer at once"):
+            f_c = self._encode(content)
+            stats = [self._style_stats(s, content, preserve_color) for s in style_list]
+            t = mix_features(f_c, stats, (h, w), alpha=alpha, weights=weights, masks=masks)
+            return self.decode(t, (h, w))
 
 
 #: How the decoder's input is made from f(c) and f(s): AdaIN (Eq. 9, the paper's) or Enc-Concat (Section 7.2).

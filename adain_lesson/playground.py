@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -46,6 +47,7 @@ __all__ = [
     "Render",
     "Settings",
     "default_size",
+    "MAX_UPLOAD_BYTES",
     "parse_upload",
     "png_bytes",
 ]
@@ -77,32 +79,68 @@ def png_bytes(img: Tensor, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
+#: The largest upload accepted, in bytes: far above any photo (an 8000 x 8000 JPEG is 10-30 MB), far below
+#: what would exhaust a Colab session. A declared ``size`` above it is refused before the bytes are copied.
+MAX_UPLOAD_BYTES = 256 << 20
+
+
+def _upload_size(name: str, size: Any) -> None:
+    """A declared size must be a plausible number of bytes."""
+    if size is None:
+        return
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size) or size < 0:
+        raise UserError(f"the upload of {name!r} declares an odd size {size!r}: upload the file again")
+    if size > MAX_UPLOAD_BYTES:
+        raise UserError(f"the upload of {name!r} is {size:,.0f} bytes, more than the {MAX_UPLOAD_BYTES >> 20} MB "
+                        "an upload may be: downscale or re-compress the image first")
+
+
+def _upload_entry(entry: Any, fallback: str) -> tuple[str, bytes]:
+    """``(name, bytes)`` of one uploaded file (a 7.x value of the dict, or an 8.x dict with a name)."""
+    meta = entry.get("metadata") if isinstance(entry, Mapping) else None
+    if meta is not None and not isinstance(meta, Mapping):
+        raise UserError(f"the upload of {fallback!r} has odd metadata ({type(meta).__name__}): upload the file again")
+    meta = meta or {}
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    name = name if isinstance(name, str) and name else meta.get("name")
+    name = Path(name).name[:200] if isinstance(name, str) and Path(name).name else fallback
+    content = entry.get("content") if isinstance(entry, Mapping) else entry
+    if content is None:
+        raise UserError(f"the upload of {name!r} carries no content: upload the file again")
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise UserError(f"the upload of {name!r} carries {type(content).__name__}, not the file's bytes: upload the "
+                        "file again")
+    if isinstance(entry, Mapping):
+        _upload_size(name, entry.get("size"))
+    _upload_size(name, meta.get("size"))
+    _upload_size(name, content.nbytes if isinstance(content, memoryview) else len(content))
+    return name, bytes(content)
+
+
 def parse_upload(value: Any) -> list[tuple[str, bytes]]:
     """The ``(file name, bytes)`` of every file in a ``FileUpload.value``, in either ipywidgets format.
 
     - ipywidgets 7.x: a dict ``{name: {"metadata": {...}, "content": bytes}}``;
     - ipywidgets 8.x: a tuple of dicts ``{"name": ..., "type": ..., "size": ..., "content": memoryview}``.
 
-    An empty value gives ``[]``. Anything else raises :class:`UserError`.
+    An empty value gives ``[]``. Anything malformed (content that is not bytes, missing or odd metadata, a
+    declared or real size over :data:`MAX_UPLOAD_BYTES`, a value of another type) raises :class:`UserError`;
+    names are reduced to their last path component.
     """
-    if not value:
+    if value is None:
         return []
-    files: list[tuple[str, bytes]] = []
     if isinstance(value, Mapping):  # 7.x
-        for name, entry in value.items():
-            content = entry.get("content") if isinstance(entry, Mapping) else entry
-            if content is None:
-                raise UserError(f"the upload of {name!r} carries no content: upload the file again")
-            files.append((str(name), bytes(content)))
+        entries = [(entry, str(name) if isinstance(name, str) else f"upload{i + 1}")
+                   for i, (name, entry) in enumerate(value.items())]
     elif isinstance(value, (list, tuple)):  # 8.x
-        for i, entry in enumerate(value):
-            if not isinstance(entry, Mapping) or entry.get("content") is None:
-                raise UserError("an uploaded file carries no content: upload the file again")
-            name = entry.get("name") or entry.get("metadata", {}).get("name") or f"upload{i + 1}"
-            files.append((str(name), bytes(entry["content"])))
+        for entry in value:
+            if not isinstance(entry, Mapping):
+                raise UserError(f"an uploaded file arrived as {type(entry).__name__}, not as a file record: upload "
+                                "the file again")
+        entries = [(entry, f"upload{i + 1}") for i, entry in enumerate(value)]
     else:
         raise UserError(f"unrecognised upload value of type {type(value).__name__}: upload the file again")
-    return files
+    return [_upload_entry(entry, fallback) for entry, fallback in entries]
 
 
 class _LRU:
@@ -215,18 +253,15 @@ class PlaygroundEngine:
         return f"sample:{_SAMPLE_DEFAULTS[kind]}"
 
     def add_upload(self, kind: str, name: str, data: bytes) -> str:
-        """Check an uploaded file (decoding it fully) and register it; returns its source key.
+        """Check an uploaded file (its header and a reduced-scale decode) and register it; returns its key.
 
         A broken, empty or too-small file raises :class:`UserError` and is not registered.
         """
         if kind not in ("content", "style", "mask"):
             raise UserError(f"unknown upload kind {kind!r}: use content, style or mask")
         data = bytes(data)
-        try:
-            if kind == "mask":
-                images.load_mask(data)
-            else:
-                images.load_image(data)
+        try:  # the header, and a reduced-scale decode: an 8000 x 8000 photo is never decoded at full size here
+            images.check_image(data, min_side=1 if kind == "mask" else images.MIN_SIDE)
         except UserError as exc:
             raise UserError(f"upload {name!r}: {exc}") from None
         key = f"upload:{len(self._uploads) + 1}:{name}"
@@ -320,6 +355,9 @@ class PlaygroundEngine:
         content = self.image(s.content, s.size)
         h, w = content.shape[-2:]
         slots = [(k, float(wt)) for k, wt in zip(s.styles, s.weights) if k != NO_STYLE]
+        for i, (k, wt) in enumerate(zip(s.styles, s.weights), start=1):
+            if k != NO_STYLE and not math.isfinite(float(wt)):
+                raise UserError(f"the weight of style {i} is {float(wt)} (not a number): set it to a number >= 0")
         if not slots:
             raise UserError("no style chosen: pick a style in slot 1 (or upload one)")
         notes: list[str] = []

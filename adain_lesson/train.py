@@ -24,11 +24,12 @@ every checkpoint; ``resume`` refuses one of another variant, and :func:`decoder_
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -42,11 +43,12 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from . import memory
 from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .device import cpu_has_fast_bf16, resolve_device, synchronize
 from .errors import UserError
-from .files import atomic_write
+from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
 from .losses import adain_losses, adain_targets
 from .model import FUSIONS, fuse  # noqa: F401 - fuse and FUSIONS: re-exported here for one release
 from .vgg import Encoder
@@ -161,7 +163,10 @@ class TrainConfig:
 
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
 _RUN_FIELDS = ("load_size", "crop_size", "squash", "max_images", "content_weight", "style_weight", "reduction",
-               "lr", "lr_decay", "batch_size", "seed", "encoder", "decoder_norm", "fusion")
+               "batch_size", "seed", "encoder", "decoder_norm", "fusion")
+#: The learning-rate schedule may change on resume (the cure for a run that diverged), with a note that the
+#: run is no longer an exact continuation.
+_RETUNE_FIELDS = ("lr", "lr_decay")
 
 
 def describe_config(config: TrainConfig | None = None) -> str:
@@ -378,6 +383,43 @@ def _resolve_resume(config: TrainConfig, out: Path) -> Path | None:
     return Path(config.resume)
 
 
+def _data_fingerprint(ds: ImageFolder) -> dict:
+    """What identifies a training set (its folder, file count, and a digest of the relative names and
+    sizes): a resumed run on other images would not continue the same data stream."""
+    h = hashlib.sha256()
+    for f in ds.files:
+        try:
+            size = f.stat().st_size
+        except OSError:
+            size = -1
+        h.update(f"{f.relative_to(ds.root).as_posix()}\0{size}\n".encode("utf-8", "surrogateescape"))
+    return {"dir": str(ds.root), "files": len(ds.files), "digest": h.hexdigest()[:16]}
+
+
+def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dict]) -> None:
+    """Refuse a resume on other images (the data stream would differ); a moved folder is only a note."""
+    old_all = ckpt.get("data") or {}
+    for what, now in data.items():
+        old = old_all.get(what)
+        name = f"{what}_dir"
+        if old is None:  # a checkpoint from before fingerprints: compare the folder names
+            was = ckpt.get("config", {}).get(name)
+            if was and Path(was).expanduser() != Path(getattr(config, name)).expanduser():
+                print(f"note: checkpoint {path.name} was trained on {name}={was!r}, this run reads "
+                      f"{getattr(config, name)!r}: if the images differ, the run is not an exact continuation",
+                      file=sys.stderr)
+            continue
+        if (old["files"], old["digest"]) != (now["files"], now["digest"]):
+            raise UserError(
+                f"checkpoint {path.name} was trained on {old['files']} {what} images in {old['dir']}, but "
+                f"{name} {now['dir']} holds {now['files']} other or changed files: resume with the same "
+                f"{name} (and max_images) to continue exactly, or start a new --out"
+            )
+        if old["dir"] != now["dir"]:
+            print(f"note: the {what} images moved from {old['dir']} to {now['dir']} (the same files)",
+                  file=sys.stderr)
+
+
 def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path: Path) -> None:
     if ckpt.get("arch") != _shapes(decoder):
         old_cfg = ckpt.get("config", {})
@@ -394,11 +436,28 @@ def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path:
                 f"checkpoint {path.name} was trained with {name}={old[name]!r} but this run has "
                 f"{getattr(config, name)!r}: use the same setting to resume exactly, or start a new --out"
             )
+    for name in _RETUNE_FIELDS:
+        if name in old and old[name] != getattr(config, name):
+            print(f"note: checkpoint {path.name} was trained with {name}={old[name]!r}; this run continues from "
+                  f"iteration {ckpt.get('iteration')} with {name}={getattr(config, name)!r}: not an exact "
+                  "continuation of the earlier run", file=sys.stderr)
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    with atomic_write(path, "wb", fsync=True) as f:  # on disk before the old checkpoints are deleted
-        torch.save(obj, f)
+    """``torch.save`` through :func:`~adain_lesson.files.atomic_write`. A failed write (a full disk) is one
+    line like any ``OSError``, also when torch reports it as a ``RuntimeError`` ("unexpected pos", "file
+    write failed"); the old checkpoints are untouched and no partial file is left."""
+    try:
+        with atomic_write(path, "wb", fsync=True) as f:  # on disk before the old checkpoints are deleted
+            torch.save(obj, f)
+    except RuntimeError as exc:
+        try:
+            free = f"{shutil.disk_usage(path.parent).free / 1e6:,.0f} MB free there"
+        except OSError:
+            free = "free space unknown"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:160]
+        raise UserError(f"cannot write to {path}: saving the checkpoint failed ({reason}; {free}); the disk may "
+                        "be full: free some space or choose another --out, then resume") from None
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -427,15 +486,44 @@ def _log_path(out: Path, fmt: str) -> Path:
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:
-    """The rows of a ``log.jsonl`` or ``log.csv`` written by :func:`train`, as dicts of numbers."""
+    """The rows of a ``log.jsonl`` or ``log.csv`` written by :func:`train`, as dicts of numbers.
+
+    A line a crash tore (cut off mid-write, or garbled) is dropped with a note on stderr, so a resume
+    is never blocked by its own log."""
     path = Path(path)
     if not path.is_file():
         return []
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    rows, torn = [], []
     if path.suffix == ".csv":
-        rows = list(csv.DictReader(text.splitlines()))
-        return [{k: (int(v) if k in ("iteration", "skipped") else float(v)) for k, v in r.items()} for r in rows]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+        lines = text.splitlines()
+        header = lines[0].split(",") if lines else []
+        for n, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            values = line.split(",")
+            try:
+                if len(values) != len(header):
+                    raise ValueError(line)
+                rows.append({k: (int(v) if k in ("iteration", "skipped") else float(v))
+                             for k, v in zip(header, values)})
+            except ValueError:
+                torn.append(n)
+    else:
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not isinstance(row.get("iteration"), int):
+                    raise ValueError(line)
+                rows.append(row)
+            except ValueError:
+                torn.append(n)
+    if torn:
+        print(f"note: {path} has {len(torn)} torn line(s) (line {', '.join(map(str, torn[:5]))}; an interrupted "
+              "write): dropped", file=sys.stderr)
+    return rows
 
 
 def _truncate_log(path: Path, iteration: int) -> None:
@@ -455,8 +543,25 @@ def _write_rows(path: Path, rows: list[dict], mode: str = "a") -> None:
         with atomic_write(path, "w", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
     else:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
+        if not new and _ends_torn(path):  # a torn last line without its newline: never glue a row onto it
+            lines.insert(0, "")
+        try:  # never through a planted link: the log is appended to only if it is a regular file
+            with os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as f:
+                f.write("".join(line + "\n" for line in lines))
+        except OSError as exc:
+            raise cannot_write(path, exc, "free some space or choose another --out, then resume") from None
+
+
+def _ends_torn(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -583,13 +688,72 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
                 f"batch size {config.batch_size} is larger than the {what} set: {len(ds)} images{per}; "
                 "add images or lower --batch-size"
             )
+    b, c = config.batch_size, config.crop_size
+    memory.check_fits("train", b * c * c, device, f"training with batch_size {b} at crop_size {c}",
+                      lambda most: _fits_hint(most, b, c))
     _check_writable(out)
+    lock = _RunLock(out, dist)
+    try:
+        return _train_locked(config, on_log, dist, device, amp, channels_last, out, content_ds, style_ds)
+    finally:
+        lock.release()
+
+
+def _fits_hint(most: int, batch: int, crop: int) -> str:
+    """How to fit ``most`` pixels per step: a smaller crop_size, or a smaller batch_size."""
+    from .images import MIN_SIDE
+
+    crop_fit, batch_fit = math.isqrt(most // batch), most // (crop * crop)
+    ways = []
+    if crop_fit >= MIN_SIDE:
+        ways.append(f"a crop_size of at most {crop_fit} (with batch_size {batch})")
+    if batch_fit >= 1:
+        ways.append(f"a batch_size of at most {batch_fit}")
+    return f"use {' or '.join(ways)}" if ways else "use a device with more memory"
+
+
+class _RunLock:
+    """Two runs never share one output folder: rank 0 holds ``out/.train.lock`` for the whole run (the
+    operating system's lock, so one left by a killed run never blocks). A second run is refused, naming
+    the first; the temporary files a killed run left are removed."""
+
+    def __init__(self, out: Path, dist: _Dist) -> None:
+        self.lock = None
+        if not dist.main:
+            return
+        lock = FileLock(out / ".train.lock", f"the output folder {out}")
+        try:
+            lock.acquire(wait=False)
+        except LockBusy as exc:
+            raise UserError(f"another training run is writing to {out} ({exc.holder}): wait for it to finish, "
+                            "stop it, or choose another --out") from None
+        self.lock = lock
+        stale = [p for d in (out, out / "checkpoints", out / "samples") for p in remove_stale_temporaries(d)]
+        if stale:
+            print(f"note: removed {len(stale)} unfinished temporary file(s) a stopped run left in {out} "
+                  f"({', '.join(p.name for p in stale[:3])})", file=sys.stderr)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, dist: _Dist, device: torch.device,
+                  amp: bool, channels_last: bool, out: Path, content_ds: ImageFolder,
+                  style_ds: ImageFolder) -> TrainResult:
     resume_path = _resolve_resume(config, out)
     decoder = _build_decoder(config)
+    data_ids = {"content": _data_fingerprint(content_ds), "style": _data_fingerprint(style_ds)}
     ckpt = None
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
         _check_compatible(ckpt, config, decoder, resume_path)
+        _check_data(ckpt, config, resume_path, data_ids)
+        if "amp" in ckpt and bool(ckpt["amp"]) != amp and dist.main:
+            was, now = ("on" if ckpt["amp"] else "off"), ("on" if amp else "off")
+            print(f"note: checkpoint {resume_path.name} was trained with mixed precision {was}, this run has it "
+                  f"{now} (amp={config.amp!r} on {device}): the numbers will not match an "
+                  "uninterrupted run bit for bit", file=sys.stderr)
         if ckpt["iteration"] == config.max_iter:  # finished already: nothing to do (a re-run of the same cell)
             if dist.main:
                 print(f"note: {resume_path.name} is at --max-iter {config.max_iter} already: nothing to train "
@@ -605,6 +769,8 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
         if old_world != dist.world and dist.main:
             print(f"note: the checkpoint was written by {old_world} processes, this run has {dist.world}: "
                   "the data order differs from an uninterrupted run", file=sys.stderr)
+    for ds in (content_ds, style_ds):  # a folder of only unreadable files fails here, before anything is written
+        ds.load(0)
     encoder = _build_encoder(config)  # after the cheap checks: it may download 80 MB
 
     # ---- work starts here ----
@@ -616,8 +782,11 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
         torch.distributed.init_process_group(backend)
         started_group = True
     try:
-        return _run(config, dist, device, amp, channels_last, out, content_ds, style_ds, encoder, decoder,
-                    ckpt, on_log)
+        with memory.guard(f"training (batch_size {config.batch_size}, crop_size {config.crop_size})", device,
+                          "resume on a device with more memory, or start a new --out with a smaller crop_size or "
+                          "batch_size"):
+            return _run(config, dist, device, amp, channels_last, out, content_ds, style_ds, encoder, decoder,
+                        ckpt, on_log, data_ids)
     finally:
         if started_group:
             torch.distributed.destroy_process_group()
@@ -625,7 +794,7 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
 
 def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, channels_last: bool, out: Path,
          content_ds: ImageFolder, style_ds: ImageFolder, encoder: Encoder, decoder: nn.Sequential,
-         ckpt: dict | None, on_log: Callable[[dict], None] | None) -> TrainResult:
+         ckpt: dict | None, on_log: Callable[[dict], None] | None, data_ids: dict | None = None) -> TrainResult:
     from tqdm.auto import tqdm
 
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -684,6 +853,8 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
             "config": asdict(config),
             "arch": _shapes(decoder),
             "world_size": dist.world,
+            "amp": amp,
+            "data": data_ids,
         }, path)
         for old in find_checkpoints(out)[: -config.keep_last]:
             old.unlink(missing_ok=True)
@@ -740,8 +911,7 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
                     if on_log is not None:
                         on_log(row)
                 if not (math.isfinite(lc) and math.isfinite(ls)):
-                    raise UserError(f"the loss became {lc} / {ls} at iteration {iteration}: "
-                                    "lower --lr or --style-weight")
+                    raise _diverged(out, iteration, f"{lc} / {ls}", config)
 
             if dist.main and samples is not None and iteration % config.sample_every == 0:
                 _save_samples(sample_dir / f"iter-{iteration:08d}.png", encoder, decoder, *samples, device,
@@ -755,6 +925,8 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
                 if stopping and stop.signal is None:
                     stop.signal = "SIGTERM"
             if iteration % config.checkpoint_every == 0 or iteration == config.max_iter or stopping:
+                if not _finite(decoder):  # never save a diverged decoder (between two log rows)
+                    raise _diverged(out, iteration, "not finite", config)
                 if dist.main:
                     last_ckpt = save(iteration)
                     if stopping:
@@ -765,6 +937,27 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
     if dist.world > 1:
         _check_in_sync(decoder)
     return TrainResult(iteration, stop.signal, last_ckpt, history, skipped_total, out)
+
+
+def _finite(decoder: nn.Module) -> bool:
+    """Whether every weight is finite (one device sync, only when a checkpoint is written)."""
+    return bool(torch.stack([torch.isfinite(p.detach()).all() for p in decoder.parameters()]).all())
+
+
+def _diverged(out: Path, iteration: int, value: str, config: TrainConfig) -> UserError:
+    """The error for a run whose loss became NaN / inf: it names the last finite checkpoint (checkpoints
+    are only written while the weights are finite) and advice that ``resume`` accepts."""
+    found = [p for p in find_checkpoints(out)
+             if int(p.stem.split("-")[-1]) < iteration]  # written before the divergence
+    lower = f"{config.lr / 2:g}"
+    if found:
+        return UserError(f"training diverged: the loss became {value} at iteration {iteration}; the last finite "
+                         f"checkpoint is {found[-1]}: resume from it with a lower learning rate (resume="
+                         f"{found[-1]}, lr={lower}; if it diverges again, an earlier one of {found[-1].parent}), or "
+                         "start a new --out with a lower lr or style_weight")
+    return UserError(f"training diverged: the loss became {value} at iteration {iteration}, before any "
+                     f"checkpoint: start it again (the same out will do) with a lower lr (e.g. {lower}) or style_weight"
+                     )
 
 
 def _check_in_sync(decoder: nn.Module) -> None:

@@ -6,7 +6,8 @@ import http.server
 import os
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,19 @@ def one_thread():
 # A local HTTP server on 127.0.0.1 for download tests: ``files`` maps paths to bytes, ``truncate`` names
 # paths whose transfer breaks off half-way, ``log`` records (path, Range header) per request, ``sent``
 # counts body bytes sent; ``ranges = False`` makes it ignore Range headers (a server without support).
+# Lying and slow servers: ``headers`` maps a path to headers sent as they are (they replace ours, e.g. a
+# malformed Content-Length, or Content-Type text/html); ``range_from`` maps a path to the start it sends
+# whatever range was asked for (a server that answers another part); ``slow`` maps a path to seconds
+# slept after each 16 KiB of the body (bounded by the test's file size: a trickling server).
 class _Files(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     truncate: set[str] = set()
     log: list[tuple[str, str | None]] = []
     sent: list[int] = []
     ranges: bool = True
+    headers_for: dict[str, dict[str, str]] = {}
+    range_from: dict[str, int] = {}
+    slow: dict[str, float] = {}
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self.log.append((self.path, self.headers.get("Range")))
@@ -78,20 +86,35 @@ class _Files(http.server.BaseHTTPRequestHandler):
             start = int(first)
             end = min(end, int(last)) if last else end
             if start >= len(data):
-                self.send_error(416)
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
+            start = self.range_from.get(self.path, start)
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         else:
             self.send_response(200)
         body = data[start:end + 1]
         self.sent.append(len(body))
-        self.send_header("Content-Length", str(len(body)))
+        extra = self.headers_for.get(self.path, {})
+        if "Content-Length" not in extra:
+            self.send_header("Content-Length", str(len(body)))
+        for key, value in extra.items():
+            self.send_header(key, value)
         self.end_headers()
         if self.path in self.truncate:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)  # the connection drops mid-transfer
+            return
+        pause = self.slow.get(self.path)
+        if pause:
+            for i in range(0, len(body), 1 << 14):
+                self.wfile.write(body[i:i + (1 << 14)])
+                self.wfile.flush()
+                time.sleep(pause)
             return
         self.wfile.write(body)
 
@@ -101,7 +124,8 @@ class _Files(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def file_server() -> Iterator[tuple[str, type[_Files]]]:
-    handler = type("Files", (_Files,), {"files": {}, "truncate": set(), "log": [], "sent": [], "ranges": True})
+    handler = type("Files", (_Files,), {"files": {}, "truncate": set(), "log": [], "sent": [], "ranges": True,
+                                        "headers_for": {}, "range_from": {}, "slow": {}})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -110,6 +134,32 @@ def file_server() -> Iterator[tuple[str, type[_Files]]]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """``small_disk(kib)``: a folder on a fresh tmpfs of that many KiB, a real full disk (ENOSPC) for the
+    tests. It needs root on Linux (``mount``); elsewhere the test skips. Unmounted afterwards."""
+    import shutil
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(kib: int) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        if not shutil.which("mount") or os.geteuid() != 0:
+            pytest.skip("a tiny tmpfs needs root and mount")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(where)],
+                              capture_output=True, timeout=30)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -236,7 +236,7 @@ def test_instructor_guide_lists_each_notebooks_checks_and_the_commands() -> None
 
     guide = (ROOT / classroom.INSTRUCTOR_GUIDE).read_text(encoding="utf-8")
     for cmd in ("python -m adain_lesson student-copy --out", "python -m adain_lesson slides --out",
-                "classroom.update_notebooks('.')"):
+                "python -m adain_lesson sync-notebooks"):
         assert cmd in guide, cmd
     section = guide.split("## Notebook by notebook")[1].split("## Lecture paths")[0]
     rows = {line.split("|")[1].strip(): line.split("|")[2]

@@ -66,7 +66,7 @@ def test_folder_of_contents_interpolation_masks_and_colour(files, tmp_path: Path
     assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", str(files["s1.png"]),
                  "--preserve-color", "--crop", "--out", str(out / "color")]) == 0
     assert (out / "interp" / "a_stylized_s1-s2_w1-3.png").is_file()  # settings in the name: no overwriting
-    assert (out / "mask" / "a_stylized_s1-s2_mask_a1-0.5.png").is_file()
+    assert (out / "mask" / "a_stylized_s1-s2_mask-mask_a1-0.5.png").is_file()
     assert Image.open(out / "color" / "a_stylized_s1_keepcolor.png").size == (48, 48)
 
 
@@ -109,7 +109,7 @@ def test_a_content_that_does_not_fit_the_mask_is_skipped_in_a_folder(files, tmp_
     out = tmp_path / "out"
     assert main(["stylize", *SMALL, "--content", str(folder), "--style", both, "--mask", str(files["mask.png"]),
                  "--out", str(out)]) == 2
-    assert sorted(p.name for p in out.iterdir()) == ["B_stylized_s1-s2_mask.png", "a_stylized_s1-s2_mask.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["B_stylized_s1-s2_mask-mask.png", "a_stylized_s1-s2_mask-mask.png"]
     err = capsys.readouterr().err
     assert "note: skipped" in err and "tall.png" in err and "another shape" in err
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from adain_lesson import exercises as E
+from adain_lesson.device import default_device
 from adain_lesson.figures import bilinear_weights
 from adain_lesson.norms import adaptive_instance_norm
 
@@ -57,8 +58,37 @@ def _masked(fc, fs, mask):  # AdaIN over each region's positions, as the referen
     return out
 
 
+def _to_tensor(a):  # numpy [H, W, 3] uint8 -> [3, H, W] float in [0, 1]
+    return torch.from_numpy(a).permute(2, 0, 1).float().div(255)
+
+
+_HERE = default_device().type  # the device checks compare with this machine's
+_ABSENT = "cpu" if _HERE == "cuda" else "cuda"  # on a CUDA machine the CPU is the wrong answer, else CUDA is
+
 # (check, right answers, [(wrong answer, words the hint must contain)], stub); answers are argument tuples
 CASES = {
+    "check_smoke_mode": (
+        [("b",), ("B)",), ("That the code runs, with random weights",)],
+        [(("a",), "random weights"), (("c",), "time full mode"), (("d",), "downloads nothing"),
+         (("it looks nice",), "pick one letter"), ((2,), "one letter")],
+        (...,),
+    ),
+    "check_image_tensor": (
+        [(_to_tensor,), (lambda a: torch.as_tensor(a).permute(2, 0, 1) / 255.0,)],
+        [((lambda a: torch.from_numpy(a).float() / 255,), "channels go first"),
+         ((lambda a: _to_tensor(a)[None],), "batch of one"),
+         ((lambda a: torch.from_numpy(a).permute(2, 1, 0).float() / 255,), "swapped"),
+         ((lambda a: torch.from_numpy(a).permute(2, 0, 1).float(),), "divide by 255"),
+         ((lambda a: torch.from_numpy(a).permute(2, 0, 1),), "convert to float"),
+         ((lambda a: torch.from_numpy(a).reshape(3, *a.shape[:2]).float() / 255,), "permute(2, 0, 1)"),
+         ((lambda a: a / 255,), "torch tensor")],
+        (_stub,),
+    ),
+    "check_device": (
+        [(default_device(),), (_HERE,), (torch.device(_HERE),)],
+        [((_ABSENT,), "GPU"), (("tpu",), "not a device name"), ((3,), "torch.device")],
+        (None,),
+    ),
     "check_d_star": (
         [(lambda pd, pg: pd / (pd + pg),)],
         [((lambda pd, pg: pg / (pd + pg),), "1 - D*"), ((lambda pd, pg: pd / pg,), "sum"),
@@ -195,7 +225,7 @@ def test_every_check_is_tested_and_listed_by_notebook() -> None:
     checks = {name for name in E.__all__ if name.startswith("check_")}
     assert set(CASES) == checks
     listed = [name for names in E.CHECKS.values() for name in names]
-    assert sorted(listed) == sorted(checks) and set(E.CHECKS) == {f"{i:02d}" for i in range(1, 9)}
+    assert sorted(listed) == sorted(checks) and set(E.CHECKS) == {f"{i:02d}" for i in range(9)}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

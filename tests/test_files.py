@@ -40,3 +40,51 @@ def test_an_unwritable_place_is_a_one_line_error(tmp_path: Path) -> None:
         with atomic_write(blocker / "out.png") as f:
             f.write(b"x")
     assert "\n" not in str(info.value)
+
+
+def test_check_writable_finds_problems_before_the_work(tmp_path: Path) -> None:
+    from adain_lesson.files import check_writable
+
+    assert check_writable(tmp_path / "new" / "deeper" / "out.png") == tmp_path / "new" / "deeper" / "out.png"
+    assert not (tmp_path / "new").exists()  # the probe and the folders made for it are gone
+    (tmp_path / "new").mkdir()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(UserError, match="a_file is a file, not a folder"):
+        check_writable(blocker / "out.png")
+    with pytest.raises(UserError, match="is a folder"):
+        check_writable(tmp_path / "new")
+    # a name that fits the file system alone, but not with the temporary name's suffix
+    with pytest.raises(UserError, match=r"the name is 240 bytes long .* use a shorter name"):
+        check_writable(tmp_path / ("x" * 236 + ".png"))
+
+
+def test_a_file_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path) -> None:
+    from adain_lesson.files import FileLock, LockBusy
+
+    first = FileLock(tmp_path / "x.lock", "the folder x").acquire(wait=False)
+    with pytest.raises(LockBusy, match=f"the folder x is in use by pid {os.getpid()}"):
+        FileLock(tmp_path / "x.lock", "the folder x").acquire(wait=False)
+    first.release()
+    assert not (tmp_path / "x.lock").exists()
+    (tmp_path / "y.lock").symlink_to(tmp_path / "elsewhere")  # a planted link is not followed
+    with pytest.raises(UserError, match="symbolic link"):
+        FileLock(tmp_path / "y.lock").acquire(wait=False)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_file_system_without_locks_is_a_note_not_a_failure(tmp_path: Path, monkeypatch, capsys) -> None:
+    import errno
+
+    fcntl = pytest.importorskip("fcntl")
+    from adain_lesson import files
+    from adain_lesson.files import FileLock
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(files, "_UNLOCKED_NOTED", False)
+    lock = FileLock(tmp_path / "z.lock").acquire(wait=False)
+    lock.release()
+    assert "cannot lock files" in capsys.readouterr().err

@@ -176,20 +176,6 @@ def test_unwritable_cache_is_a_user_error(where: str, file_server, tmp_path: Pat
         hub.download(f"{url}/a.bin", home / "x" / "a.bin", progress=False)
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk that is always full)")
-def test_a_full_disk_is_a_write_error_not_a_cut_off_download(file_server, tmp_path: Path) -> None:
-    url, files = file_server
-    data = bytes(range(256)) * 8000
-    files.files["/w.pth"] = data
-    dest = tmp_path / "w.pth"
-    (tmp_path / "w.pth.part").symlink_to("/dev/full")  # every write fails with ENOSPC
-    with pytest.raises(UserError) as info:
-        hub.download(f"{url}/w.pth", dest, size=len(data), sha256=_sha(data), progress=False)
-    text = _one_line(info.value)
-    assert "cannot write to" in text and "w.pth.part" in text and "cut off" not in text
-    assert not isinstance(info.value, DownloadError) and not dest.exists()
-
-
 @pytest.mark.parametrize("bad", ["foo", "ftp://example.org/x.zip", "file:///etc/passwd", "http://[oops/x.zip"])
 def test_an_address_that_is_not_http_is_a_user_error(bad: str, tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"is not an http\(s\) URL") as info:

@@ -159,8 +159,17 @@ def test_jpeg_truncated_inside_its_header_is_a_user_error(tmp_path: Path) -> Non
 
 def test_resized_size_is_checked_against_the_pixel_limit() -> None:
     strip = Image.new("RGB", (100_000, 3))  # 300k px: under the limit before resizing
-    with pytest.raises(UserError, match=r"100000x3, too elongated.*2133333x64"):
+    with pytest.raises(UserError, match=r"100000x3; .* 2133333x64 = 136,533,312 pixels, more than the limit of "
+                                       r"64,000,000: choose a smaller size \(at most 43 "):
         images.load_image(strip, size=64)
+    wide = Image.new("RGB", (4000, 100))
+    with pytest.raises(UserError, match=r"at most 158 for this image"):
+        images.load_image(wide, size=512, max_pixels=1_000_000)
+    assert images.load_image(wide, size=158, max_pixels=1_000_000).shape == (3, 158, 6320)  # the size named fits
+    with pytest.raises(UserError, match="no size fits: crop it"):
+        images.load_image(strip, size=64, max_pixels=3_000_000)
+    # a 2000x40 panorama (50:1) is a legal image: the pixel budget decides, not a fixed ratio
+    assert images.load_image(Image.new("RGB", (2000, 40)), size=512).shape == (3, 512, 25600)
     small = Image.new("RGB", (40, 30))
     with pytest.raises(UserError, match=r"133333x100000 = .* more than the limit"):
         images.load_image(small, size=100_000)
@@ -198,3 +207,40 @@ def test_masks_of_another_shape_are_refused_not_stretched() -> None:
     assert near.shape == (60, 80) and 0.0 <= float(near.min()) and float(near.max()) <= 1.0
     batch = images.fit_mask(torch.zeros(2, 30, 40), (60, 80))
     assert batch.shape == (2, 60, 80)
+
+
+def test_check_image_never_decodes_a_large_photo_at_full_size(monkeypatch) -> None:
+    """The playground checks an upload: an 8000x8000 JPEG is decoded at 1/4 scale at most, and a truncated
+    one is still found."""
+    from PIL import ImageFile
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8000, 8000), (120, 30, 200)).save(buf, format="JPEG", quality=80)
+    data = buf.getvalue()
+    decoded: list[tuple[int, int]] = []
+    real_load = ImageFile.ImageFile.load
+
+    def spy(self):  # noqa: ANN001, ANN202
+        decoded.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    assert images.check_image(data) == (8000, 8000)
+    assert decoded and max(w * h for w, h in decoded) <= 8000 * 8000 // 16
+    with pytest.raises(UserError, match="truncated or corrupt"):
+        images.check_image(data[: len(data) * 2 // 3])
+    png = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(png, format="PNG")
+    raw = png.getvalue()
+    decoded.clear()
+    assert images.check_image(raw) == (3000, 3000) and decoded == []  # chunks checked, nothing inflated
+    with pytest.raises(UserError, match="truncated or corrupt"):
+        images.check_image(raw[: len(raw) - 30])
+    with pytest.raises(UserError, match="too small"):
+        images.check_image(_small_png())
+
+
+def _small_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    return buf.getvalue()

@@ -158,7 +158,7 @@ LAYERS = (
     ("errors",),
     ("files",),
     ("translation",),  # below course, which calls it and hands it the repository's links
-    ("images", "hub", "viz", "course", "device"),
+    ("images", "hub", "viz", "course", "device", "memory"),
     ("norms", "vgg", "decoder", "color"),
     ("weights",),
     ("model", "losses"),

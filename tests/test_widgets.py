@@ -418,3 +418,71 @@ def test_widgets_keeps_the_engine_names_for_one_release() -> None:
     assert widgets.PlaygroundEngine is playground.PlaygroundEngine and widgets.png_bytes is playground.png_bytes
     with pytest.raises(AttributeError, match="moved to adain_lesson.bench"):
         widgets.benchmark_playground  # noqa: B018
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile uploads and settings (issue 14)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"a.png": {"metadata": {}, "content": "text, not bytes"}}, "carries str, not the file's bytes"),
+    ({"a.png": {"metadata": {}, "content": 12345}}, "carries int"),
+    ({"a.png": {"metadata": "odd", "content": b"x"}}, "odd metadata"),
+    ({"a.png": {"metadata": {"size": 10**12}, "content": b"x"}}, "more than the 256 MB"),
+    ({"a.png": {"metadata": {"size": "big"}, "content": b"x"}}, "odd size"),
+    ({"a.png": {"metadata": {"size": float("nan")}, "content": b"x"}}, "odd size"),
+    (({"name": "a.png", "size": 10**12, "content": memoryview(b"x")},), "more than the 256 MB"),
+    (({"name": "a.png", "metadata": ["odd"], "content": b"x"},), "odd metadata"),
+    (({"name": "a.png", "content": ["not", "bytes"]},), "carries list"),
+    (("just a string",), "arrived as str"),
+    (42, "unrecognised upload value"),
+])
+def test_parse_upload_turns_every_malformed_payload_into_one_user_error(value, message: str) -> None:
+    with pytest.raises(UserError, match=message) as info:
+        parse_upload(value)
+    assert "\n" not in str(info.value)
+
+
+def test_parse_upload_keeps_only_the_file_name() -> None:
+    assert parse_upload(({"name": "../../etc/x.png", "content": b"abc"},)) == [("x.png", b"abc")]
+    assert parse_upload(({"name": 7, "content": b"abc"},)) == [("upload1", b"abc")]
+
+
+@pytest.mark.parametrize("value", [
+    ({"name": "a.png", "metadata": "odd", "content": b"x"},),
+    ({"name": "a.png", "size": 10**12, "content": memoryview(b"x")},),
+    ({"name": "a.png", "content": "not bytes"},),
+])
+def test_a_malformed_upload_is_a_message_in_the_ui_never_an_unexpected_error(pg: Playground, value) -> None:
+    pg.update_now()
+    before = pg.result.value
+    pg._guard(pg._take_upload, "content", value)
+    assert "#b00020" in pg.message.value and "unexpected" not in pg.message.value
+    assert pg.result.value == before
+
+
+def test_an_uploaded_8000px_photo_is_checked_without_a_full_decode(pg: Playground, monkeypatch) -> None:
+    from PIL import ImageFile
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8000, 8000), (40, 90, 160)).save(buf, format="JPEG", quality=70)
+    decoded: list[tuple[int, int]] = []
+    real = ImageFile.ImageFile.load
+
+    def spy(self):  # noqa: ANN001, ANN202
+        decoded.append(self.size)
+        return real(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    key = pg.engine.add_upload("content", "huge.jpg", buf.getvalue())
+    assert key.endswith("huge.jpg") and max(w * h for w, h in decoded) <= 8000 * 8000 // 16
+
+
+def test_a_nan_style_weight_is_named_as_nan(pg: Playground) -> None:
+    pg.update_now()
+    s = pg.last.settings
+    bad = Settings(content=s.content, styles=("sample:mosaic", "sample:waves"), weights=(1.0, float("nan")),
+                   size=s.size)
+    with pytest.raises(UserError, match=r"the weight of style 2 is nan \(not a number\)"):
+        pg.engine.render(bad)
