@@ -42,11 +42,11 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, a 1-D GAN; going further: the 2-D ring, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
     Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
     Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
-    Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 from code: encoder to relu4_1, the AdaIN layer, a decoder without normalization; pretrained weights, a Fig. 4 grid, Table 1 timing, the torchvision VGG pitfall", 35, "recommended"),
+    Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 drawn from code; the whole model in plain PyTorch as the deck's tutorial writes it (calc_mean_std, adaptive_instance_normalization, the nn.Sequentials, style_transfer), asserted equal to the package; relu4_1, a decoder without normalization, pretrained weights, a Fig. 4 grid, Table 1 timing", 48, "recommended"),
     Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13) and where each hyper-parameter comes from, the paper's data pipeline, a short load-or-train run with loss curves and samples; going further: exact resume, full 160k training on GPU, Colab or torchrun", 45, "needed"),
-    Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 30, "recommended"),
+    Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 45, "recommended"),
     Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 3, 5 and 6 of Sections 7.1-7.2: Gatys et al. vs texture networks vs AdaIN on the Eq. 12-13 losses; Enc-Concat and BN/IN decoders trained beside Enc-AdaIN, and why they fail", 35, "needed"),
-    Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 20, "recommended"),
+    Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 45, "recommended"),
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")

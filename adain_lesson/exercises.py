@@ -21,9 +21,10 @@ Which notebook uses which check (see :data:`CHECKS`):
 03        :func:`check_gram_matrix`, :func:`check_mean_std_loss`
 04        :func:`check_calc_mean_std`, :func:`check_alpha_zero`, :func:`check_relu4_1_shape`
 05        :func:`check_content_target`, :func:`check_learning_rate`, :func:`check_resized_size`
-06        :func:`check_style_weights`, :func:`check_bilinear_weights`, :func:`check_masked_adain`
+06        :func:`check_style_weights`, :func:`check_bilinear_weights`, :func:`check_masked_adain`,
+          :func:`check_color_preservation`
 07        :func:`check_ablation`
-08        :func:`check_alpha_effect`
+08        :func:`check_alpha_effect`, :func:`check_style_weights`, :func:`check_split_mask`
 ========  ====================================================================================================
 """
 
@@ -40,6 +41,7 @@ import torch
 from torch import Tensor
 
 from . import data, device, gan, images, losses, norms, train, vgg
+from .color import color_stats, match_color
 from .figures import bilinear_weights
 from .model import StyleStats, masked_adain, mix_features, normalize_weights
 
@@ -47,6 +49,7 @@ __all__ = [
     "ABLATION_QUESTIONS",
     "ALPHA_ZERO_CHOICES",
     "CHECKS",
+    "COLOR_PRESERVATION_CHOICES",
     "CONTENT_TARGET_CHOICES",
     "SMOKE_MODE_CHOICES",
     "check_ablation",
@@ -55,6 +58,7 @@ __all__ = [
     "check_alpha_zero",
     "check_bilinear_weights",
     "check_calc_mean_std",
+    "check_color_preservation",
     "check_cin_parameters",
     "check_content_target",
     "check_d_star",
@@ -70,6 +74,7 @@ __all__ = [
     "check_relu4_1_shape",
     "check_resized_size",
     "check_smoke_mode",
+    "check_split_mask",
     "check_style_weights",
 ]
 
@@ -640,9 +645,10 @@ def check_resized_size(resized_size: Callable[[int, int, int], Sequence[int]]) -
 
 
 @_checked
-def check_style_weights(weights: Sequence[float]) -> bool:
-    """06: interpolation weights for Eq. 15 (one per style): non-negative and summing to 1, which is what
-    :func:`adain_lesson.model.normalize_weights` makes of them."""
+def check_style_weights(weights: Sequence[float], sliders: Sequence[float] | None = None) -> bool:
+    """06, 08: interpolation weights for Eq. 15 (one per style): non-negative and summing to 1, which is what
+    :func:`adain_lesson.model.normalize_weights` makes of them. With ``sliders`` (the raw slider positions,
+    one per style), the weights must be the ones ``normalize_weights`` makes of those positions."""
     _answer(weights)
     w = _tensor(weights, "the weights").reshape(-1)
     if w.numel() < 2:
@@ -651,6 +657,17 @@ def check_style_weights(weights: Sequence[float]) -> bool:
         return _verdict(False, "weights must be finite and non-negative (a convex combination).")
     if float(w.sum()) == 0:
         return _verdict(False, "at least one weight must be positive.")
+    if sliders is not None:
+        raw = [float(v) for v in sliders]
+        if w.numel() != len(raw):
+            return _verdict(False, f"give one weight per slider: {len(raw)} sliders, {w.numel()} weights.")
+        want = torch.tensor(normalize_weights(raw, len(raw)), dtype=torch.float64)
+        if _close(w, want, rtol=1e-6, atol=1e-9):
+            return _verdict(True)
+        if _close(w, torch.tensor(raw, dtype=torch.float64), rtol=1e-6, atol=1e-9):
+            return _verdict(False, f"these are the slider positions themselves; they sum to {sum(raw):.4g}, and "
+                                   "Eq. 15 needs a sum of 1 (divide each by the sum).")
+        return _verdict(False, "keep the sliders' proportions: divide each slider's value by the sum of all of them.")
     want = torch.tensor(normalize_weights(w.tolist(), w.numel()), dtype=torch.float64)
     if _close(w, want, rtol=1e-6, atol=1e-9):
         return _verdict(True)
@@ -710,6 +727,40 @@ def check_masked_adain(masked: Callable[[Tensor, Sequence[Tensor], Tensor], Tens
         return _verdict(False, "the styles are swapped: style 1 goes where the mask is 1.")
     return _verdict(False, "for each region: select its positions, normalize them with their own mean and std, "
                            "apply that region's style statistics, and put them back in place.")
+
+
+#: The paper's sentence on colour preservation (Section 7.3), quoted by :func:`check_color_preservation`.
+PAPER_COLOR = ("we first match the color distribution of the style image to that of the content image (similar to "
+               "[17]), then perform a normal style transfer using the color-aligned style image as the style input.")
+
+#: The choices of :func:`check_color_preservation`.
+COLOR_PRESERVATION_CHOICES = MappingProxyType({
+    "a": "the content image is recoloured with the style's palette before encoding",
+    "b": "the style image is recoloured to the content's colour statistics before encoding",
+    "c": "the stylized output is recoloured to the content's colours after decoding",
+    "d": "AdaIN matches only the means of the features, not the standard deviations",
+})
+
+
+@_checked
+def check_color_preservation(answer: str) -> bool:
+    """06: what colour preservation (Fig. 9) changes: a letter of :data:`COLOR_PRESERVATION_CHOICES` or a short
+    sentence naming the style image and the content's colours. The right choice is computed:
+    :func:`adain_lesson.color.match_color` gives its *first* argument the colour mean of its second, and the
+    model passes the style first (``preserve_color=True``). The paper's sentence is :data:`PAPER_COLOR`."""
+    picked = _choice(answer, dict(COLOR_PRESERVATION_CHOICES), ("style", "content"))
+    g = _gen(11)
+    style, content = torch.rand(3, 8, 8, generator=g) * 0.3, torch.rand(3, 6, 6, generator=g) * 0.5 + 0.4
+    moved = color_stats(match_color(style, content, clamp=False))[0]
+    right = "b" if torch.allclose(moved, color_stats(content)[0], atol=1e-4) else "a"
+    if picked in (right, "keywords"):
+        return _verdict(True, note=f'The paper (Section 7.3): "{PAPER_COLOR}" The covariance-matching formula '
+                                   "comes from the authors' code (coral), not from the paper.")
+    hints = {"a": "the content's colours are the ones to keep: which image gives up its palette?",
+             "c": "the change happens before the network runs: the style input is changed, then a normal transfer.",
+             "d": "AdaIN is unchanged; only one of the two input images is changed before encoding."}
+    return _verdict(False, hints.get(picked or "", "which input image is changed, and whose colour statistics "
+                                                   "does it receive?"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -805,6 +856,32 @@ def check_alpha_effect(content_distance: str, style_distance: str) -> bool:
                            "whose channel statistics are the style's.")
 
 
+@_checked
+def check_split_mask(mask_fn: Callable[[int, int], Tensor], kind: str = "left") -> bool:
+    """08: your ``mask_fn(height, width)``: a hard two-region mask ``[H, W]``, 1 on the first region (the left
+    half for ``kind="left"``, the top half for ``"top"``) and 0 on the other; compared with
+    :func:`adain_lesson.images.split_mask` on sizes with an even number of rows and columns."""
+    if kind not in ("left", "top"):
+        raise _Wrong(f"this check knows the kinds 'left' and 'top', got {kind!r}")
+    results = []
+    for h, w in ((6, 8), (10, 4)):
+        got = _tensor(_call(mask_fn, h, w), "your mask")
+        want = images.split_mask(kind, h, w).double()
+        _same_shape(got, want, ": one value per pixel, [height, width]")
+        results.append((got, want, images.split_mask("top" if kind == "left" else "left", h, w).double()))
+    if all(_close(g, w) for g, w, _ in results):
+        return _verdict(True, note="1 marks style 1's region, 0 style 2's (as the white of Fig. 10's mask).")
+    if any(bool(((g != 0) & (g != 1)).any()) for g, _, _ in results):
+        return _verdict(False, "a hard mask holds only 0 and 1.")
+    if all(_close(g, 1 - w) for g, w, _ in results):
+        return _verdict(False, f"the regions are swapped: 1 goes on the {kind} half (style 1's region).")
+    if all(_close(g, o) for g, _, o in results):
+        return _verdict(False, "rows and columns are swapped: the first index is the row (y), the second the "
+                               "column (x).")
+    half = "columns < width // 2" if kind == "left" else "rows < height // 2"
+    return _verdict(False, f"start from zeros of shape (height, width) and set the {kind} half ({half}) to 1.")
+
+
 #: Each notebook's checks (the notebook owners call them; ``tests/test_exercises.py`` feeds each one right,
 #: wrong and unanswered inputs).
 CHECKS = MappingProxyType({
@@ -814,7 +891,7 @@ CHECKS = MappingProxyType({
     "03": ("check_gram_matrix", "check_mean_std_loss"),
     "04": ("check_calc_mean_std", "check_alpha_zero", "check_relu4_1_shape"),
     "05": ("check_content_target", "check_learning_rate", "check_resized_size"),
-    "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain"),
+    "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain", "check_color_preservation"),
     "07": ("check_ablation",),
-    "08": ("check_alpha_effect",),
+    "08": ("check_alpha_effect", "check_style_weights", "check_split_mask"),
 })

@@ -58,6 +58,13 @@ def _masked(fc, fs, mask):  # AdaIN over each region's positions, as the referen
     return out
 
 
+def _left_half(h: int, w: int) -> torch.Tensor:
+    """A learner's left-half mask: 1 on the columns left of the middle."""
+    m = torch.zeros(h, w)
+    m[:, : w // 2] = 1.0
+    return m
+
+
 def _to_tensor(a):  # numpy [H, W, 3] uint8 -> [3, H, W] float in [0, 1]
     return torch.from_numpy(a).permute(2, 0, 1).float().div(255)
 
@@ -187,9 +194,26 @@ CASES = {
         (_stub,),
     ),
     "check_style_weights": (
-        [([0.25, 0.75],), (torch.tensor([0.2, 0.3, 0.5]),)],
-        [(([1, 3],), "sum of 1"), (([1.5, -0.5],), "non-negative"), (([0.0, 0.0],), "positive"), (([1.0],), "two")],
+        [([0.25, 0.75],), (torch.tensor([0.2, 0.3, 0.5]),), ([0.5, 0.25, 0.25], [2, 1, 1])],
+        [(([1, 3],), "sum of 1"), (([1.5, -0.5],), "non-negative"), (([0.0, 0.0],), "positive"), (([1.0],), "two"),
+         (([2, 1, 1], [2, 1, 1]), "slider positions"), (([1 / 3, 1 / 3, 1 / 3], [2, 1, 1]), "proportions"),
+         (([0.5, 0.5], [2, 1, 1]), "one weight per slider")],
         (...,),
+    ),
+    "check_color_preservation": (
+        [("b",), ("The style image gets the content's colour mean and covariance",)],
+        [(("a",), "which image gives up"), (("c",), "before the network"), (("d",), "AdaIN is unchanged"),
+         (("the colours are kept",), "which input image"), ((2,), "one letter")],
+        (...,),
+    ),
+    "check_split_mask": (
+        [(_left_half,), (lambda h, w: _left_half(w, h).T, "top")],
+        [((lambda h, w: 1 - _left_half(h, w),), "swapped: 1 goes on the left"),
+         ((lambda h, w: _left_half(w, h).T,), "rows and columns"),
+         ((lambda h, w: _left_half(h, w) * 0.5,), "only 0 and 1"),
+         ((lambda h, w: torch.ones(h, w),), "set the left half"),
+         ((lambda h, w: torch.ones(w, h),), "shape"), ((_left_half, "ellipse"), "kinds")],
+        (_stub,),
     ),
     "check_bilinear_weights": (
         [(bilinear_weights(5),), (lambda n: bilinear_weights(n), 3)],
@@ -225,7 +249,8 @@ def test_every_check_is_tested_and_listed_by_notebook() -> None:
     checks = {name for name in E.__all__ if name.startswith("check_")}
     assert set(CASES) == checks
     listed = [name for names in E.CHECKS.values() for name in names]
-    assert sorted(listed) == sorted(checks) and set(E.CHECKS) == {f"{i:02d}" for i in range(9)}
+    assert set(listed) == checks and set(E.CHECKS) == {f"{i:02d}" for i in range(9)}
+    assert len(listed) == len(set(listed)) + 1  # one check serves two notebooks: check_style_weights (06 and 08)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -190,3 +190,18 @@ def test_imports_point_down_only() -> None:
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("adain_lesson."):
                 wrong.append(f"{name} imports {node.module} absolutely (use a relative import)")
     assert not wrong, wrong
+
+
+def test_reproduction_md_has_an_honest_row_for_every_result() -> None:
+    """REPRODUCTION.md is linked from the README and has one row per result of the paper; a row's "ours" column
+    either says "not yet run" or gives a measurement with its date (never a bare number)."""
+    text = (ROOT / "REPRODUCTION.md").read_text(encoding="utf-8")
+    assert "REPRODUCTION.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line.split("|") for line in text.splitlines() if line.startswith("| ")}
+    for result in ("Fig. 1 ", "Fig. 3 ", "Fig. 4 ", "Fig. 5 ", "Fig. 6 ", "Fig. 7 ", "Fig. 8 ", "Fig. 9 ",
+                   "Fig. 10 ", "Table 1 "):
+        found = [cells for key, cells in rows.items() if key.startswith(result)]
+        assert found, f"REPRODUCTION.md has no row for {result.strip()}"
+        ours = found[0][4]
+        assert "not yet run" in ours or re.search(r"20\d\d-\d\d-\d\d", ours), f"{result.strip()}: {ours.strip()}"
+    assert "rehearsed with stand-in weights; not yet run with the released weights" in text
