@@ -26,7 +26,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import torch
@@ -49,6 +49,7 @@ __all__ = [
     "InfiniteSampler",
     "PaperTransform",
     "download_dataset",
+    "mirrored_source",
     "extract_archive",
     "extract_remote_zip",
     "sample_seed",
@@ -580,6 +581,21 @@ def _check_placed(path: Path, source: DataSource) -> None:
                             f"replace it with the file from {source.url} (nothing was extracted)")
 
 
+def mirrored_source(source: DataSource) -> DataSource:
+    """``source`` as the manifest override names it: when ``ADAIN_LESSON_MANIFEST`` (see
+    :mod:`adain_lesson.hub`) lists a row of kind ``dataset`` under ``source.name`` (a mirror, or the
+    rehearsal's stand-in archive), its address, size and SHA-256 replace the pinned ones, and the download
+    checks the archive against them exactly as against :data:`SOURCES`. Without the override, or without such
+    a row, ``source`` is returned unchanged (the shipped manifest holds no dataset rows)."""
+    if not os.environ.get(hub.MANIFEST_ENV):
+        return source
+    row = hub.manifest("dataset").get(source.name)
+    if row is None:
+        return source
+    return replace(source, url=row.url, size=row.size, sha256=row.sha256, images=None,
+                   note=f"{source.note} (from {hub.MANIFEST_ENV})")
+
+
 def download_dataset(
     source: str | DataSource,
     root: str | os.PathLike,
@@ -602,13 +618,16 @@ def download_dataset(
     the first N images. Then, if neither the archive nor a partial download of it is on disk, only those
     images are read from the server (:func:`extract_remote_zip`, HTTP Range; the archive's size and each
     image's CRC-32 are checked, the archive's SHA-256 cannot be); a server without Range support gets the
-    whole archive downloaded instead. With ``ADAIN_LESSON_OFFLINE=1`` nothing is read from the network: the
+    whole archive downloaded instead. A manifest override (``ADAIN_LESSON_MANIFEST``) with a ``dataset`` row
+    of the same name replaces the address, size and SHA-256 (:func:`mirrored_source`). With
+    ``ADAIN_LESSON_OFFLINE=1`` nothing is read from the network: the
     error says where to put the archive by hand.
     """
     if isinstance(source, str):
         if source not in SOURCES:
             raise UserError(f"unknown dataset {source!r}: choose one of {', '.join(SOURCES)}")
         source = SOURCES[source]
+    source = mirrored_source(source)
     _check_max_images(max_images)
     root = Path(root).expanduser()
     downloaded = False

@@ -20,7 +20,7 @@ Which notebook uses which check (see :data:`CHECKS`):
 02        :func:`check_instance_norm`, :func:`check_adain`, :func:`check_cin_parameters`
 03        :func:`check_gram_matrix`, :func:`check_mean_std_loss`, :func:`check_optimization_cost`
 04        :func:`check_calc_mean_std`, :func:`check_alpha_zero`, :func:`check_relu4_1_shape`
-05        :func:`check_content_target`, :func:`check_learning_rate`
+05        :func:`check_content_target`, :func:`check_learning_rate`, :func:`check_resized_size`
 06        :func:`check_style_weights`, :func:`check_bilinear_weights`, :func:`check_masked_adain`,
           :func:`check_color_preservation`
 07        :func:`check_ablation`, :func:`check_fig3_content_loss`, :func:`check_relative_difference`
@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import device, gan, images, losses, norms, train, vgg
+from . import data, device, gan, images, losses, norms, train, vgg
 from .color import color_stats, match_color
 from .figures import bilinear_weights
 from .model import StyleStats, masked_adain, mix_features, normalize_weights
@@ -76,6 +76,7 @@ __all__ = [
     "check_optimization_cost",
     "check_relative_difference",
     "check_relu4_1_shape",
+    "check_resized_size",
     "check_smoke_mode",
     "check_split_mask",
     "check_style_weights",
@@ -632,6 +633,40 @@ def check_learning_rate(answer: float, iteration: int) -> bool:
     return _verdict(False, "the schedule (from the reference code) is lr / (1 + lr_decay * t).")
 
 
+#: The image sizes (width, height) :func:`check_resized_size` tries: landscape, portrait, square, small.
+_RESIZE_CASES = ((640, 480), (480, 640), (1000, 1000), (300, 200), (500, 333))
+
+
+@_checked
+def check_resized_size(resized_size: Callable[[int, int, int], Sequence[int]]) -> bool:
+    """05: your ``resized_size(width, height, load_size)``: the ``(width, height)`` after Section 6.2's resize
+    ("resize the smallest dimension ... to 512 while preserving the aspect ratio", rounded to whole pixels);
+    compared with :class:`adain_lesson.data.PaperTransform` on images of several shapes."""
+    from PIL import Image
+
+    for w, h in _RESIZE_CASES:
+        got = _call(resized_size, w, h, 512)
+        try:
+            got = tuple(int(v) for v in got)
+        except (TypeError, ValueError):
+            raise _Wrong(f"return (width, height), two whole numbers; got {got!r}") from None
+        if len(got) != 2:
+            raise _Wrong(f"return (width, height), two numbers; got {len(got)}")
+        want = data.PaperTransform(512, 256).resize(Image.new("RGB", (w, h))).size
+        if got == want:
+            continue
+        if got == (512, 512) and w != h:
+            return _verdict(False, "keep the aspect ratio: the PyTorch port squashes to 512 x 512, the paper does not.")
+        if got == want[::-1]:
+            return _verdict(False, "width first, then height (PIL's order).")
+        if min(got) != 512 and max(got) == 512:
+            return _verdict(False, "scale so that the shorter (smallest) side becomes 512, not the longer one.")
+        if min(got) == 512 and abs(max(got) - max(want)) == 1:
+            return _verdict(False, f"round to the nearest pixel: {w} x {h} gives {want}, you gave {got}.")
+        return _verdict(False, f"{w} x {h}: scale both sides by 512 / min(width, height); expected {want}, got {got}.")
+    return _verdict(True)
+
+
 # ------------------------------------------------------------------------------------------------
 # 06: runtime controls
 # ------------------------------------------------------------------------------------------------
@@ -935,7 +970,7 @@ CHECKS = MappingProxyType({
     "02": ("check_instance_norm", "check_adain", "check_cin_parameters"),
     "03": ("check_gram_matrix", "check_mean_std_loss", "check_optimization_cost"),
     "04": ("check_calc_mean_std", "check_alpha_zero", "check_relu4_1_shape"),
-    "05": ("check_content_target", "check_learning_rate"),
+    "05": ("check_content_target", "check_learning_rate", "check_resized_size"),
     "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain", "check_color_preservation"),
     "07": ("check_ablation", "check_fig3_content_loss", "check_relative_difference"),
     "08": ("check_alpha_effect", "check_style_weights", "check_split_mask"),

@@ -21,11 +21,13 @@ check: the released weights' values and the closeness of the pictures to the pap
 from __future__ import annotations
 
 import http.server
+import io
 import os
 import shutil
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,16 +37,22 @@ import torch
 
 from . import hub
 from .course import NOTEBOOKS
+from .data import SOURCES
 from .decoder import make_decoder
 from .errors import UserError
-from .images import SAMPLE_CONTENTS, SAMPLE_STYLES, sample_image, save_image, split_mask
+from .images import SAMPLE_CONTENTS, SAMPLE_STYLES, sample_image, save_image, split_mask, to_pil
 from .vgg import make_vgg
 from .weights import random_init_
 
-__all__ = ["CPU_NOTEBOOKS", "NotebookRun", "Server", "build", "default_shared", "rehearse", "stand_in_weights"]
+__all__ = ["CPU_NOTEBOOKS", "DATASETS", "NotebookRun", "Server", "build", "dataset_zip", "default_shared", "rehearse",
+           "stand_in_weights"]
 
 #: The notebooks the CPU rehearsal runs (the inference notebooks); on a GPU every notebook runs.
 CPU_NOTEBOOKS = ("00", "04", "06", "08")
+#: The datasets (:data:`adain_lesson.data.SOURCES`) the rehearsal serves as generated zips (manifest rows of
+#: kind ``dataset``, see :func:`adain_lesson.data.mirrored_source`), and how many images each holds.
+DATASETS = ("coco-val2017",)
+DATASET_IMAGES = 160
 #: torchvision's ImageNet VGG-19 (notebook 04's pitfall); the rehearsal serves a stand-in under this name.
 TORCHVISION_VGG19 = "vgg19-dcbb9e9d.pth"
 _ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +85,23 @@ def stand_in_weights(folder: str | os.PathLike, seed: int = 0) -> dict[str, Path
         paths[name] = folder / name
         torch.save({k: v.contiguous().clone() for k, v in state.items()}, paths[name])
     return paths
+
+
+def dataset_zip(path: str | os.PathLike, images: int = DATASET_IMAGES, size: int = 160) -> Path:
+    """A small zip standing in for a dataset archive: ``images`` generated JPEGs (the sample pictures, each
+    flipped, shifted and tinted differently so that no two are alike) in one folder, as in MS-COCO's zips."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bases = [sample_image(name, size + 16) for name in SAMPLE_CONTENTS + SAMPLE_STYLES]  # made once (slow)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(images):
+            img = bases[i % len(bases)][:, (i % 5) * 4:, (i % 3) * 5:]  # sizes and aspect ratios differ a little
+            img = torch.roll(img.flip(-1) if (i // len(bases)) % 2 else img, shifts=7 * i, dims=-1)
+            img = (img * (0.8 + 0.4 * ((i * 37) % 11) / 10)).clamp(0, 1)
+            buf = io.BytesIO()
+            to_pil(img).save(buf, format="JPEG", quality=85)
+            zf.writestr(f"{path.stem}/{i:012d}.jpg", buf.getvalue())
+    return path
 
 
 def _generated(asset: hub.Asset, folder: Path, index: int) -> Path:
@@ -123,6 +148,9 @@ def build(folder: str | os.PathLike, base_url: str, shared: str | os.PathLike | 
                 files[a.name], generated = _generated(a, folder / "generated", i), generated + 1
     files[TORCHVISION_VGG19] = weights[TORCHVISION_VGG19]
     kinds = {a.name: a for a in pinned.values()}
+    for name in DATASETS:  # the training notebooks' datasets: small generated zips, checked like the real ones
+        files[name] = dataset_zip(folder / "datasets" / SOURCES[name].archive)
+        kinds[name] = hub.Asset(name, "dataset", f"datasets/{SOURCES[name].archive}", 0, "", "")
     for name, path in files.items():
         a = kinds.get(name) or hub.Asset(name, "weights", f"torchvision/{name}", 0, "", "")
         rows.append(hub.Asset(name, a.kind, a.path, path.stat().st_size, _sha(path), f"{base_url}/{a.path}"))

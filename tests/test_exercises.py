@@ -190,6 +190,15 @@ CASES = {
          ((1e-4 / (1 + 5e-5 * 999), 1000), "off by one"), ((2e-4, 10), "lr / (1 + lr_decay * t)")],
         (..., 1000),
     ),
+    "check_resized_size": (
+        [(lambda w, h, load: (round(w * load / min(w, h)), round(h * load / min(w, h))),)],
+        [((lambda w, h, load: (load, load),), "aspect ratio"),
+         ((lambda w, h, load: (round(h * load / min(w, h)), round(w * load / min(w, h))),), "width first"),
+         ((lambda w, h, load: (round(w * load / max(w, h)), round(h * load / max(w, h))),), "shorter"),
+         ((lambda w, h, load: (int(w * load / min(w, h)), int(h * load / min(w, h))),), "round"),
+         ((lambda w, h, load: (w, h),), "expected"), ((lambda w, h, load: 512,), "two whole numbers")],
+        (_stub,),
+    ),
     "check_style_weights": (
         [([0.25, 0.75],), (torch.tensor([0.2, 0.3, 0.5]),), ([0.5, 0.25, 0.25], [2, 1, 1])],
         [(([1, 3],), "sum of 1"), (([1.5, -0.5],), "non-negative"), (([0.0, 0.0],), "positive"), (([1.0],), "two"),

@@ -55,6 +55,33 @@ def test_build_serves_a_manifest_that_the_real_fetch_verifies(tmp_path: Path, mo
             assert r.status == 206 and len(r.read()) == 10
 
 
+def test_build_serves_a_dataset_zip_through_the_checked_download(tmp_path: Path, monkeypatch) -> None:
+    """The training notebooks' dataset (MS-COCO val2017) is served as a generated zip under its name: the real
+    download_dataset reads a subset over HTTP Range, or the whole archive checked against the stated SHA-256."""
+    from adain_lesson import data
+    from adain_lesson.errors import DownloadError
+
+    server = rehearse.Server({})
+    with server as url:
+        made = rehearse.build(tmp_path / "served", url, shared=tmp_path / "no-shared-repo")
+        server.httpd.RequestHandlerClass.files.update(made.files)
+        monkeypatch.setenv(hub.MANIFEST_ENV, str(made.manifest))
+        row = hub.manifest("dataset")["coco-val2017"]
+        assert row.url.startswith(url) and row.size != data.SOURCES["coco-val2017"].size
+        subset = data.download_dataset("coco-val2017", tmp_path / "d1", max_images=7, progress=False)
+        assert len(data.ImageFolder(subset)) == 7
+        whole = data.download_dataset("coco-val2017", tmp_path / "d2", progress=False)
+        assert len(data.ImageFolder(whole)) == rehearse.DATASET_IMAGES
+        text = made.manifest.read_text(encoding="utf-8").replace(row.sha256, "0" * 64)
+        (tmp_path / "bad.tsv").write_text(text, encoding="utf-8")
+        monkeypatch.setenv(hub.MANIFEST_ENV, str(tmp_path / "bad.tsv"))
+        with pytest.raises(DownloadError, match="SHA-256"):  # the override is verified as strictly
+            data.download_dataset("coco-val2017", tmp_path / "d3", progress=False)
+        assert not (tmp_path / "d3" / "coco-val2017").exists()
+    monkeypatch.delenv(hub.MANIFEST_ENV)
+    assert data.mirrored_source(data.SOURCES["coco-val2017"]) == data.SOURCES["coco-val2017"]
+
+
 def test_build_uses_the_papers_images_with_their_pinned_hashes(shared_repo: Path, tmp_path: Path) -> None:
     made = rehearse.build(tmp_path, "http://127.0.0.1:9", shared=shared_repo)
     pinned = rehearse._shipped_manifest()
