@@ -45,7 +45,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 drawn from code; the whole model in plain PyTorch as the deck's tutorial writes it (calc_mean_std, adaptive_instance_normalization, the nn.Sequentials, style_transfer), asserted equal to the package; relu4_1, a decoder without normalization, pretrained weights, a Fig. 4 grid, Table 1 timing", 48, "recommended"),
     Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13), the paper's data pipeline, a short run with loss curves and samples, exact resume, full 160k training on GPU, Colab or torchrun", 40, "needed"),
     Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 45, "recommended"),
-    Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 3, 5 and 6 of Sections 7.1-7.2: Gatys et al. vs texture networks vs AdaIN on the Eq. 12-13 losses; Enc-Concat and BN/IN decoders trained beside Enc-AdaIN, and why they fail", 35, "needed"),
+    Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 1, 3, 5 and 6 of Sections 4 and 7: IN performs style normalization (IN vs BN texture networks); Enc-Concat-Dec and BN/IN decoders trained beside Enc-AdaIN-Dec, and why they fail; Gatys et al. vs texture networks vs AdaIN on the content and IN-statistics style losses", 45, "needed"),
     Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 45, "recommended"),
 )  # fmt: skip
 
@@ -189,7 +189,8 @@ PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 1200, "03": 240, 
                                        "08": 0.5}
 #: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
 #: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
-QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "04": 1.5, "06": 1, "08": 0.5}
+QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "04": 1.5, "06": 1, "08": 0.5,
+                                       "07": 4}  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
 
 
 @dataclass(frozen=True)

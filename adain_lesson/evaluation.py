@@ -2,7 +2,7 @@
 and ``python -m adain_lesson figures --fig 1|3|5|6``.
 
 - Section 4, Fig. 1 (IN vs BN in a single-style network): :func:`fig1_curves`, :func:`plot_fig1`,
-  :func:`fig1_check` (notebook 02).
+  :func:`fig1_check` (notebook 07, section 1).
 - Section 7.1, Fig. 3 (Gatys et al. over iterations against the feed-forward methods): :func:`evaluate_losses`
   (content loss against the content image's features, style loss Eq. 13), :func:`fig3_losses`,
   :func:`plot_fig3` (notebook 07).

@@ -23,7 +23,7 @@ Which notebook uses which check (see :data:`CHECKS`):
 05        :func:`check_content_target`, :func:`check_learning_rate`
 06        :func:`check_style_weights`, :func:`check_bilinear_weights`, :func:`check_masked_adain`,
           :func:`check_color_preservation`
-07        :func:`check_ablation`
+07        :func:`check_ablation`, :func:`check_fig3_content_loss`, :func:`check_relative_difference`
 08        :func:`check_alpha_effect`, :func:`check_style_weights`, :func:`check_split_mask`
 ========  ====================================================================================================
 """
@@ -63,6 +63,7 @@ __all__ = [
     "check_content_target",
     "check_d_star",
     "check_device",
+    "check_fig3_content_loss",
     "check_generator_loss",
     "check_gram_matrix",
     "check_image_tensor",
@@ -71,6 +72,7 @@ __all__ = [
     "check_masked_adain",
     "check_mean_std_loss",
     "check_optimal_value",
+    "check_relative_difference",
     "check_relu4_1_shape",
     "check_smoke_mode",
     "check_split_mask",
@@ -781,6 +783,58 @@ def check_ablation(question: str, answer: str) -> bool:
     return _verdict(False, "which normalization resets every sample's channel statistics to one learned style?")
 
 
+@_checked
+def check_fig3_content_loss(fig3_content_loss: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
+    """07: your ``fig3_content_loss(f_out, f_c, f_s)``: the content loss the paper plots in Fig. 3 ("The content
+    loss shown here is the same as in [52, 16]"), the mean squared distance between the output's features
+    ``f_out`` and the **content image's** features ``f_c`` (not Eq. 12's AdaIN target t, which also depends on
+    the style's ``f_s``); compared with :func:`adain_lesson.losses.content_loss` on random maps."""
+    g = _gen(11)
+    f_out, f_c = torch.randn(2, 8, 6, 6, generator=g), torch.randn(2, 8, 6, 6, generator=g) * 2 + 1
+    f_s = torch.randn(2, 8, 5, 7, generator=g) * 3 - 1
+    got = _tensor(_call(fig3_content_loss, f_out, f_c, f_s), "fig3_content_loss's result")
+    if got.numel() != 1:
+        raise _Wrong(f"return one number (a scalar tensor), got {got.numel()} values")
+    got = got.reshape(())
+    want = losses.content_loss(f_out, f_c).double()
+    if _close(got, want):
+        return _verdict(True, note="Fig. 3 scores every method against the content image itself; Eq. 12's t is "
+                                   "AdaIN's training target, which only AdaIN's decoder aims at.")
+    t = norms.adaptive_instance_norm(f_c, f_s)
+    if _close(got, losses.content_loss(f_out, t).double()):
+        return _verdict(False, "that is Eq. 12's training loss against t = AdaIN(f(c), f(s)); Fig. 3 measures "
+                               "against the content image's features f(c), as Gatys et al. and Ulyanov et al. do.")
+    if _close(got, losses.content_loss(f_out, f_c, "sum").double()):
+        return _verdict(False, "that is the sum of squares; use the mean (F.mse_loss), as the package does.")
+    return _verdict(False, "the mean over all elements of (f_out - f_c) ** 2.")
+
+
+@_checked
+def check_relative_difference(relative_gap: Callable[[Tensor, Tensor, Tensor], float]) -> bool:
+    """07: your ``relative_gap(a, b, channels)``: ``max |a - b| / max |a|`` over the channels selected by the
+    boolean mask ``channels`` (dimension 1), a closeness that does not depend on the scale of the activations;
+    compared with :func:`adain_lesson.norms.relative_difference` on random maps at two scales."""
+    g = _gen(12)
+    a = torch.randn(2, 6, 4, 4, generator=g)
+    b = a + 0.01 * torch.randn(2, 6, 4, 4, generator=g)
+    b[:, 0] += 5.0  # a channel the mask leaves out
+    channels = torch.tensor([False, True, True, True, True, True])
+    for scale in (1.0, 1000.0):
+        got = _number(_call(relative_gap, a * scale, b * scale, channels))
+        want = norms.relative_difference(a * scale, b * scale, channels)
+        if not math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-9):
+            if math.isclose(got, float((a - b)[:, channels].abs().max()) * scale, rel_tol=1e-4):
+                return _verdict(False, "that is the absolute difference: divide by max |a| over the same channels, "
+                                       "so that the number does not grow with the activations' scale.")
+            if math.isclose(got, norms.relative_difference(a * scale, b * scale), rel_tol=1e-4):
+                return _verdict(False, "select the channels first (a[:, channels]): the others are where the epsilon "
+                                       "of Eq. 6 dominates and IN does not remove the style.")
+            return _verdict(False, f"on a test pair at scale {scale:g} you returned {got:.4g}, expected {want:.4g}: "
+                                   "max |a - b| / max |a| over the selected channels.")
+    return _verdict(True, note="The same number at any scale of the activations: a threshold such as 1e-2 now means "
+                               "'1 % of the largest activation', whatever the weights are.")
+
+
 # ------------------------------------------------------------------------------------------------
 # 08: the playground
 # ------------------------------------------------------------------------------------------------
@@ -857,6 +911,6 @@ CHECKS = MappingProxyType({
     "04": ("check_calc_mean_std", "check_alpha_zero", "check_relu4_1_shape"),
     "05": ("check_content_target", "check_learning_rate"),
     "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain", "check_color_preservation"),
-    "07": ("check_ablation",),
+    "07": ("check_ablation", "check_fig3_content_loss", "check_relative_difference"),
     "08": ("check_alpha_effect", "check_style_weights", "check_split_mask"),
 })

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from adain_lesson import exercises as E
 from adain_lesson.device import default_device
 from adain_lesson.figures import bilinear_weights
-from adain_lesson.norms import adaptive_instance_norm
+from adain_lesson.norms import adaptive_instance_norm, relative_difference
 
 
 def _stub(*args):  # what a student copy's "your code here" function returns
@@ -227,6 +227,22 @@ CASES = {
          (("highest_content_loss", "BN"), "spatial layout"), (("worst_normalized_decoder", "batch norm"), "resets"),
          (("worst_normalized_decoder", "gatys"), "not one of the variants"), (("best", "IN"), "unknown question")],
         ("highest_content_loss", ...),
+    ),
+    "check_fig3_content_loss": (
+        [(lambda out, fc, fs: F.mse_loss(out, fc),), (lambda out, fc, fs: ((out - fc) ** 2).mean().item(),)],
+        [((lambda out, fc, fs: F.mse_loss(out, adaptive_instance_norm(fc, fs)),), "Eq. 12's training loss"),
+         ((lambda out, fc, fs: ((out - fc) ** 2).sum(),), "sum of squares"),
+         ((lambda out, fc, fs: (out - fc).abs().mean(),), "mean over all elements"),
+         ((lambda out, fc, fs: (out - fc) ** 2,), "one number")],
+        (_stub,),
+    ),
+    "check_relative_difference": (
+        [(lambda a, b, ch: relative_difference(a, b, ch),),
+         (lambda a, b, ch: float((a[:, ch] - b[:, ch]).abs().max() / a[:, ch].abs().max()),)],
+        [((lambda a, b, ch: float((a[:, ch] - b[:, ch]).abs().max()),), "absolute difference"),
+         ((lambda a, b, ch: relative_difference(a, b),), "select the channels"),
+         ((lambda a, b, ch: float((a - b)[:, ch].abs().mean()),), "expected")],
+        (_stub,),
     ),
     "check_alpha_effect": (
         [("up", "down"), ("Increases", "decreases")],
