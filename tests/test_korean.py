@@ -399,20 +399,15 @@ def _deck_map_problems(text: str, notebooks: Path) -> list[str]:
     return problems
 
 
-# Rows that name the headings of notebooks 02, 03, 05 and 07 as their owners' branches (nb0203, nb05, nb07) have
+# Rows that name the headings of notebooks 02, 03 and 05 as their owners' branches (nb0203, nb05) have
 # them; main gets those headings when the branches merge. Each entry is expected to fail until then and must be
 # removed once it passes (the test says which); when the set is empty, delete it.
 PENDING_OWNER_MERGE = {
     "row 5: 03: 4. The optimization: L-BFGS on the pixels",
     "row 10: 02: Is style in the channel statistics? Two experiments",
     "row 10: 03: 6. From Gram matrices to means and standard deviations: the bridge to AdaIN",
-    "row 11: 07: 1. Revisiting Fig. 1: instance normalization performs style normalization",
     "row 11: 02: The paper's Fig. 1: in notebook 07",
     "row 14: 05: The full training: GPU, Colab, several GPUs",
-    "row 16: 07: 5. Style and content loss as metrics (Fig. 3)",
-    "row 17: 07: 2. Four ways to feed the decoder",
-    "row 17: 07: 3. Training the four variants (Fig. 6)",
-    "row 17: 07: 4. What the four decoders make (Fig. 5)",
 }
 
 
