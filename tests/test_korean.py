@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -343,3 +344,83 @@ def test_a_code_translation_is_stale_only_when_its_strings_or_comments_change(tm
     en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     stale = [p for p in course.sync(root, write=False) if "stale" in p]
     assert len(stale) == 1 and f"00.json: cell {cell['id']} is stale" in stale[0]
+
+
+# The deck map's "Sections that teach it" column: every name must be a heading of the notebook it names.
+# Convention (written at the top of DECK_MAP.md): exact headings without the #s, separated by "; "; when a row
+# links several notebooks, a name starting "NN: " switches to notebook NN for it and the names after it.
+
+
+def _normalized_heading(text: str) -> str:
+    return " ".join(text.replace("`", "").split()).casefold()
+
+
+def _notebook_headings(path: Path) -> set[str]:
+    headings = set()
+    for cell in _read(path)["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        for line in "".join(cell["source"]).splitlines():
+            hashes, _, rest = line.partition(" ")
+            if hashes and set(hashes) == {"#"} and len(hashes) <= 6:
+                headings.add(_normalized_heading(rest))
+    return headings
+
+
+def _deck_map_problems(text: str, notebooks: Path) -> list[str]:
+    """Each section named in the deck-part table that is not a heading of its notebook, as 'row N: NN: name'."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| # |"))
+    problems, rows = [], 0
+    headings: dict[str, set[str]] = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        cols = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        row, linked, sections = cols[0], re.findall(r"\]\((?:\.\./)?(\d\d)_", cols[2]), cols[3]
+        rows += 1
+        assert linked, f"row {row}: no notebook linked"
+        current = linked[0] if len(linked) == 1 else None
+        for name in sections.split("; "):
+            m = re.match(r"(\d\d): (.*)", name)
+            if m:
+                current, name = m.groups()
+                if current not in linked:
+                    problems.append(f"row {row}: {current} is named but not linked")
+            if current is None:
+                problems.append(f"row {row}: {name!r} needs an 'NN: ' prefix (the row links {linked})")
+                continue
+            if current not in headings:
+                path, = notebooks.glob(f"{current}_*.ipynb")
+                headings[current] = _notebook_headings(path)
+            if _normalized_heading(name) not in headings[current]:
+                problems.append(f"row {row}: {current}: {name}")
+    assert rows >= 25
+    return problems
+
+
+@pytest.mark.parametrize("doc", ["DECK_MAP.md", "ko/DECK_MAP.md"])
+def test_deck_map_sections_are_headings_of_the_linked_notebooks(doc: str) -> None:
+    """The Korean map names the English headings too (it says so), so both are checked against notebooks/."""
+    text = (ROOT / "notebooks" / doc).read_text(encoding="utf-8")
+    problems = set(_deck_map_problems(text, ROOT / "notebooks"))
+    assert problems == set(), "sections that are not headings of their notebook"
+
+
+def test_deck_map_check_fails_on_a_renamed_heading(tmp_path: Path) -> None:
+    text = (ROOT / "notebooks" / "DECK_MAP.md").read_text(encoding="utf-8")
+    for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        shutil.copy(path, tmp_path / path.name)
+    before = _deck_map_problems(text, tmp_path)
+    nb_path = tmp_path / "04_adain_model.ipynb"
+    source = nb_path.read_text(encoding="utf-8")
+    assert "## Speed, like Table 1" in source
+    nb_path.write_text(source.replace("## Speed, like Table 1", "## Timing the model"), encoding="utf-8")
+    after = _deck_map_problems(text, tmp_path)
+    assert set(after) - set(before) == {"row 9: 04: Speed, like Table 1", "row 16: 04: Speed, like Table 1"}
+    # a name without its notebook in a row that links several, and a name for an unlinked notebook
+    first, trade_off = "A first stylization, in three lines; 03:", "Fig. 7: the content-style trade-off; Fig. 8"
+    bad = text.replace(f"| 00: {first}", f"| {first}", 1).replace(f"| 06: {trade_off}", f"| 05: {trade_off}", 1)
+    problems = _deck_map_problems(bad, tmp_path)
+    assert any(p.startswith("row 4: 'A first stylization") for p in problems)
+    assert "row 18: 05 is named but not linked" in problems
