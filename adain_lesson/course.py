@@ -40,8 +40,8 @@ class Notebook:
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("00_setup_and_tour.ipynb", "Setup and tour", "the series map and lecture paths, your environment, downloads, a first stylization in three lines, the image tensor layout", 15, "no"),
     Notebook("01_gan_fundamentals.ipynb", "GAN fundamentals", "the minimax game, D* = p_data/(p_data+p_g), C(G) = -log 4 + 2 JSD, the non-saturating loss, a 1-D GAN; going further: the 2-D ring, mode collapse, where AdaIN reappears in StyleGAN", 45, "no"),
-    Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (checked against torch.nn), the BN/LN/IN/GN cube, and the paper's Fig. 1: IN performs style normalization", 50, "recommended"),
-    Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 30, "recommended"),
+    Notebook("02_normalization.ipynb", "Normalization layers", "BN, IN, CIN and AdaIN from their equations (Eqs. 1-8, checked against torch.nn), the BN/LN/IN/GN cube, and what channel statistics carry: IN as \"a kind of style normalization\"", 45, "no"),
+    Notebook("03_gatys_optimization.ipynb", "Style transfer by optimization (Gatys et al.)", "content and style as VGG feature statistics, Gram matrices, L-BFGS on pixels, timing against Table 1, the mean/std bridge to AdaIN", 45, "recommended"),
     Notebook("04_adain_model.ipynb", "The AdaIN model", "Fig. 2 drawn from code; the whole model in plain PyTorch as the deck's tutorial writes it (calc_mean_std, adaptive_instance_normalization, the nn.Sequentials, style_transfer), asserted equal to the package; relu4_1, a decoder without normalization, pretrained weights, a Fig. 4 grid, Table 1 timing", 48, "recommended"),
     Notebook("05_training.ipynb", "Training the decoder", "the objective (Eqs. 11-13) and where each hyper-parameter comes from, the paper's data pipeline, a short load-or-train run with loss curves and samples; going further: exact resume, full 160k training on GPU, Colab or torchrun", 45, "needed"),
     Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 45, "recommended"),
@@ -184,12 +184,15 @@ def _sync_readme(readme: Path, table: str, write: bool) -> list[str]:
 #: Minutes that a notebook's full mode with the paper's settings takes on a 2-core CPU: measured (00, 04, 06,
 #: 08) or estimated (02, 03, 05, 07) in issue 17's trial run with stand-in weights (our numbers, not the
 #: paper's). 01 has no paper setting (no weights, no images): its entry is its own full setting (4 ring seeds),
-#: estimated from its QUICK run (2 seeds; the ring's training dominates).
-PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 1200, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
+#: estimated from its QUICK run (2 seeds; the ring's training dominates). 02's estimate is for 02 without Fig. 1
+#: (moved to 07): two encode/decode experiments at 512 px.
+PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
                                        "08": 0.5}
 #: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
 #: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
-QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "04": 1.5, "05": 5, "06": 1, "08": 0.5,
+#: 02 and 03 were rehearsed on a 2-core machine shared with other runs: 02 in 23 s; 03 in 7.5 min of wall time at
+#: load ~5 (about 4 CPU-minutes, so about 4 min on a quiet 2-core CPU, our estimate).
+QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "02": 1, "03": 4, "04": 1.5, "05": 5, "06": 1, "08": 0.5,
                                        "07": 4}  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
 
 

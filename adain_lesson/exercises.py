@@ -18,7 +18,7 @@ Which notebook uses which check (see :data:`CHECKS`):
 00        :func:`check_smoke_mode`, :func:`check_image_tensor`, :func:`check_device`
 01        :func:`check_d_star`, :func:`check_optimal_value`, :func:`check_generator_loss`
 02        :func:`check_instance_norm`, :func:`check_adain`, :func:`check_cin_parameters`
-03        :func:`check_gram_matrix`, :func:`check_mean_std_loss`
+03        :func:`check_gram_matrix`, :func:`check_mean_std_loss`, :func:`check_optimization_cost`
 04        :func:`check_calc_mean_std`, :func:`check_alpha_zero`, :func:`check_relu4_1_shape`
 05        :func:`check_content_target`, :func:`check_learning_rate`, :func:`check_resized_size`
 06        :func:`check_style_weights`, :func:`check_bilinear_weights`, :func:`check_masked_adain`,
@@ -51,6 +51,7 @@ __all__ = [
     "CHECKS",
     "COLOR_PRESERVATION_CHOICES",
     "CONTENT_TARGET_CHOICES",
+    "OPTIMIZATION_COST_CHOICES",
     "SMOKE_MODE_CHOICES",
     "check_ablation",
     "check_adain",
@@ -72,6 +73,7 @@ __all__ = [
     "check_masked_adain",
     "check_mean_std_loss",
     "check_optimal_value",
+    "check_optimization_cost",
     "check_relative_difference",
     "check_relu4_1_shape",
     "check_resized_size",
@@ -470,6 +472,30 @@ def check_mean_std_loss(style_loss: Callable[[Sequence[Tensor], Sequence[Tensor]
     if _close(got, want / len(feats), rtol=1e-3):
         return _verdict(False, "sum the layers' terms (the PyTorch port does not average them).")
     return _verdict(False, "for each layer: MSE(mu(f), mu(t)) + MSE(sigma(f), sigma(t)); then sum over layers.")
+
+
+#: The choices of :func:`check_optimization_cost`.
+OPTIMIZATION_COST_CHOICES = MappingProxyType({
+    "a": "VGG-19 is a large network, and a feed-forward method such as AdaIN avoids it",
+    "b": "each new image is its own optimization: hundreds of forward and backward passes through VGG-19, while a "
+         "feed-forward network is trained once and then needs one forward pass per image",
+    "c": "L-BFGS is a slow optimizer: with Adam, optimizing the pixels would be as fast as a feed-forward network",
+    "d": "computing the Gram matrices takes most of the time",
+})
+
+
+@_checked
+def check_optimization_cost(answer: str) -> bool:
+    """03: why Gatys et al.'s method is slow next to a feed-forward network (AdaIN, Table 1): a letter of
+    :data:`OPTIMIZATION_COST_CHOICES`, or a sentence that names the backward passes."""
+    picked = _choice(answer, dict(OPTIMIZATION_COST_CHOICES), ("backward",))
+    if picked in ("b", "keywords"):
+        return _verdict(True, note="The AdaIN paper calls it \"the flexible but slow optimization-based method\" "
+                                   "(Section 7.1): the cost is paid again for every image.")
+    hints = {"a": "AdaIN runs VGG-19 too (its encoder, up to relu4_1): the network is not the difference.",
+             "c": "any optimizer needs a forward and a backward pass per step; Adam usually needs more steps.",
+             "d": "a Gram matrix is one matrix product per layer, small next to the passes through VGG-19."}
+    return _verdict(False, hints.get(picked or "", "count the passes through VGG-19 for one image, in each method."))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -942,7 +968,7 @@ CHECKS = MappingProxyType({
     "00": ("check_smoke_mode", "check_image_tensor", "check_device"),
     "01": ("check_d_star", "check_optimal_value", "check_generator_loss"),
     "02": ("check_instance_norm", "check_adain", "check_cin_parameters"),
-    "03": ("check_gram_matrix", "check_mean_std_loss"),
+    "03": ("check_gram_matrix", "check_mean_std_loss", "check_optimization_cost"),
     "04": ("check_calc_mean_std", "check_alpha_zero", "check_relu4_1_shape"),
     "05": ("check_content_target", "check_learning_rate", "check_resized_size"),
     "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain", "check_color_preservation"),

@@ -152,6 +152,12 @@ CASES = {
          ((lambda fs, ts: torch.tensor([1.0, 2.0]),), "one number"), ((lambda fs, ts: torch.tensor(3.0),), "MSE")],
         (_stub,),
     ),
+    "check_optimization_cost": (
+        [("b",), ("B)",), ("Every image needs hundreds of forward and backward passes through VGG",)],
+        [(("a",), "AdaIN runs VGG-19 too"), (("c",), "Adam usually needs more steps"), (("d",), "matrix product"),
+         (("it is slow",), "count the passes"), ((2,), "one letter")],
+        (...,),
+    ),
     "check_calc_mean_std": (
         [(_calc_mean_std,), (lambda f: _calc_mean_std(f, eps=0.0),)],
         [((lambda f: _calc_mean_std(f, keep=False),), "[N, C, 1, 1]"),

@@ -399,24 +399,12 @@ def _deck_map_problems(text: str, notebooks: Path) -> list[str]:
     return problems
 
 
-# Rows that name the headings of notebooks 02, 03 and 05 as their owners' branches (nb0203, nb05) have
-# them; main gets those headings when the branches merge. Each entry is expected to fail until then and must be
-# removed once it passes (the test says which); when the set is empty, delete it.
-PENDING_OWNER_MERGE = {
-    "row 5: 03: 4. The optimization: L-BFGS on the pixels",
-    "row 10: 02: Is style in the channel statistics? Two experiments",
-    "row 10: 03: 6. From Gram matrices to means and standard deviations: the bridge to AdaIN",
-    "row 11: 02: The paper's Fig. 1: in notebook 07",
-}
-
-
 @pytest.mark.parametrize("doc", ["DECK_MAP.md", "ko/DECK_MAP.md"])
 def test_deck_map_sections_are_headings_of_the_linked_notebooks(doc: str) -> None:
     """The Korean map names the English headings too (it says so), so both are checked against notebooks/."""
     text = (ROOT / "notebooks" / doc).read_text(encoding="utf-8")
     problems = set(_deck_map_problems(text, ROOT / "notebooks"))
-    assert problems - PENDING_OWNER_MERGE == set(), "sections that are not headings of their notebook"
-    assert PENDING_OWNER_MERGE - problems == set(), "merged and now headings: remove them from PENDING_OWNER_MERGE"
+    assert problems == set(), "sections that are not headings of their notebook"
 
 
 def test_deck_map_check_fails_on_a_renamed_heading(tmp_path: Path) -> None:
