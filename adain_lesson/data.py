@@ -636,7 +636,8 @@ def download_dataset(
     if archive is not None:
         path = Path(archive).expanduser()
         if not path.is_file():
-            raise UserError(f"--archive {path} does not exist: download {source.url} (or the Kaggle file) first")
+            raise UserError(f"archive {path} does not exist: download {source.url} (or the Kaggle file) first",
+                            param="archive")
         _check_placed(path, source)
     else:
         path = root / "archives" / source.archive

@@ -312,7 +312,8 @@ def _check_writable(out: Path) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        raise UserError(f"cannot write to the output folder {out} ({exc.strerror}): choose another --out") from None
+        raise UserError(f"cannot write to the output folder {out} ({exc.strerror}): choose another out folder",
+                        param="out") from None
 
 
 def _build_encoder(config: TrainConfig) -> Encoder:
@@ -373,12 +374,13 @@ def _resolve_resume(config: TrainConfig, out: Path) -> Path | None:
     found = find_checkpoints(out)
     if not config.resume:
         if found:
-            raise UserError(f"{out} already holds checkpoints of an earlier run ({found[-1].name}): add --resume to "
-                            "continue it, or choose a new --out")
+            raise UserError(f"the out folder {out} already holds checkpoints of an earlier run ({found[-1].name}): "
+                            "set resume to continue it, or choose another out folder", param=("out", "resume"))
         return None
     if config.resume in ("latest", "auto"):
         if not found and config.resume == "latest":
-            raise UserError(f"--resume: no checkpoint in {out / 'checkpoints'}: check --out, or start without --resume")
+            raise UserError(f"resume: no checkpoint in {out / 'checkpoints'}: check the out folder, or start without "
+                            "resuming", param=("resume", "out"))
         return found[-1] if found else None
     return Path(config.resume)
 

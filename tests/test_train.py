@@ -117,8 +117,12 @@ def test_an_old_run_is_never_mixed_with_a_new_one(train_dirs, tmp_path: Path, ca
     out = tmp_path / "run"
     first = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))  # nothing there: a fresh start
     assert first.iteration == 3 and [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000003.pt"]
-    with pytest.raises(UserError, match="already holds checkpoints.*--resume"):
+    with pytest.raises(UserError, match="already holds checkpoints.*set resume") as refused:
         T.train(tiny_train_config(train_dirs, out, max_iter=2))
+    from adain_lesson.__main__ import as_flags
+
+    assert "--" not in str(refused.value)  # the library speaks in parameters; the CLI maps them to its flags
+    assert "set --resume" in as_flags(refused.value) and "the --out folder" in as_flags(refused.value)
     assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000003.pt"]  # untouched
     again = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))  # the same cell, run again
     assert again.checkpoint == first.checkpoint and again.log == first.log
