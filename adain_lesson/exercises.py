@@ -366,10 +366,15 @@ def check_instance_norm(inorm: Callable[[Tensor], Tensor]) -> bool:
     return _verdict(False, "subtract each channel's mean over H and W, and divide by sqrt(variance + eps).")
 
 
+def _biased_mean_std(f: Tensor, dim: int | tuple[int, ...] = (2, 3)) -> tuple[Tensor, Tensor]:
+    """Mean and standard deviation over ``dim`` (kept) with Eq. 6's variance over the count, H*W (the
+    package follows the reference code: H*W - 1); ``eps`` as in :data:`adain_lesson.norms.EPS`."""
+    return f.mean(dim=dim, keepdim=True), torch.sqrt(f.var(dim=dim, keepdim=True, unbiased=False) + norms.EPS)
+
+
 def _adain_biased(x: Tensor, y: Tensor) -> Tensor:
     """AdaIN with Eq. 6's variance over H*W (the package follows the reference code: H*W - 1)."""
-    y_mean = y.mean(dim=(2, 3), keepdim=True)
-    y_std = torch.sqrt(y.var(dim=(2, 3), keepdim=True, unbiased=False) + norms.EPS)
+    y_mean, y_std = _biased_mean_std(y)
     return norms.instance_norm(x) * y_std + y_mean
 
 
@@ -458,9 +463,7 @@ def check_mean_std_loss(style_loss: Callable[[Sequence[Tensor], Sequence[Tensor]
         return sum(((norms.calc_mean_std(f)[which] - norms.calc_mean_std(t)[which]) ** 2).mean()
                    for f, t in zip(feats, targets)).double()
 
-    def biased(f: Tensor) -> tuple[Tensor, Tensor]:
-        return f.mean(dim=(2, 3)), torch.sqrt(f.var(dim=(2, 3), unbiased=False) + norms.EPS)
-
+    biased = _biased_mean_std
     loose = sum(((biased(f)[0] - biased(t)[0]) ** 2).mean() + ((biased(f)[1] - biased(t)[1]) ** 2).mean()
                 for f, t in zip(feats, targets)).double()
     if _close(got, loose, rtol=1e-3):
@@ -740,9 +743,8 @@ def check_masked_adain(masked: Callable[[Tensor, Sequence[Tensor], Tensor], Tens
     ok_biased = True
     for region, s in ((m, f_s[0]), (~m, f_s[1])):
         x = f_c[..., region]  # [1, C, P]
-        xm, xs = x.mean(-1, keepdim=True), torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + norms.EPS)
-        sm = s.mean(dim=(2, 3)).unsqueeze(-1)
-        ss = torch.sqrt(s.var(dim=(2, 3), unbiased=False) + norms.EPS).unsqueeze(-1)
+        xm, xs = _biased_mean_std(x, -1)
+        sm, ss = (t.squeeze(-1) for t in _biased_mean_std(s))  # [1, C, 1]
         ok_biased &= _close(got[..., region], ((x - xm) / xs * ss + sm).double(), rtol=1e-3, atol=1e-4)
     if ok_biased:
         return _verdict(True, note=_VARIANCE_NOTE)

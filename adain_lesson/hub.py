@@ -52,7 +52,15 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import DownloadError, OfflineError, UserError
-from .files import FileLock, cannot_write, ensure_dir, open_regular, remove_stale_temporaries, temporary_name
+from .files import (
+    FileLock,
+    atomic_write_text,
+    cannot_write,
+    ensure_dir,
+    open_regular,
+    remove_stale_temporaries,
+    temporary_name,
+)
 
 __all__ = [
     "WEIGHT_FILES",
@@ -462,15 +470,8 @@ def _is_marked(path: Path, sha256: str) -> bool:
 
 def _mark(path: Path, sha256: str) -> None:
     """Record that ``path`` was verified (atomically); a read-only cache is simply verified again next time."""
-    marker = _marker(path)
-    tmp = temporary_name(marker)
-    try:
-        with open(tmp, "x", encoding="ascii") as f:  # "x": a planted link at the name is never followed
-            f.write(_stamp(path, sha256))
-        os.replace(tmp, marker)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError, UserError):  # the stat in _stamp; the write (atomic_write's one line)
+        atomic_write_text(_marker(path), _stamp(path, sha256), encoding="ascii")
 
 
 def fetch(

@@ -136,33 +136,7 @@ def open_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     float images are converted to 8-bit RGB.
     """
     name = _describe(src)
-    if isinstance(src, Image.Image):
-        im = src
-    else:
-        if isinstance(src, (bytes, bytearray)):
-            if len(src) == 0:
-                raise UserError("the image data is empty (0 bytes): upload or pass a real image file")
-            fp: object = io.BytesIO(bytes(src))
-        else:
-            path = Path(src)
-            if not path.exists():
-                raise UserError(f"image not found: {path} (check the path, or list the folder to see what is there)")
-            if path.is_dir():
-                raise UserError(f"{path} is a folder, not an image (pass one image file)")
-            if path.stat().st_size == 0:
-                raise UserError(f"image file is empty (0 bytes): {path} (download or copy it again)")
-            fp = path
-        try:
-            im = Image.open(fp)  # type: ignore[arg-type]
-        except UnidentifiedImageError:
-            raise UserError(f"not an image file PIL can read: {name} (use a JPEG, PNG, BMP, TIFF or WebP)") from None
-        except Image.DecompressionBombError as exc:
-            raise UserError(f"image {name} is too large to decode safely ({exc})") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            # e.g. a JPEG cut off inside its header ("Truncated File Read"), or a damaged PNG chunk
-            raise UserError(
-                f"image file is truncated or damaged: {name} ({exc}); re-save or re-download it"
-            ) from None
+    im = _open_lazy(src, name)
     w, h = im.size
     if w * h > max_pixels:
         raise UserError(

@@ -6,13 +6,15 @@ here is a straight line, ``fixed + per_pixel * pixels``, fitted to the peak resi
 the CPU with random weights (``tests/test_memory.py`` re-measures it at two other sizes and checks the
 estimate against it, allowing a stated margin), then raised by :data:`MARGIN`:
 
-* ``"stylize"`` -- AdaIN inference (encoder to relu4_1, AdaIN, decoder), no gradients: about 1.1 KB per
-  pixel of the content batch (or of the style, if larger); ``"stylize_grad"``, the same with autograd on
-  (outside ``torch.no_grad``, every activation is kept): about 2.9 KB per pixel.
+* ``"stylize"`` -- AdaIN inference (encoder to relu4_1, AdaIN, decoder), no gradients, per pixel of the
+  content batch (or of the style, if larger); ``"stylize_grad"``, the same with autograd on (outside
+  ``torch.no_grad``, every activation is kept).
 * ``"gatys"`` -- the optimisation of Gatys et al.: forward and backward through VGG to relu5_1 on the image
-  being optimised, about 6 KB per pixel, plus L-BFGS's history.
-* ``"train"`` -- one training step (two encoder passes and the decoder, with gradients, and Adam's state):
-  about 6.3 KB per pixel of ``batch * crop * crop``.
+  being optimised, plus L-BFGS's history.
+* ``"train"`` -- one training step (two encoder passes and the decoder, with gradients, and Adam's state),
+  per pixel of ``batch * crop * crop``.
+
+The fitted numbers, and how they were measured, live in one place: :data:`WORKLOADS`.
 
 :func:`check_fits` compares an estimate with what the device can give now (:func:`available`: the CPU's
 ``MemAvailable``, bounded by a cgroup limit and ``RLIMIT_AS``; CUDA's free memory) and refuses with the

@@ -641,8 +641,9 @@ def lesson_model(smoke: bool, device: str | torch.device | None = None) -> Style
     released weights (cached or downloaded). Offline outside smoke mode, the error says what to do.
 
     It runs with the float32 winners for its device (``optimize("fp32")``: channels_last, cuDNN
-    autotuning), so its outputs agree with a from-scratch float32 pipeline to ~1e-5, as the notebooks
-    check. For more speed at PSNR > 40 dB, call ``model.optimize("auto")`` (reduced precision).
+    autotuning), so its outputs agree with a from-scratch float32 pipeline, as the notebooks check. For
+    more speed, call ``model.optimize("auto")`` (reduced precision; ``python -m adain_lesson bench``
+    measures its agreement with float32).
     """
     from .viz import banner
 
