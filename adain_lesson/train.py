@@ -415,7 +415,7 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
             raise UserError(
                 f"checkpoint {path.name} was trained on {old['files']} {what} images in {old['dir']}, but "
                 f"{name} {now['dir']} holds {now['files']} other or changed files: resume with the same "
-                f"{name} (and max_images) to continue exactly, or start a new --out"
+                f"{name} (and max_images) to continue exactly, or start a new out folder", param="out"
             )
         if old["dir"] != now["dir"]:
             print(f"note: the {what} images moved from {old['dir']} to {now['dir']} (the same files)",
@@ -428,15 +428,16 @@ def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path:
         was = f"decoder_norm={old_cfg.get('decoder_norm', '?')}, fusion={old_cfg.get('fusion', 'adain')}"
         raise UserError(
             f"checkpoint {path.name} holds a decoder of another architecture ({was}; this run "
-            f"decoder_norm={config.decoder_norm}, fusion={config.fusion}): resume with the same --decoder-norm "
-            "and --fusion, or start a new --out"
+            f"decoder_norm={config.decoder_norm}, fusion={config.fusion}): resume with the same decoder_norm "
+            "and fusion, or start a new out folder", param="out"
         )
     old = ckpt.get("config", {})
     for name in _RUN_FIELDS:
         if name in old and old[name] != getattr(config, name):
             raise UserError(
                 f"checkpoint {path.name} was trained with {name}={old[name]!r} but this run has "
-                f"{getattr(config, name)!r}: use the same setting to resume exactly, or start a new --out"
+                f"{getattr(config, name)!r}: use the same setting to resume exactly, or start a new out folder",
+                param="out"
             )
     for name in _RETUNE_FIELDS:
         if name in old and old[name] != getattr(config, name):
@@ -459,7 +460,7 @@ def _save_atomic(obj: dict, path: Path) -> None:
             free = "free space unknown"
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:160]
         raise UserError(f"cannot write to {path}: saving the checkpoint failed ({reason}; {free}); the disk may "
-                        "be full: free some space or choose another --out, then resume") from None
+                        "be full: free some space or choose another out folder, then resume", param="out") from None
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -551,7 +552,7 @@ def _write_rows(path: Path, rows: list[dict], mode: str = "a") -> None:
             with os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as f:
                 f.write("".join(line + "\n" for line in lines))
         except OSError as exc:
-            raise cannot_write(path, exc, "free some space or choose another --out, then resume") from None
+            raise cannot_write(path, exc, "free some space or choose another out folder, then resume") from None
 
 
 def _ends_torn(path: Path) -> bool:
@@ -688,7 +689,7 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
             per = f" ({shard} per process for {dist.world} processes)" if dist.world > 1 else ""
             raise UserError(
                 f"batch size {config.batch_size} is larger than the {what} set: {len(ds)} images{per}; "
-                "add images or lower --batch-size"
+                "add images or lower batch_size", param="batch_size"
             )
     b, c = config.batch_size, config.crop_size
     memory.check_fits("train", b * c * c, device, f"training with batch_size {b} at crop_size {c}",
@@ -728,7 +729,7 @@ class _RunLock:
             lock.acquire(wait=False)
         except LockBusy as exc:
             raise UserError(f"another training run is writing to {out} ({exc.holder}): wait for it to finish, "
-                            "stop it, or choose another --out") from None
+                            "stop it, or choose another out folder", param="out") from None
         self.lock = lock
         stale = [p for d in (out, out / "checkpoints", out / "samples") for p in remove_stale_temporaries(d)]
         if stale:
@@ -758,14 +759,14 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
                   "uninterrupted run bit for bit", file=sys.stderr)
         if ckpt["iteration"] == config.max_iter:  # finished already: nothing to do (a re-run of the same cell)
             if dist.main:
-                print(f"note: {resume_path.name} is at --max-iter {config.max_iter} already: nothing to train "
-                      "(raise --max-iter to train further)", file=sys.stderr)
+                print(f"note: {resume_path.name} is at max_iter {config.max_iter} already: nothing to train "
+                      "(raise max_iter to train further)", file=sys.stderr)
             return TrainResult(config.max_iter, None, resume_path, read_log(_log_path(out, config.log_format)), 0,
                                out)
         if ckpt["iteration"] > config.max_iter:
             raise UserError(
-                f"checkpoint {resume_path.name} is at iteration {ckpt['iteration']}, not below --max-iter "
-                f"{config.max_iter}: raise --max-iter to train further"
+                f"checkpoint {resume_path.name} is at iteration {ckpt['iteration']}, not below max_iter "
+                f"{config.max_iter}: raise it to train further", param="max_iter"
             )
         old_world = ckpt.get("world_size", 1)
         if old_world != dist.world and dist.main:
@@ -785,7 +786,7 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
         started_group = True
     try:
         with memory.guard(f"training (batch_size {config.batch_size}, crop_size {config.crop_size})", device,
-                          "resume on a device with more memory, or start a new --out with a smaller crop_size or "
+                          "resume on a device with more memory, or start a new out folder with a smaller crop_size or "
                           "batch_size"):
             return _run(config, dist, device, amp, channels_last, out, content_ds, style_ds, encoder, decoder,
                         ckpt, on_log, data_ids)
@@ -956,7 +957,7 @@ def _diverged(out: Path, iteration: int, value: str, config: TrainConfig) -> Use
         return UserError(f"training diverged: the loss became {value} at iteration {iteration}; the last finite "
                          f"checkpoint is {found[-1]}: resume from it with a lower learning rate (resume="
                          f"{found[-1]}, lr={lower}; if it diverges again, an earlier one of {found[-1].parent}), or "
-                         "start a new --out with a lower lr or style_weight")
+                         "start a new out folder with a lower lr or style_weight", param="out")
     return UserError(f"training diverged: the loss became {value} at iteration {iteration}, before any "
                      f"checkpoint: start it again (the same out will do) with a lower lr (e.g. {lower}) or style_weight"
                      )
