@@ -278,7 +278,7 @@ SOURCES: dict[str, DataSource] = {
         None, None, None,
         "WikiArt as packaged by ArtGAN (about 25 GB, ~80k paintings; size and hash not published). The authors' "
         "README points to Kaggle's 'Painter by Numbers' train.zip instead, which needs a Kaggle login: download "
-        "it by hand and pass --archive",
+        "it by hand and pass it as archive",
     ),
 }
 
@@ -631,7 +631,7 @@ def download_dataset(
     _check_max_images(max_images)
     root = Path(root).expanduser()
     downloaded = False
-    fix = "choose another data folder (--root) that is writable and has free space"
+    fix = "choose another data folder (root) that is writable and has free space"
     ensure_dir(root, fix)
     if archive is not None:
         path = Path(archive).expanduser()
@@ -661,7 +661,7 @@ def download_dataset(
                 path.unlink(missing_ok=True)
                 raise DownloadError(f"{address} sent a file that is not a zip or tar archive"
                                     f"{hub.describe_content(head)}: it was deleted; check the address, or download "
-                                    "it by hand and pass --archive")
+                                    "it by hand and pass it as archive", param="archive")
         else:  # placed by hand (as the offline message says) or left by an earlier run: checked before use
             _check_placed(path, source)
     out = root / source.name

@@ -177,7 +177,7 @@ def is_offline() -> bool:
 
 def _not_http(url: str) -> UserError:
     return UserError(f"the address {url!r} is not an http(s) URL: give one like https://host/file.zip "
-                     "(a file on this machine: download-data --archive PATH)")
+                     "(a file on this machine: pass it as archive)", param="archive")
 
 
 def _check_url(url: str) -> None:

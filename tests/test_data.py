@@ -372,7 +372,7 @@ def test_unwritable_destinations_are_a_user_error(tmp_path: Path, file_server, m
     with pytest.raises(UserError, match="cannot write to"):
         data.extract_archive(tmp_path / "src.zip", a_file / "out", progress=False)
     if Path("/proc/sys").is_dir():  # Linux: a folder that exists but cannot hold new folders
-        with pytest.raises(UserError, match=r"cannot write to /proc/sys/archives: .*--root") as info:
+        with pytest.raises(UserError, match=r"cannot write to /proc/sys/archives: .*data folder \(root\)") as info:
             data.download_dataset(_source(base + "/tiny.zip", blob), "/proc/sys", progress=False)
         _one_line(info.value)
     assert handler.log == []
