@@ -155,6 +155,7 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 #: The package's layers, lowest first; a module may import only from lower layers (and the package root's
 #: constants). Function-level imports count too.
 LAYERS = (
+    ("i18n",),  # the reader's language: every module may speak through it
     ("errors",),
     ("files",),
     ("translation",),  # below course, which calls it and hands it the repository's links

@@ -1,0 +1,70 @@
+"""The reader's language: every sentence the package prints or draws for a person goes through :func:`tr`.
+
+One switch: :func:`set_language` (the Korean notebooks' setup cell calls ``set_language("ko")``), or the
+environment variable ``ADAIN_LESSON_LANG`` (``en`` or ``ko``) read at import. English is the source:
+``tr("Loaded {n} images.", n=3)`` looks the English template up in the Korean message table and formats
+the result; a message without a translation falls back to English.
+
+Why a message table and not gettext catalogs: the package has one other language, a few hundred messages
+and no plural forms beyond what a template can say; gettext would add a compile step (``.po`` -> ``.mo``)
+and a build dependency (Babel) for nothing a dict lookup does not already do. The table is plain JSON,
+one file per module under ``adain_lesson/_data/ko/`` (``<module>.json``: ``{"English template": "Korean"}``),
+so that two people adding messages to two modules never touch the same file. ``tests/test_i18n.py``
+finds every ``tr("...")`` call in the package (by its AST) and fails when one lacks its Korean, or when a
+Korean template names other ``{placeholders}`` than its English one.
+
+Only literal strings may be passed to :func:`tr` (the test must be able to see them); build variable parts
+with placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+__all__ = ["LANGUAGES", "catalog", "language", "set_language", "tr"]
+
+#: The languages the package speaks; English is the source of every message.
+LANGUAGES = ("en", "ko")
+_TABLES = Path(__file__).parent / "_data"
+_current = "en"
+
+
+def set_language(lang: str) -> None:
+    """Speak ``lang`` ("en" or "ko") from now on, in every module of the package."""
+    global _current
+    value = str(lang).strip().lower()
+    if value not in LANGUAGES:
+        # No UserError here: errors sits above this module. A ValueError with one line says the same.
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {lang!r}")
+    _current = value
+
+
+def language() -> str:
+    """The language the package speaks now ("en" or "ko")."""
+    return _current
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    """The message table of ``lang``: English template -> translated template (empty for English)."""
+    table: dict[str, str] = {}
+    folder = _TABLES / lang
+    if lang == "en" or not folder.is_dir():
+        return table
+    for path in sorted(folder.glob("*.json")):
+        table.update(json.loads(path.read_text(encoding="utf-8")))
+    return table
+
+
+def tr(message: str, /, **values: object) -> str:
+    """``message`` in the reader's language, with ``{name}`` placeholders filled from ``values``."""
+    text = catalog(_current).get(message, message)
+    return text.format(**values) if values else text
+
+
+_env = os.environ.get("ADAIN_LESSON_LANG", "").strip().lower()
+if _env in LANGUAGES:
+    _current = _env
