@@ -255,6 +255,8 @@ def check_outputs(plan: BatchPlan, out_dir: str | os.PathLike, ext: str = ".png"
     one :class:`UserError` line."""
     out_dir = Path(out_dir)
     names = [_name(plan, c_name, combo, ext, c_src) for c_name, c_src in plan.contents for combo in plan.combos]
+    for ext_ in sorted({video.output_extension(c_src) for _, c_src in plan.contents if video.is_video(c_src)}):
+        video.encoder_for(ext_)  # a missing encoder fails before the weights load
     for name in names:
         if (out_dir / name).is_dir():
             raise UserError(f"cannot write to {out_dir / name}: it is a folder; move it, or choose another output "

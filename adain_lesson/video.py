@@ -49,9 +49,9 @@ from .i18n import tr
 from .model import StyleInput, StyleStats, StyleTransfer, normalize_weights
 from .norms import calc_mean_std
 
-__all__ = ["MAX_FRAME_PIXELS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoResult", "default_batch_size",
+__all__ = ["MAX_FRAME_PIXELS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoResult", "default_batch_size", "encoder_for",
            "flicker_ratio", "frames_tensor", "is_video", "list_videos", "moving_clip", "output_extension", "probe",
-           "read_frames", "require_av", "stylize_frames", "stylize_video", "temporal_change", "write_clip"]
+           "read_frames", "require_av", "stylize_frames", "stylize_video", "temporal_change", "work_size", "write_clip"]
 
 #: File name endings read as videos (folder mode takes them beside images).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
@@ -131,9 +131,10 @@ def _why(exc: BaseException) -> str:
 def _video_stream(container, path: str | os.PathLike):
     av = require_av()
     if not container.streams.video:
-        raise UserError(tr("{path} holds no video stream (only {what}): give a video file",
-                           path=path, what=", ".join(s.type for s in container.streams) or "nothing"),
-                        param="content")
+        if container.streams:
+            raise UserError(tr("{path} holds no video stream (only {what}): give a video file",
+                               path=path, what=", ".join(s.type for s in container.streams)), param="content")
+        raise UserError(tr("{path} holds no video stream: give a video file", path=path), param="content")
     stream = container.streams.video[0]
     name = stream.codec_context.name if stream.codec_context is not None else None
     if name is None or name not in av.codecs_available:
@@ -205,7 +206,8 @@ def read_frames(path: str | os.PathLike, batch_size: int = 8, *, limit: int | No
         yield frames_tensor(buffer)
 
 
-def _encoder(ext: str) -> str:
+def encoder_for(ext: str) -> str:
+    """The encoder this FFmpeg has for an output of extension ``ext`` (:data:`ENCODERS`), or a one-line error."""
     av = require_av()
     wanted = ENCODERS.get(ext, ENCODERS["default"])
     for name in wanted:
@@ -241,7 +243,7 @@ def write_clip(frames: Tensor | Sequence[Tensor], path: str | os.PathLike, fps: 
 
     path = Path(path)
     ext = output_extension(path)
-    codec = _encoder(ext)
+    codec = encoder_for(ext)
     fps = Fraction(fps).limit_denominator(1001)
     seq = list(frames)
     if not seq:
@@ -444,7 +446,7 @@ def stylize_video(
     info = probe(source)
     out_path = Path(out_path)
     ext = output_extension(out_path)
-    codec = _encoder(ext)
+    codec = encoder_for(ext)
     wh, ww = work_size(info, size, crop)
     if min(wh, ww) < images.MIN_SIDE:
         raise UserError(tr("video frames stylized at {w}x{h} are too small for the encoder: it needs at least "
