@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
 
+from . import env
 from .errors import UserError, offline_hint
 
 # ------------------------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     result = train(config)
-    if os.environ.get("RANK", "0") == "0":
+    if env.integer("RANK", 0) == 0:
         if result.checkpoint is not None:
             print(f"checkpoint: {result.checkpoint}")
         if result.skipped:
@@ -650,6 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        env.check_all()  # a bad ADAIN_LESSON_*, WORLD_SIZE or MPLBACKEND value: one line before any work
         return int(args.run(args) or 0)
     except UserError as exc:
         print(f"error: {as_flags(exc)}", file=sys.stderr)
