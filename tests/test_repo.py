@@ -165,7 +165,7 @@ LAYERS = (
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
-    ("figures", "playground"),
+    ("figures", "playground", "video"),
     ("evaluation", "bench", "widgets", "batch", "rehearse"),
     ("exercises", "classroom"),
     ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
