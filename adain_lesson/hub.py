@@ -12,11 +12,19 @@ download is resumed on the next call (HTTP Range); a wrong size or hash deletes 
 that is not cached is an :class:`OfflineError` that says where to put it by hand.
 
 Hostile or unlucky conditions: two processes fetching one file (every ``torchrun`` rank) share no
-``.part``: a lock ``<name>.lock`` makes the others wait, then use the verified file. A ``.part`` that is a
-link or not a regular file is never followed; a resume checks the server's ``Content-Range`` (another part
-starts afresh), HTTP 416 is told apart from a complete file, a malformed ``Content-Length`` is ignored, reads
-are small (Ctrl-C keeps what came) under an overall deadline, and a wrong file (a web page, gzip-wrapped,
-the wrong size or hash) is deleted and named as wrong: "run it again" is said only where that can help.
+``.part``: a lock ``<name>.lock`` makes the others wait, then use the verified file. A ``.part`` or ``.lock``
+that is a link (symbolic or hard) or not a regular file is never followed nor written through; a resume
+checks the server's ``Content-Range`` (another part starts afresh), HTTP 416 is told apart from a complete
+file, a malformed ``Content-Length`` is ignored, reads are small (Ctrl-C keeps what came) under an overall
+deadline that covers connecting and the headers too (:class:`_Deadline`), reading stops past the pinned size,
+the hash decides (not the ``Content-Type``), and a wrong file (a web page, gzip-wrapped, the wrong size or
+hash) is deleted and named as wrong: "run it again" is said only where that can help.
+
+The cache is trusted by its owner only. Every path a manifest row names stays inside the cache once links
+are resolved. A verified file's marker ``<name>.sha256-ok`` binds the hash to that very file (size,
+modification and change times, device, inode: :func:`_stamp`); a marker another user could have written or
+changed vouches for nothing (:func:`_own_marker`), and a file changed since is hashed again. A cached or
+mirror file that cannot be read is one line.
 
 A folder or file that cannot be written (a read-only or full disk, ``ADAIN_LESSON_HOME`` pointing at a
 file) is a :class:`UserError` naming the path and the fix, never a traceback; so is an address that is
