@@ -69,10 +69,6 @@ STYLE_LOSSES = ("gram", "mean_std")
 #: many iterations; we compare with 500, the length of Gatys et al.'s curve in the paper's Fig. 3 (read from
 #: the figure).
 PAPER_TABLE1_GATYS = {256: 14.17, 512: 46.75}
-#: Deprecated names (kept for one release): :data:`adain_lesson.vgg.GATYS_STYLE_LAYERS`,
-#: :data:`PAPER_TABLE1_GATYS`; ``stylize`` is :func:`optimize_image` (defined below).
-STYLE_LAYERS = GATYS_STYLE_LAYERS
-PAPER_TABLE1 = PAPER_TABLE1_GATYS
 
 #: ``callback(step, image, losses)``: step counts from 1; ``image`` is a detached copy ``[1, 3, H, W]``;
 #: ``losses`` maps "total", "content", "style", "tv" to floats.
@@ -368,6 +364,3 @@ def optimize_image(
         snapshots=snapshots,
     )
 
-
-#: Deprecated name (kept for one release) of :func:`optimize_image`.
-stylize = optimize_image

@@ -50,7 +50,7 @@ from .device import cpu_has_fast_bf16, resolve_device, synchronize
 from .errors import UserError
 from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
 from .losses import adain_losses, adain_targets
-from .model import FUSIONS, fuse  # noqa: F401 - fuse and FUSIONS: re-exported here for one release
+from .model import FUSIONS, fuse
 from .vgg import Encoder
 from .weights import load_encoder, random_init_
 
@@ -58,11 +58,9 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainResult",
-    "FUSIONS",
     "benchmark_training",
     "decoder_from_checkpoint",
     "describe_config",
-    "fuse",
     "find_checkpoints",
     "learning_rate",
     "load_checkpoint",
