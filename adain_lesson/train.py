@@ -52,7 +52,7 @@ from .errors import UserError
 from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
 from .i18n import tr
 from .losses import adain_losses, adain_targets
-from .model import FUSIONS, fuse  # noqa: F401 - fuse and FUSIONS: re-exported here for one release
+from .model import FUSIONS, fuse
 from .vgg import Encoder
 from .weights import load_encoder, random_init_
 
@@ -60,11 +60,9 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainResult",
-    "FUSIONS",
     "benchmark_training",
     "decoder_from_checkpoint",
     "describe_config",
-    "fuse",
     "find_checkpoints",
     "learning_rate",
     "load_checkpoint",
