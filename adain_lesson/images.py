@@ -18,7 +18,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import UserError
-from .files import atomic_write
+from .files import atomic_write, cannot_read
+from .i18n import tr
 
 #: The smallest side the encoder accepts: relu4_1 sits after three 2x poolings, and its 3x3 reflection
 #: padding needs at least 2 positions per side there (and relu5_1, for Gatys, one pooling more).
@@ -111,15 +112,21 @@ def _open_lazy(src: ImageSource, name: str) -> Image.Image:
         fp: object = io.BytesIO(bytes(src))
     else:
         path = Path(src)
-        if not path.exists():
-            raise UserError(f"image not found: {path} (check the path, or list the folder to see what is there)")
-        if path.is_dir():
-            raise UserError(f"{path} is a folder, not an image (pass one image file)")
-        if path.stat().st_size == 0:
-            raise UserError(f"image file is empty (0 bytes): {path} (download or copy it again)")
+        try:
+            if not path.exists():
+                raise UserError(f"image not found: {path} (check the path, or list the folder to see what is there)")
+            if path.is_dir():
+                raise UserError(f"{path} is a folder, not an image (pass one image file)")
+            if path.stat().st_size == 0:
+                raise UserError(f"image file is empty (0 bytes): {path} (download or copy it again)")
+        except OSError as exc:  # a folder on the way we may not enter
+            raise cannot_read(path, exc, tr("make it readable by you (chmod u+r), or use a copy you can read")
+                              ) from None
         fp = path
     try:
         return Image.open(fp)  # type: ignore[arg-type]
+    except PermissionError as exc:  # a file we may not read is "permission denied", not "damaged"
+        raise cannot_read(name, exc, tr("make it readable by you (chmod u+r), or use a copy you can read")) from None
     except UnidentifiedImageError:
         raise UserError(f"not an image file PIL can read: {name} (use a JPEG, PNG, BMP, TIFF or WebP)") from None
     except Image.DecompressionBombError as exc:
