@@ -279,6 +279,14 @@ class StyleTransfer(nn.Module):
         self._compiled: dict[str, object] = {}  # a plain dict, so compiled wrappers are not submodules
 
     @property
+    def provenance(self) -> str:
+        """Where the weights come from: ``"random"``, ``"released"`` or ``"vgg19-pip"`` (the encoder's, see
+        :func:`adain_lesson.weights.load_encoder`); random when :attr:`random_weights` says so."""
+        if self.random_weights:
+            return "random"
+        return getattr(self.encoder, "provenance", "released")
+
+    @property
     def device(self) -> torch.device:
         return next(self.decoder.parameters()).device
 
