@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from adain_lesson import course, translation
+from adain_lesson import course
+from adain_lesson.course import translation
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGLISH = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
