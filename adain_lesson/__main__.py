@@ -222,7 +222,8 @@ def _add_sync(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from . import classroom, course, translation
+    from . import course
+    from .course import classroom, translation
 
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
@@ -246,7 +247,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
-# student-copy, slides (adain_lesson.classroom)
+# student-copy, slides (adain_lesson.course.classroom)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -256,7 +257,7 @@ def _add_student_copy(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_student_copy(args: argparse.Namespace) -> int:
-    from . import classroom
+    from .course import classroom
 
     for path in classroom.write_student_copies(args.root, args.out):
         print(path)
@@ -272,7 +273,7 @@ def _add_slides(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_slides(args: argparse.Namespace) -> int:
-    from . import classroom
+    from .course import classroom
 
     for path in classroom.write_slides(args.root, args.out, only=args.only, execute_smoke=args.execute_smoke):
         print(path)
@@ -471,6 +472,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------
 
 
+#: Where ``bench`` writes its JSON report unless told: under ``output/``, which git ignores.
+BENCH_JSON = "output/bench.json"
+
+
 def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a smoke test: 64 px, 2 runs, batch 2 (seconds)")
     p.add_argument("--sizes", default="256,512,1024", help="comma-separated image sizes (default: 256,512,1024)")
@@ -486,7 +491,8 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="both", choices=["both", "with-style", "cached"],
                    help="with style encoding, with cached style statistics, or both (default)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's, one per core)")
-    p.add_argument("--json", default="bench.json", help="where to write the JSON report (default: ./bench.json)")
+    p.add_argument("--json", default=BENCH_JSON,
+                   help=f"where to write the JSON report (default: ./{BENCH_JSON}, a folder git ignores)")
     p.add_argument("--train", action="store_true",
                    help="also time the training step (batch 8, 256 px): naive loop vs tuned")
     p.add_argument("--train-steps", type=int, default=20, help="timed training steps per loop (default: 20)")
@@ -530,6 +536,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--sizes must be whole numbers of pixels from {MIN_SIDE} to 4096, got {args.sizes!r}")
     if args.quick and args.sizes != "256,512,1024":
         print("note: --quick measures 64 px only; --sizes is ignored", file=sys.stderr)
+    if args.json == BENCH_JSON:  # the default folder is made on first use; a folder the user names must exist
+        from .files import ensure_dir
+
+        ensure_dir(Path(BENCH_JSON).parent)
     json_dir = Path(args.json).expanduser().resolve().parent
     if Path(args.json).expanduser().is_dir():
         raise UserError(f"--json {args.json} is a folder: give a file name, e.g. {Path(args.json) / 'bench.json'}")
@@ -548,8 +558,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     modes = {"both": (True, False), "with-style": (True,), "cached": (False,)}[args.mode]
     devices = [_device(d) for d in args.device] if args.device else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    if args.train:  # fail early, before the long inference benchmark, if the training module is missing
-        bench.training_benchmark_function()
     if args.train_steps < 1:
         raise UserError("--train-steps must be >= 1")
     report = bench.run_benchmark(devices, [int(s) for s in sizes], methods, repeats=args.repeats,
@@ -573,7 +581,7 @@ def _add_rehearse(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    from .rehearse import rehearse
+    from .course.rehearse import rehearse
 
     if args.timeout < 1:
         raise UserError("--timeout must be >= 1 second")
