@@ -31,7 +31,7 @@ import sys
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -137,7 +137,8 @@ class ImageFolder(Dataset):
     pair from :class:`InfiniteSampler`, whose seed fixes the random crop. An unreadable file (corrupt,
     truncated, too large) is skipped: the next file is taken instead, a note goes to stderr once per
     process and file, and :meth:`load` reports how many were skipped, so a long run never dies on one
-    bad JPEG. ``max_images`` keeps only the first N files (a quick subset).
+    bad JPEG. ``max_images`` keeps only the first N files (a quick subset); files under a folder of ``exclude``
+    (a training run's own ``out`` inside ``root``) are left out.
     """
 
     def __init__(
@@ -147,6 +148,7 @@ class ImageFolder(Dataset):
         *,
         max_images: int | None = None,
         what: str = "image",
+        exclude: Sequence[str | os.PathLike] = (),
     ) -> None:
         root = Path(root).expanduser()
         if root.is_file():
@@ -154,6 +156,12 @@ class ImageFolder(Dataset):
         if not root.is_dir():
             raise UserError(f"{what} folder not found: {root} (check the path, or download a dataset first)")
         files = list_images(root, recursive=True)
+        base = root.resolve()
+        for e in exclude:  # e.g. a training run's own out folder inside its content folder: its samples are not data
+            e = Path(e).expanduser().resolve()
+            if e.is_relative_to(base):
+                inner = e.relative_to(base).parts
+                files = [f for f in files if f.relative_to(root).parts[: len(inner)] != inner]
         if max_images is not None:
             if max_images < 1:
                 raise UserError(f"max_images must be at least 1, got {max_images}")
