@@ -33,6 +33,7 @@ import copy
 import json
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -433,19 +434,88 @@ def _execute_smoke(nb: dict, workdir: Path, timeout: int) -> dict:
     return node
 
 
+#: What a deck needs beside it to work offline: (Python package that ships it, folder inside the package,
+#: folder beside the decks, what to copy). reveal.js 5 comes with sphinx-revealjs, MathJax 2.7 with
+#: jupyter-server-mathjax (the copy Jupyter's own servers serve); both from PyPI, neither copied into this
+#: repository: :func:`write_slides` copies them next to the decks it writes.
+SLIDE_ASSETS = (
+    ("sphinx_revealjs", "_static/revealjs", "reveal.js", ("LICENSE", "dist", "plugin/notes")),
+    ("jupyter_server_mathjax", "static", "mathjax", (".",)),
+)
+#: MathJax's entry point beside the decks: its TeX and MathML configuration (the one that package ships).
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+_TEMPLATES = Path(__file__).parent / "_data"
+# a remote image in Markdown, ![alt](https://...): the deck shows its alt text instead (a badge in a link stays
+# a link), so that a deck asks nothing of the network
+_REMOTE_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(\s*https?://[^)]*\)")
+
+
+def _package_dir(name: str) -> Path:
+    """The folder of the installed package ``name``, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"slides need the package {name.replace('_', '-')} (reveal.js and MathJax for offline "
+                        "decks): pip install 'adain-lesson[slides]'")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def copy_slide_assets(out: str | os.PathLike) -> list[Path]:
+    """Copy reveal.js and MathJax (:data:`SLIDE_ASSETS`) into the folder ``out``, beside the decks; returns
+    the folders. A folder already complete for the same package version is kept; an interrupted copy is
+    finished (each folder is written under a temporary name and renamed when complete)."""
+    from importlib.metadata import version
+
+    out = ensure_dir(out)
+    folders = []
+    for package, inside, name, parts in SLIDE_ASSETS:
+        source = _package_dir(package) / inside
+        stamp = f"{package} {version(package.replace('_', '-'))}\n"
+        target = out / name
+        folders.append(target)
+        if (target / ".complete").is_file() and (target / ".complete").read_text(encoding="utf-8") == stamp:
+            continue
+        partial = out / f".{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        for part in parts:
+            src = (source / part).resolve()
+            dst = partial / part
+            if src.is_dir():
+                shutil.copytree(src, dst, dirs_exist_ok=True)
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        (partial / ".complete").write_text(stamp, encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+    return folders
+
+
+def _offline_markdown(node) -> None:
+    """Remote images in ``node``'s Markdown cells become their alt text (in place)."""
+    for cell in node.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _REMOTE_IMAGE_RE.sub(lambda m: m.group(1), cell.source)
+
+
 def write_slides(root: str | os.PathLike, out: str | os.PathLike, *, only: Sequence[str] | None = None,
                  execute_smoke: bool = False, timeout: int = 900) -> list[Path]:
     """Render reveal.js slide decks (``NN_name.slides.html``) of the notebooks under ``root`` into ``out``.
 
     ``only``: notebook numbers (``"04"``) to render; all by default. ``execute_smoke``: run each notebook in
     smoke mode first (CPU, random weights: minutes per notebook), so the deck shows outputs; otherwise the
-    deck shows the code only. The decks load reveal.js from a CDN when opened.
+    deck shows the code only.
+
+    The decks work without a network: reveal.js and MathJax are copied beside them
+    (:func:`copy_slide_assets`; the folder ``out`` moves as a whole, e.g. onto a USB stick), and remote
+    images in the Markdown (the Colab badges) are shown as their alt text, links kept.
     """
     try:
         import nbformat
         from nbconvert import SlidesExporter
     except ImportError:
-        raise UserError("slides need nbconvert: pip install nbconvert (or the package's [test] extra)") from None
+        raise UserError("slides need nbconvert: pip install 'adain-lesson[slides]'") from None
     paths = notebook_paths(root)
     if only:
         unknown = sorted(set(only) - {p.name[:2] for p in paths})
@@ -454,12 +524,16 @@ def write_slides(root: str | os.PathLike, out: str | os.PathLike, *, only: Seque
                             f"{', '.join(p.name[:2] for p in paths)}")
         paths = [p for p in paths if p.name[:2] in only]
     out = ensure_dir(out)
-    exporter = SlidesExporter()
+    copy_slide_assets(out)
+    exporter = SlidesExporter(extra_template_basedirs=[str(_TEMPLATES)], template_name="slides")
     exporter.reveal_scroll = True  # long cells scroll instead of overflowing the slide
+    exporter.reveal_url_prefix = "reveal.js"  # beside the deck
+    exporter.mathjax_url = MATHJAX_URL
     written = []
     for path in paths:
         nb = apply_metadata(_read(path), path.name)
         node = _execute_smoke(nb, out, timeout) if execute_smoke else nbformat.reads(_dumps(nb), as_version=4)
+        _offline_markdown(node)
         body, _ = exporter.from_notebook_node(node)
         target = out / f"{path.stem}.slides.html"
         _write(target, body)
