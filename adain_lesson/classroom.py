@@ -482,7 +482,7 @@ def copy_slide_assets(out: str | os.PathLike) -> list[Path]:
             src = (source / part).resolve()
             dst = partial / part
             if src.is_dir():
-                shutil.copytree(src, dst, dirs_exist_ok=True)
+                shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.map"))
             else:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
@@ -528,6 +528,7 @@ def write_slides(root: str | os.PathLike, out: str | os.PathLike, *, only: Seque
     exporter = SlidesExporter(extra_template_basedirs=[str(_TEMPLATES)], template_name="slides")
     exporter.reveal_scroll = True  # long cells scroll instead of overflowing the slide
     exporter.reveal_url_prefix = "reveal.js"  # beside the deck
+    exporter.reveal_theme = "white"  # its fonts ship with reveal.js (nbconvert's default, simple, loads Google's)
     exporter.mathjax_url = MATHJAX_URL
     written = []
     for path in paths:

@@ -305,3 +305,61 @@ class NotebookPage:
         box.scroll_into_view_if_needed()
         box.click()
         return box.is_checked()
+
+
+# ------------------------------------------------------------------------------------------------
+# Static files (the slide decks) on 127.0.0.1
+# ------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` over HTTP on 127.0.0.1 (a thread); yields the base URL."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+#: How the deck stands: reveal.js ready, the top-level slides that can be seen, the indices, whether the
+#: page is one screen (a deck) rather than a long scrolling page.
+DECK_STATE = """() => {
+  const top = Array.from(document.querySelectorAll('.reveal .slides > section'));
+  const seen = top.filter(s => {
+    const st = getComputedStyle(s);
+    return st.display !== 'none' && st.visibility !== 'hidden' && parseFloat(st.opacity) > 0;
+  });
+  return {
+    ready: !!(window.Reveal && Reveal.isReady()),
+    slides: top.length,
+    present: document.querySelectorAll('.reveal .slides > section.present').length,
+    seen: seen.length,
+    indices: window.Reveal ? Reveal.getIndices() : null,
+    current: window.Reveal ? Reveal.getCurrentSlide().textContent.trim().slice(0, 80) : null,
+    oneScreen: document.documentElement.scrollHeight <= window.innerHeight + 2,
+  };
+}"""
+
+#: Waits until MathJax has typeset everything queued; then what it made and what it could not parse.
+MATH_STATE = """async () => {
+  if (!window.MathJax || !MathJax.Hub) return {loaded: false};
+  await new Promise(resolve => MathJax.Hub.Queue(resolve));
+  return {
+    loaded: true,
+    typeset: document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_SVG, .MathJax_CHTML').length,
+    scripts: document.querySelectorAll('script[type^="math/tex"]').length,
+    errors: Array.from(document.querySelectorAll('.MathJax_Error, merror')).map(e => e.textContent).slice(0, 5),
+  };
+}"""

@@ -14,7 +14,10 @@ here: tests/test_widgets.py checks the 7.7 compatibility in Python. Skips, sayin
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,3 +164,76 @@ def test_korean_playground_speaks_korean_and_redraws(notebook) -> None:
     assert "preserve colour" not in labels
     _drive(nb)
     _outside_is_only_badges(nb)
+
+
+# ------------------------------------------------------------------------------------------------
+# The slide decks
+# ------------------------------------------------------------------------------------------------
+
+DECKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+_MATH_RE = re.compile(r"\$[^$\n]+\$|\$\$")
+
+
+def _has_math(stem: str) -> bool:
+    import json
+
+    nb = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    return any(_MATH_RE.search("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every notebook's deck, made by the command a lecturer runs, served from 127.0.0.1."""
+    out = tmp_path_factory.mktemp("decks")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-m", "adain_lesson", "slides", "--out", str(out), "--root", str(ROOT)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(Path(line).name for line in done.stdout.split()) == [f"{d}.slides.html" for d in DECKS]
+    with B.serve_folder(out) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def offline(chromium) -> Iterator[tuple[object, B.Outside]]:
+    """A browser context in which every request outside 127.0.0.1 is refused (and recorded)."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    outside = B.Outside()
+    B.guard_network(context, outside)
+    yield context, outside
+    context.close()
+
+
+@pytest.mark.parametrize("stem", DECKS)
+def test_deck_is_a_reveal_deck_offline(stem: str, decks: str, offline) -> None:
+    context, outside = offline
+    outside.requests.clear()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}") if r.url.startswith("http") else None)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    try:
+        page.goto(f"{decks}/{stem}.slides.html")
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=60_000)
+        first = page.evaluate(B.DECK_STATE)
+        assert first["slides"] > 1, first
+        assert first["present"] == 1 and first["seen"] == 1, f"not one slide at a time: {first}"
+        assert first["oneScreen"], "the deck scrolls as one long page"
+        if _has_math(stem):
+            math = page.evaluate(B.MATH_STATE)
+            assert math["loaded"] and math["typeset"] > 0, f"no math typeset: {math}"
+            assert math["errors"] == [], math["errors"]
+        B.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(B.ARTIFACTS / f"slides-{stem}-1.png"))
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("i => Reveal.getIndices().h !== i.h", arg=first["indices"], timeout=10_000)
+        second = page.evaluate(B.DECK_STATE)
+        assert second["indices"]["h"] == first["indices"]["h"] + 1, (first, second)
+        assert second["present"] == 1 and second["current"] != first["current"], (first, second)
+        page.wait_for_timeout(900)  # the slide transition, for the screenshot
+        page.screenshot(path=str(B.ARTIFACTS / f"slides-{stem}-2.png"))
+        assert outside.requests == [], f"the deck reached outside 127.0.0.1: {outside.requests}"
+        assert problems == [], problems
+    finally:
+        page.close()
