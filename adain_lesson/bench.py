@@ -56,7 +56,6 @@ __all__ = [
     "conv_flops",
     "format_table",
     "matmul_tflops",
-    "naive_style_transfer",
     "plot_table1",
     "psnr",
     "reproduce_table1",
@@ -65,7 +64,6 @@ __all__ = [
     "run_train_benchmark",
     "table1_timing",
     "time_stylization",
-    "training_benchmark_function",
     "validate_report",
     "write_json",
 ]
@@ -120,8 +118,9 @@ def table1_timing(model: StyleTransfer, gatys_vgg: nn.Module, sizes: Sequence[in
                   warmup: int = 3, gatys_steps: int = 20, seed: int = 0) -> list[dict]:
     """Table 1's rows on this device: AdaIN with and without the style's encoding (:func:`time_stylization`),
     and Gatys et al. (L-BFGS, :func:`adain_lesson.gatys.optimize_image`) timed over ``gatys_steps`` iterations
-    after a one-step warm-up and scaled to 500 iterations. (500 is not stated for Table 1 in the text;
-    it is the iteration count of the Gatys et al. results in Fig. 3, read from the figure.)
+    after a one-step warm-up and scaled to 500 iterations, the paper's count (Section 7.1, footnote 1: "We run
+    500 iterations of [16] using Johnson's public implementation"). Gatys et al.'s time excludes the style's
+    encoding, as does ``paper_gatys_s`` (Table 1: 14.17 s and 46.75 s; with it, 14.19 s and 46.79 s).
 
     One dict per size: the keys of :func:`time_stylization` plus ``gatys_500_s``, ``gatys_steps_timed``
     and ``paper_gatys_s`` (None for sizes the paper did not list).
@@ -209,10 +208,6 @@ def reproduce_table1(model: StyleTransfer, gatys_vgg: nn.Module, out_dir: str | 
 # ------------------------------------------------------------------------------------------------
 # The reference pipeline and the measures
 # ------------------------------------------------------------------------------------------------
-
-
-#: Deprecated name (kept for one release) of :func:`adain_lesson.model.reference_forward`.
-naive_style_transfer = reference_forward
 
 
 def psnr(output: Tensor, reference: Tensor) -> float:
@@ -618,11 +613,6 @@ def benchmark_playground(
                      "speedup_vs_fp32": (ref_median / median) if ref_median else None,
                      "device": str(models[preset].device)})
     return rows
-
-
-def training_benchmark_function() -> Callable[..., dict]:
-    """Deprecated (kept for one release): :func:`adain_lesson.train.benchmark_training` itself."""
-    return benchmark_training
 
 
 def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None

@@ -1,4 +1,9 @@
-"""The course itself: the list of notebooks, and the Colab links made from the one repository constant.
+"""The course machinery, apart from the science; this ``__init__`` is the course itself: the list of
+notebooks, their full-mode plans, and the Colab links made from the one repository constant.
+
+The subpackage, lowest first (the science in :mod:`adain_lesson` never imports it): :mod:`.translation`
+(builds the Korean edition) -> this catalogue -> :mod:`.exercises` (the notebooks' answer checks),
+:mod:`.classroom` (student copies, slides, Colab metadata), :mod:`.rehearse` (the full-mode rehearsal).
 
 :data:`adain_lesson.REPO_URL` is the single place the repository's address lives. The notebooks and the
 README hold copies of it (a Markdown badge cannot import Python), so :func:`sync` rewrites those copies
@@ -13,16 +18,16 @@ the device it found, announced with the expected minutes), and cells after a lon
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import REPO_BRANCH, REPO_URL, translation
-from .errors import UserError
-from .files import atomic_write_text
+from .. import REPO_BRANCH, REPO_URL, env
+from ..errors import UserError
+from ..files import atomic_write_text
+from . import translation
 
 __all__ = ["CANNOT_FIX", "NOTEBOOKS", "PAPER_MINUTES_CPU", "QUICK_MINUTES_CPU", "Notebook", "Plan", "badge", "clone_command", "colab_url",
            "full_mode_plan", "install_command", "korean_links", "readme_table", "require", "sync"]
@@ -82,7 +87,7 @@ def install_command(extras: str = "") -> str:
 
 
 def korean_links() -> translation.Links:
-    """The badges and install lines the Korean edition is built with (:mod:`adain_lesson.translation`)."""
+    """The badges and install lines the Korean edition is built with (:mod:`adain_lesson.course.translation`)."""
     return translation.Links(en_badge=badge, ko_badge=lambda nb: badge(f"ko/{nb}"),
                              en_install=install_command(), ko_install=install_command("ko"))
 
@@ -213,15 +218,6 @@ class Plan:
         return self.values[name]
 
 
-def _env_flag(name: str) -> bool | None:
-    value = os.environ.get(name, "").strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    return None
-
-
 def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, quick: bool | None = None,
                    announce: bool = True, **settings: tuple[Any, Any, Any]) -> Plan:
     """Choose a notebook's settings for the device it runs on, and say so before anything long starts.
@@ -238,12 +234,12 @@ def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, qui
         if not (isinstance(triple, tuple) and len(triple) == 3):
             raise UserError(f"setting {name} must be a triple (smoke, quick, paper), got {triple!r}")
     if smoke is None:
-        smoke = _env_flag("ADAIN_LESSON_SMOKE") is True
+        smoke = bool(env.flag("ADAIN_LESSON_SMOKE"))
     if smoke:
         quick = False
     elif quick is None:
-        env = _env_flag("ADAIN_LESSON_QUICK")
-        quick = env if env is not None else kind not in ("cuda", "mps")
+        wanted = env.flag("ADAIN_LESSON_QUICK", None)
+        quick = wanted if wanted is not None else kind not in ("cuda", "mps")
     index = 0 if smoke else 1 if quick else 2
     values = {name: triple[index] for name, triple in settings.items()}
     paper = {name: triple[2] for name, triple in settings.items()}
