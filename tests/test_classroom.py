@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -196,6 +197,23 @@ def test_cli_student_copy(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+def test_slide_assets_are_copied_once_and_an_interrupted_copy_is_finished(tmp_path: Path) -> None:
+    pytest.importorskip("sphinx_revealjs")
+    pytest.importorskip("jupyter_server_mathjax")
+    reveal, mathjax = classroom.copy_slide_assets(tmp_path)
+    assert (reveal / "dist" / "reveal.js").is_file() and (reveal / "plugin" / "notes" / "notes.js").is_file()
+    assert (mathjax / "MathJax.js").is_file() and not list(reveal.rglob("*.map"))
+    kept = (mathjax / "MathJax.js").stat().st_mtime_ns
+    classroom.copy_slide_assets(tmp_path)  # complete, same version: kept as it is
+    assert (mathjax / "MathJax.js").stat().st_mtime_ns == kept
+    (reveal / ".complete").unlink()  # as if the copy had been killed before it finished
+    (reveal / "dist" / "reveal.js").unlink()
+    (tmp_path / ".mathjax.partial").mkdir()
+    classroom.copy_slide_assets(tmp_path)
+    assert (reveal / "dist" / "reveal.js").is_file() and (reveal / ".complete").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mathjax", "reveal.js"]
+
+
 def test_cli_slides_writes_a_reveal_deck(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     pytest.importorskip("nbconvert")
     assert main(["slides", "--root", str(ROOT), "--out", str(tmp_path), "--only", "02"]) == 0
@@ -203,6 +221,11 @@ def test_cli_slides_writes_a_reveal_deck(tmp_path: Path, capsys: pytest.CaptureF
     assert deck.name == "02_normalization.slides.html"
     html = deck.read_text(encoding="utf-8")
     assert "Reveal.initialize" in html
+    # offline: reveal.js and MathJax beside the deck, nothing loaded from elsewhere, the badge as its alt text
+    assert (tmp_path / "reveal.js" / "dist" / "reveal.js").is_file()
+    assert (tmp_path / "mathjax" / "MathJax.js").is_file()
+    assert re.findall(r'<(?:script|link|img)[^>]*(?:src|href)="(https?:[^"]*)"', html) == []
+    assert "colab-badge.svg" not in html and ">Open In Colab</a>" in html
     nb = _nb(ROOT / "notebooks" / "02_normalization.ipynb")
     slides = sum(classroom.slide_type(c) == "slide" for c in nb["cells"])
     # each slide is a <section> holding its sub-slides' <section>s

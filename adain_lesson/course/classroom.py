@@ -444,7 +444,7 @@ SLIDE_ASSETS = (
 )
 #: MathJax's entry point beside the decks: its TeX and MathML configuration (the one that package ships).
 MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
-_TEMPLATES = Path(__file__).parent / "_data"
+_TEMPLATES = Path(__file__).resolve().parents[1] / "_data"  # adain_lesson/_data/slides: the deck template
 # a remote image in Markdown, ![alt](https://...): the deck shows its alt text instead (a badge in a link stays
 # a link), so that a deck asks nothing of the network
 _REMOTE_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(\s*https?://[^)]*\)")
@@ -474,10 +474,10 @@ def copy_slide_assets(out: str | os.PathLike) -> list[Path]:
         stamp = f"{package} {version(package.replace('_', '-'))}\n"
         target = out / name
         folders.append(target)
+        partial = out / f".{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)  # what an interrupted copy left
         if (target / ".complete").is_file() and (target / ".complete").read_text(encoding="utf-8") == stamp:
             continue
-        partial = out / f".{name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
         for part in parts:
             src = (source / part).resolve()
             dst = partial / part
