@@ -12,6 +12,12 @@ still runs: each name the solution assigns becomes ``name = ...`` and each funct
 signature with the body ``...``, so the checks say "Not done yet". The copies live in ``notebooks/student/``
 (committed, so their Colab badges open them); :func:`update_notebooks` regenerates them.
 
+**Teachers' files are data too.** Each student copy carries a mark in its notebook metadata
+(:data:`STUDENT_MARK`: the file name it was written as). :func:`write_student_copies` and
+:func:`update_notebooks` replace or delete only files so marked (:func:`made_as_student_copy`): never the
+notebooks themselves (``notebooks/``, ``notebooks/ko/``), never a teacher's own notebook, and nothing through a
+link; they refuse, in one line, instead.
+
 **Slides** (:func:`slide_type`, one rule): a Markdown cell starting with ``# `` or ``## `` opens a slide, one
 starting with ``### `` a sub-slide (below it in reveal.js); the setup, parameters and solution cells are
 skipped; every other cell continues the current slide. :func:`write_slides` renders reveal.js decks with
@@ -40,6 +46,7 @@ from pathlib import Path
 from .. import course
 from ..errors import UserError
 from ..files import atomic_write, ensure_dir
+from ..i18n import tr
 
 __all__ = [
     "COLAB_GPU_TYPE",
@@ -47,10 +54,12 @@ __all__ = [
     "SOLUTION_TAG",
     "STUB_TAG",
     "STUDENT_DIR",
+    "STUDENT_MARK",
     "apply_metadata",
     "colab_metadata",
     "instructor_table",
     "is_solution",
+    "made_as_student_copy",
     "notebook_paths",
     "slide_type",
     "solution_leaks",
@@ -68,6 +77,9 @@ SOLUTION_TAG = "solution"
 STUB_TAG = "stub"
 #: Where the student copies live, relative to the repository root (their Colab badges point there).
 STUDENT_DIR = "notebooks/student"
+#: The key of a student copy's notebook metadata that marks it as one: ``{"student_copy_of": "<its file name>"}``.
+#: Only a file marked with its own name is replaced or deleted by this module.
+STUDENT_MARK = "adain_lesson"
 #: The GPU Colab is asked for (the free tier's).
 COLAB_GPU_TYPE = "T4"
 
@@ -319,13 +331,51 @@ def student_copy(nb: dict, name: str) -> dict:
         text = text.replace(original, f"{student}\n\n{_STUDENT_NOTE}") if original in text else (
             text.rstrip() + f"\n\n{student}\n\n{_STUDENT_NOTE}\n")
         header["source"] = _lines(text)
+    out.setdefault("metadata", {})[STUDENT_MARK] = {"student_copy_of": name}
     return out
 
 
+def made_as_student_copy(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a student copy this module wrote under this very name (its :data:`STUDENT_MARK`
+    says so). A link is never one: nothing is replaced or deleted through a link."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    mark = meta.get(STUDENT_MARK) if isinstance(meta, dict) else None
+    return isinstance(mark, dict) and mark.get("student_copy_of") == path.name
+
+
+def _foreign(path: Path) -> str | None:
+    """Why writing a student copy to ``path`` would harm a file it did not make (None: it would not)."""
+    if path.is_symlink():
+        return tr("{path} is a link: student copies are never written through a link", path=path)
+    if path.exists() and not made_as_student_copy(path):
+        return tr("{path} is not a student copy (a notebook, or a teacher's own file): it is kept", path=path)
+    return None
+
+
 def write_student_copies(root: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
-    """Write the student copy of every notebook under ``root`` into the folder ``out``; returns the paths."""
+    """Write the student copy of every notebook under ``root`` into the folder ``out``; returns the paths.
+
+    Refused, before anything is written, when ``out`` is (or links to) the notebooks' own folder or the Korean
+    edition's, or when a file there that a copy would replace is not a student copy, or is a link."""
     paths = notebook_paths(root)
-    copies = [(Path(out) / p.name, _dumps(student_copy(apply_metadata(_read(p), p.name), p.name))) for p in paths]
+    out = Path(out)
+    sources = {(Path(root) / "notebooks").resolve(), (Path(root) / "notebooks" / "ko").resolve()}
+    if out.resolve() in sources:
+        raise UserError(tr("out {out} is a folder of the notebooks themselves: student copies would replace them; "
+                           "choose another folder (the committed copies live in {student})", out=out,
+                           student=STUDENT_DIR), param="out")
+    copies = [(out / p.name, _dumps(student_copy(apply_metadata(_read(p), p.name), p.name))) for p in paths]
+    for path, _ in copies:
+        why = _foreign(path)
+        if why:
+            raise UserError(tr("{why}; choose another out folder", why=why), param="out")
     ensure_dir(out)
     for path, text in copies:
         _write(path, text)
@@ -396,22 +446,44 @@ def update_notebooks(root: str | os.PathLike = ".", write: bool = True) -> list[
             if write:
                 _write(path, updated)
         wanted[path.name] = _dumps(student_copy(json.loads(updated), path.name))
+    if student_dir.is_symlink():  # neither written nor deleted through a link: the link may lead anywhere
+        changes.append(tr("{folder} is a link: the student copies are neither written nor deleted through it; "
+                          "make it a folder", folder=STUDENT_DIR) + f" {course.CANNOT_FIX}")
+        wanted = {}
     for name, text in wanted.items():
         target = student_dir / name
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            changes.append(f"{STUDENT_DIR}/{name}: the student copy")
-            if write:
-                ensure_dir(student_dir)
-                _write(target, text)
+        if target.is_file() and not target.is_symlink() and target.read_text(encoding="utf-8") == text:
+            continue
+        why = _foreign(target)
+        if why and not _legacy_copy(target):
+            changes.append(f"{why} {course.CANNOT_FIX}")
+            continue
+        changes.append(f"{STUDENT_DIR}/{name}: the student copy")
+        if write:
+            ensure_dir(student_dir)
+            _write(target, text)
     changes += _sync_guide(root, write)
-    stale = sorted(p for p in student_dir.glob("*.ipynb") if p.name not in wanted) if student_dir.is_dir() else []
     if any(line.endswith(course.CANNOT_FIX) for line in changes):
         return changes  # a broken notebook has no student copy this time: keep its old one
+    # only the copies this module made (marked with their own name); a teacher's own notebook stays
+    stale = sorted(p for p in student_dir.glob("*.ipynb") if p.name not in wanted and made_as_student_copy(p))
     for path in stale:
         changes.append(f"{STUDENT_DIR}/{path.name}: a student copy without its notebook (removed)")
         if write:
             path.unlink()
     return changes
+
+
+def _legacy_copy(path: Path) -> bool:
+    """A student copy written before copies carried :data:`STUDENT_MARK` (its header holds the student note):
+    replaced by its marked successor, never deleted."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells") or [{}]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
+    return isinstance(cells[0], dict) and _STUDENT_NOTE in _source(cells[0])
 
 
 # ------------------------------------------------------------------------------------------------
