@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from . import env
 from .errors import UserError, offline_hint
+from .i18n import tr
 
 # ------------------------------------------------------------------------------------------------
 # stylize
@@ -227,8 +228,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
     if args.scaffold is not None:
-        for name in translation.scaffold(args.root, course.korean_links(), args.scaffold or None):
+        written = translation.scaffold(args.root, course.korean_links(), args.scaffold or None)
+        for name in written:
             print("to do: " + name)
+        if not written:
+            print(tr("to do: nothing new (every cell is translated or has its to-do entry already)"))
     # The English notebooks' metadata and student copies first, then the copies built from them (links,
     # README tables, the Korean edition): one command leaves every generated file up to date.
     problems = classroom.update_notebooks(args.root, write=not args.check)
