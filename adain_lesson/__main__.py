@@ -237,6 +237,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     # README tables, the Korean edition): one command leaves every generated file up to date.
     problems = classroom.update_notebooks(args.root, write=not args.check)
     problems = list(dict.fromkeys(problems + course.sync(args.root, write=not args.check)))  # each problem once
+    problems += classroom.update_korean_student_copies(args.root, write=not args.check)  # from the built ko/
     fixable = [line for line in problems if not line.endswith(course.CANNOT_FIX)]
     for line in fixable:
         print(("differs: " if args.check else "updated: ") + line)

@@ -115,6 +115,32 @@ def test_student_copy_replaces_every_solution_cell_and_nothing_else() -> None:
         assert "Student copy" in header and header.startswith("# ")
 
 
+def test_korean_student_copies_are_built_from_the_korean_notebooks_and_up_to_date() -> None:
+    """notebooks/ko/student/: one copy per Korean notebook, Korean stubs and note, its own Colab badge, no
+    solution code left; sync-notebooks keeps them current."""
+    assert classroom.update_korean_student_copies(ROOT, write=False) == []
+    korean = sorted((ROOT / "notebooks" / "ko").glob("[0-9][0-9]_*.ipynb"))
+    assert [p.name for p in korean] == [p.name for p in NOTEBOOKS]
+    for path in korean:
+        nb, student = _nb(path), _nb(ROOT / classroom.KO_STUDENT_DIR / path.name)
+        assert [c["id"] for c in student["cells"]] == [c["id"] for c in nb["cells"]]
+        stubs = [c for c in student["cells"] if "stub" in c["metadata"].get("tags", [])]
+        assert stubs and not [c for c in student["cells"] if classroom.is_solution(c)], path.name
+        for orig, copy in zip(nb["cells"], student["cells"]):
+            if not classroom.is_solution(orig):
+                continue
+            stub = _src(copy)
+            assert stub.startswith("# @title 연습 문제") and "여기에 코드를 쓰세요" in stub, (path.name, stub)
+            ast.parse(stub)
+            code = [line.strip() for line in _src(orig).splitlines()[1:]
+                    if line.strip() and not line.strip().startswith(("#", "def ", "async def "))]
+            assert not [line for line in code if line in stub.splitlines()], (path.name, stub)
+        header = _src(student["cells"][0])
+        assert course.badge(f"ko/student/{path.name}") in header and course.badge(f"ko/{path.name}") not in header
+        assert "학생용 사본" in header
+        assert not [c for c in student["cells"] if "풀이는 접힌 셀에" in _src(c)], path.name
+
+
 def test_stub_keeps_the_names_and_signatures_and_the_checks_wait(capsys: pytest.CaptureFixture) -> None:
     solution = (
         "# @title Solution 3 (double-click to show the code)\n"

@@ -69,6 +69,7 @@ __all__ = [
     "update_notebooks",
     "write_slides",
     "write_student_copies",
+    "update_korean_student_copies",
 ]
 
 #: The tag that marks a solution cell.
@@ -77,13 +78,15 @@ SOLUTION_TAG = "solution"
 STUB_TAG = "stub"
 #: Where the student copies live, relative to the repository root (their Colab badges point there).
 STUDENT_DIR = "notebooks/student"
+#: Where the Korean edition's student copies live (made from the Korean notebooks in ``notebooks/ko``).
+KO_STUDENT_DIR = "notebooks/ko/student"
 #: The key of a student copy's notebook metadata that marks it as one: ``{"student_copy_of": "<its file name>"}``.
 #: Only a file marked with its own name is replaced or deleted by this module.
 STUDENT_MARK = "adain_lesson"
 #: The GPU Colab is asked for (the free tier's).
 COLAB_GPU_TYPE = "T4"
 
-_TITLE_RE = re.compile(r"^# @title Solution(?: (\d+))?")
+_TITLE_RE = re.compile(r"^# @title (?:Solution|풀이)(?: (\d+))?")  # 풀이: the Korean edition's title
 _SKIPPED_TAGS = ("setup", "parameters", SOLUTION_TAG)
 
 
@@ -150,7 +153,8 @@ def solution_problems(nb: dict, name: str) -> list[str]:
         if SOLUTION_TAG in _tags(cell) and cell.get("cell_type") != "code":
             problems.append(f"{name}: cell {i} is tagged 'solution' but is not a code cell")
         elif is_solution(cell) and not _TITLE_RE.match(_source(cell)):
-            problems.append(f"{name}: solution cell {i} must start with '# @title Solution N'")
+            problems.append(f"{name}: solution cell {i} must start with '# @title Solution N' "
+                            "(Korean: '# @title 풀이 N')")
         elif is_solution(cell):
             try:
                 ast.parse(_python(_source(cell)))
@@ -194,19 +198,27 @@ def _bound_names(tree: ast.Module) -> tuple[list[str], list[ast.FunctionDef | as
     return list(dict.fromkeys(names)), funcs
 
 
-def student_stub(source: str) -> str:
+def student_stub(source: str, korean: bool = False) -> str:
     """The "your code here" stub for a solution cell's ``source``: the same number in its title, each name the
-    solution assigns set to ``...``, each function it defines with its signature and the body ``...``."""
+    solution assigns set to ``...``, each function it defines with its signature and the body ``...``. With
+    ``korean`` its comments are Korean (the Korean edition's student copies), the marker "your code here"
+    kept, since the Korean notebooks' text names the cells by it."""
     match = _TITLE_RE.match(source)
     number = f" {match.group(1)}" if match and match.group(1) else ""
     names, funcs = _bound_names(ast.parse(_python(source)))
-    lines = [f"# @title Exercise{number}: your code here",
-             "# Your code here: replace each ... with your answer, then run the cells below."]
+    if korean:
+        lines = [f"# @title 연습 문제{number}: 여기에 코드를 쓰세요 (your code here)",
+                 "# 여기에 코드를 쓰세요: 각 ...를 답으로 바꾼 뒤, 아래 셀들을 실행하세요."]
+        here = "# 여기에 코드를 쓰세요"
+    else:
+        lines = [f"# @title Exercise{number}: your code here",
+                 "# Your code here: replace each ... with your answer, then run the cells below."]
+        here = "# your code here"
     defined = {f.name for f in funcs}
     for f in funcs:
         prefix = "async def" if isinstance(f, ast.AsyncFunctionDef) else "def"
-        lines += [f"{prefix} {f.name}({ast.unparse(f.args)}):", "    ...  # your code here"]
-    lines += [f"{name} = ...  # your code here" for name in names if name not in defined]
+        lines += [f"{prefix} {f.name}({ast.unparse(f.args)}):", f"    ...  {here}"]
+    lines += [f"{name} = ...  {here}" for name in names if name not in defined]
     return "\n".join(lines) + "\n"
 
 
@@ -298,22 +310,37 @@ _SOLUTIONS_BELOW_RE = re.compile(r"(The )?[Ss]olutions are in the collapsed cell
 _ANSWERS_BELOW = "Write your answers in the cells marked *your code here* below."
 _STUDENT_NOTE = ("> **Student copy.** The solutions are replaced by cells marked *your code here*; after each one, "
                  "a check tells you whether your answer is right, or gives a hint.")
+# The same three for the Korean edition (its sentences about the collapsed solution cells vary a little)
+_KO_SOLUTIONS_BELOW_RE = re.compile(
+    r"풀이는 (?:아래의 )?접힌 셀에 있습니다(?: \((?:클릭하면 펼쳐집니다|클릭해서 펼치세요)\))?\.")
+_KO_SOLUTIONS_AND_RE = re.compile(r"풀이는 접힌 셀에 있고, ")
+_KO_ANSWERS_BELOW = "답은 아래의 *your code here* 셀에 쓰세요."
+_KO_STUDENT_NOTE = ("> **학생용 사본.** 풀이 셀이 *your code here* 셀로 바뀌어 있습니다. 셀마다 답을 쓰고 실행하면, "
+                    "그다음 확인 셀이 답이 맞는지 알려 주거나 힌트를 줍니다.")
 
 
-def student_copy(nb: dict, name: str) -> dict:
+def student_copy(nb: dict, name: str, korean: bool = False) -> dict:
     """The student copy of notebook ``nb`` (file name ``name``): solution cells become visible stubs (same ids,
     tag ``"stub"``), "Solutions are in the collapsed cells below." points to the stubs instead, and the header's
-    Colab badge opens the copy in :data:`STUDENT_DIR`."""
+    Colab badge opens the copy in :data:`STUDENT_DIR`. With ``korean``, ``nb`` is a Korean notebook (built in
+    ``notebooks/ko``): Korean stubs and note, and the badge opens the copy in :data:`KO_STUDENT_DIR`."""
     problems = solution_problems(nb, name)
     if problems:
         raise UserError("; ".join(problems))
     out = copy.deepcopy(nb)
     for cell in out["cells"]:
-        if cell.get("cell_type") == "markdown" and _SOLUTIONS_BELOW_RE.search(_source(cell)):
-            cell["source"] = _lines(_SOLUTIONS_BELOW_RE.sub(_ANSWERS_BELOW, _source(cell)))
+        if cell.get("cell_type") == "markdown":
+            text = _source(cell)
+            if korean:
+                new = _KO_SOLUTIONS_AND_RE.sub("답은 *your code here* 셀에 쓰고, ",
+                                               _KO_SOLUTIONS_BELOW_RE.sub(_KO_ANSWERS_BELOW, text))
+            else:
+                new = _SOLUTIONS_BELOW_RE.sub(_ANSWERS_BELOW, text)
+            if new != text:
+                cell["source"] = _lines(new)
         if not is_solution(cell):
             continue
-        cell["source"] = _lines(student_stub(_source(cell)))
+        cell["source"] = _lines(student_stub(_source(cell), korean))
         meta = cell["metadata"]
         meta["tags"] = [STUB_TAG if t == SOLUTION_TAG else t for t in meta["tags"]]
         meta.pop("cellView", None)
@@ -326,15 +353,80 @@ def student_copy(nb: dict, name: str) -> dict:
     header = out["cells"][0] if out["cells"] else None
     if header is not None and header.get("cell_type") == "markdown":
         text = _source(header)
-        student = course.badge(f"{Path(STUDENT_DIR).name}/{name}")
-        original = course.badge(name)
-        text = text.replace(original, f"{student}\n\n{_STUDENT_NOTE}") if original in text else (
-            text.rstrip() + f"\n\n{student}\n\n{_STUDENT_NOTE}\n")
+        where = "ko/" if korean else ""
+        student = course.badge(f"{where}{Path(STUDENT_DIR).name}/{name}")
+        original = course.badge(f"{where}{name}")
+        note = _KO_STUDENT_NOTE if korean else _STUDENT_NOTE
+        text = text.replace(original, f"{student}\n\n{note}") if original in text else (
+            text.rstrip() + f"\n\n{student}\n\n{note}\n")
         header["source"] = _lines(text)
     out.setdefault("metadata", {})[STUDENT_MARK] = {"student_copy_of": name}
     return out
 
 
+#: The Korean instructor guide, relative to the repository root; its notebook table sits between the markers.
+KO_INSTRUCTOR_GUIDE = "notebooks/ko/INSTRUCTOR.md"
+_KO_RUNTIME = {True: f"GPU ({COLAB_GPU_TYPE})", False: "CPU"}
+
+
+def korean_instructor_table(root: str | os.PathLike = ".") -> str:
+    """The Korean instructor guide's table (Markdown): each Korean notebook's title (from its translation
+    file), time, GPU need, and the Colab links of the Korean notebook and of its Korean student copy."""
+    from .translation import _GPU_KO, load_translation
+
+    rows = ["| # | 노트북 | 시간 | GPU (전체 모드) | Colab 런타임 | 풀이 포함 | 학생용 사본 |",
+            "|---|---|---|---|---|---|---|"]
+    for nb in course.NOTEBOOKS:
+        data = load_translation(Path(root) / "notebooks" / "ko" / "translations" / f"{nb.file[:2]}.json")
+        runtime = _KO_RUNTIME[bool(colab_metadata(nb.gpu))]
+        title, gpu = data.get("title") or nb.title, _GPU_KO.get(nb.gpu, nb.gpu)
+        links = f"[열기]({course.colab_url(f'ko/{nb.file}')}) | [열기]({course.colab_url(f'ko/student/{nb.file}')})"
+        rows.append(f"| {nb.file[:2]} | {title} | {nb.minutes}분 | {gpu} | {runtime} | {links} |")
+    return "\n".join(rows)
+
+
+def update_korean_student_copies(root: str | os.PathLike = ".", write: bool = True) -> list[str]:
+    """Bring the Korean edition's student copies (:data:`KO_STUDENT_DIR`, one per Korean notebook in
+    ``notebooks/ko``) up to date: what was (with ``write=False``: would be) changed; [] when up to date. Run
+    after the Korean notebooks are built (``python -m adain_lesson sync-notebooks`` does both)."""
+    root = Path(root)
+    out_dir = root / KO_STUDENT_DIR
+    changes: list[str] = []
+    wanted = {}
+    for path in sorted((root / "notebooks" / "ko").glob("[0-9][0-9]_*.ipynb")):
+        nb = _read(path)
+        if solution_problems(nb, path.name) or solution_leaks(nb):
+            continue  # the English notebook's problem, reported by update_notebooks
+        wanted[path.name] = _dumps(student_copy(nb, path.name, korean=True))
+    for name, text in wanted.items():
+        target = out_dir / name
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            harm = _foreign(target)
+            if harm:  # never overwrite a file this module did not make
+                changes.append(f"{KO_STUDENT_DIR}/{name}: {harm} {course.CANNOT_FIX}")
+                continue
+            changes.append(f"{KO_STUDENT_DIR}/{name}: the Korean student copy")
+            if write:
+                ensure_dir(out_dir)
+                _write(target, text)
+    for path in sorted(out_dir.glob("*.ipynb")) if out_dir.is_dir() else []:
+        if path.name not in wanted and made_as_student_copy(path):  # only the copies this module wrote
+            changes.append(f"{KO_STUDENT_DIR}/{path.name}: a Korean student copy without its notebook (removed)")
+            if write:
+                path.unlink()
+    guide = root / KO_INSTRUCTOR_GUIDE
+    if guide.is_file():
+        text = guide.read_text(encoding="utf-8")
+        if _TABLE_START not in text or _TABLE_END not in text:
+            return changes + [f"{KO_INSTRUCTOR_GUIDE}: missing the {_TABLE_START} / {_TABLE_END} markers "
+                              f"{course.CANNOT_FIX}"]
+        head, rest = text.split(_TABLE_START, 1)
+        new = f"{head}{_TABLE_START}\n{korean_instructor_table(root)}\n{_TABLE_END}{rest.split(_TABLE_END, 1)[1]}"
+        if new != text:
+            changes.append(f"{KO_INSTRUCTOR_GUIDE}: the notebook table")
+            if write:
+                _write(guide, new)
+    return changes
 def made_as_student_copy(path: str | os.PathLike) -> bool:
     """True when ``path`` is a student copy this module wrote under this very name (its :data:`STUDENT_MARK`
     says so). A link is never one: nothing is replaced or deleted through a link."""
