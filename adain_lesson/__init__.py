@@ -6,7 +6,8 @@ ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_re
 ``i18n`` -> ``errors`` -> ``files``, ``env``, ``memory`` -> ``images``, ``hub``, ``viz``, ``device`` -> ``norms``,
 ``vgg``, ``decoder``, ``color`` -> ``vgg_pip`` -> ``weights`` -> ``model``, ``losses`` -> ``gatys``, ``data``,
 ``gan``, ``texture_net`` -> ``train`` -> ``figures``, ``playground`` (the engine), ``video`` -> ``evaluation``,
-``bench``, ``widgets`` (the UI), ``batch`` -> the course machinery, apart in the subpackage ``course``
+``bench``, ``widgets`` (the UI), ``batch`` -> ``reproduce`` (the paper's results end to end) -> the
+course machinery, apart in the subpackage ``course``
 (``course.translation`` -> ``course`` (the notebook list and plans) -> ``course.exercises``,
 ``course.classroom``, ``course.rehearse``) -> the CLI (``__main__``). The science never imports the course.
 """

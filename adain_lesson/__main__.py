@@ -11,7 +11,6 @@ import math
 import os
 import re
 import sys
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -230,12 +229,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
     if args.scaffold is not None:
-        for name in translation.scaffold(args.root, course.korean_links(), args.scaffold or None):
+        written = translation.scaffold(args.root, course.korean_links(), args.scaffold or None)
+        for name in written:
             print("to do: " + name)
+        if not written:
+            print(tr("to do: nothing new (every cell is translated or has its to-do entry already)"))
     # The English notebooks' metadata and student copies first, then the copies built from them (links,
     # README tables, the Korean edition): one command leaves every generated file up to date.
     problems = classroom.update_notebooks(args.root, write=not args.check)
     problems = list(dict.fromkeys(problems + course.sync(args.root, write=not args.check)))  # each problem once
+    problems += classroom.update_korean_student_copies(args.root, write=not args.check)  # from the built ko/
     fixable = [line for line in problems if not line.endswith(course.CANNOT_FIX)]
     for line in fixable:
         print(("differs: " if args.check else "updated: ") + line)
@@ -397,71 +400,14 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from . import bench, evaluation, figures, images, viz
-    from .files import check_writable
-    from .gatys import gatys_encoder
-    from .model import load_pretrained, prepare_masks
-    from .weights import RANDOM_WEIGHTS_BANNER
+    from .reproduce import reproduce
 
-    known = (*figures.FIGURES, *evaluation.QUANTITATIVE, "table1")
-    wanted = list(known) if "all" in args.fig else []
-    for f in args.fig:
-        if f != "all" and f not in known:
-            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(known)} or all")
-        if f != "all" and f not in wanted:
-            wanted.append(f)
-    if args.size is not None and args.size < images.MIN_SIDE:
-        raise UserError(f"--size {args.size} is too small: the encoder needs at least {images.MIN_SIDE} px per side")
-    if args.mask is not None and not Path(args.mask).is_file():
-        raise UserError(f"--mask: no such file: {args.mask}")
-    if args.mask is not None and "10" not in wanted:
-        raise UserError("--mask is used by Fig. 10 (spatial control) only: add --fig 10")
-    if args.iterations is not None and args.iterations < 1:
-        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
-    for flag, folder in (("--content-dir", args.content_dir), ("--style-dir", args.style_dir)):
-        if folder is not None and not Path(folder).is_dir():
-            raise UserError(f"{flag}: no such folder: {folder}")
-    stems = {**figures.FIGURE_STEMS, **evaluation.QUANTITATIVE_STEMS, "table1": "table1_speed"}
-    for fig in wanted:  # the .json beside each .png is the longer name; a bad --out fails before the weights load
-        png = Path(args.out) / f"{stems[fig]}.png"
-        if png.is_dir():
-            raise UserError(f"cannot write to {png}: it is a folder; choose another --out")
-        check_writable(Path(args.out) / f"{stems[fig]}.json", "choose another --out")
-    device = _device(args.device)
-    weights = args.weights or ("random" if args.smoke else "auto")
-    pictures = [f for f in wanted if f in figures.FIGURES]
+    note = lambda line: print(f"note: {line}", file=sys.stderr)
     with offline_hint("run with --smoke for an offline demonstration"):
-        # every input first, so that a bad image or mask fails before the weights load
-        inputs = {fig: figures.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in pictures}
-        mask = images.load_mask(args.mask) if args.mask else None
-        if mask is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a resize note comes once, below
-                prepare_masks(mask, 2, tuple(inputs["10"]["content"].shape[-2:]), 1)
-        model = load_pretrained(weights, device)
-        if model.random_weights:
-            viz.banner(RANDOM_WEIGHTS_BANNER)
-        gatys_vgg = gatys_encoder(weights, device) if {"3", "table1"} & set(wanted) else None
-        written, lines = [], []
-        for fig in wanted:
-            if fig == "table1":
-                paths, said = bench.reproduce_table1(model, gatys_vgg, args.out, smoke=args.smoke)
-            elif fig in evaluation.QUANTITATIVE:
-                paths, said = evaluation.reproduce(
-                    fig, model, gatys_vgg, args.out, smoke=args.smoke, weights=weights, progress=args.progress,
-                    mirror=args.mirror, fig3_style_loss=args.fig3_style_loss, iterations=args.iterations,
-                    content_dir=args.content_dir, style_dir=args.style_dir)
-            else:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    image, settings = figures.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
-                for w in caught:
-                    print(f"note: {w.message}", file=sys.stderr)
-                if mask is not None and fig == "10":
-                    settings["mask_file"] = str(args.mask)
-                paths, said = figures.save_figure(image, settings, args.out, figures.FIGURE_STEMS[fig]), []
-            written += paths
-            lines += said
+        written, lines = reproduce(
+            args.fig, args.out, smoke=args.smoke, weights=args.weights, device=args.device, size=args.size,
+            mask=args.mask, mirror=args.mirror, fig3_style_loss=args.fig3_style_loss, iterations=args.iterations,
+            content_dir=args.content_dir, style_dir=args.style_dir, progress=args.progress, note=note)
     for line in lines:
         print(line)
     for path in written:
@@ -578,7 +524,7 @@ def _add_rehearse(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", default=None,
                    help="comma-separated notebook numbers (default: 00,04,06,08 on cpu, all nine on cuda)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
-                   help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: the paper's settings")
+                   help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: full mode's settings")
     p.add_argument("--timeout", type=int, default=900, help="seconds one cell may run (default 900)")
 
 

@@ -464,8 +464,14 @@ class _Deadline:
 
     def open(self, request: urllib.request.Request, timeout: float):  # noqa: ANN201 - HTTPResponse
         """``urlopen(request)`` under this deadline: each socket operation waits at most ``timeout`` (and never
-        past the deadline), and the whole exchange ends when the deadline passes."""
-        return self.opener().open(request, timeout=max(0.01, min(timeout, self.remaining())))
+        past the deadline), and the whole exchange ends when the deadline passes. A response whose headers
+        the watchdog cut short (``http.client`` takes the end of the stream for the end of the headers) is
+        closed and :class:`TimeoutError` raised instead."""
+        response = self.opener().open(request, timeout=max(0.01, min(timeout, self.remaining())))
+        if self.passed():
+            response.close()
+            raise TimeoutError("the overall deadline passed")
+        return response
 
 
 def _parse_range(value: str | None) -> tuple[int | None, int | None]:
@@ -703,9 +709,11 @@ def _own_marker(marker: Path) -> bool:
         st = os.lstat(marker)
     except OSError:
         return False
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_mode & 0o022:
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
         return False
-    return not hasattr(os, "geteuid") or st.st_uid == os.geteuid()
+    if os.name != "posix":  # no owners and modes to check (Windows): the link checks are what there is
+        return True
+    return not st.st_mode & 0o022 and st.st_uid == os.geteuid()
 
 
 def _is_marked(path: Path, sha256: str) -> bool:
@@ -956,12 +964,16 @@ class RemoteFile(io.RawIOBase):
     least ``block`` bytes (read-ahead), and the file's last ``block`` bytes are fetched at once (the zip
     end records live there). ``bytes_read`` counts what came over the network.
 
+    ``timeout`` bounds each socket operation; ``deadline`` (seconds) bounds each request as a whole, connecting
+    and the headers included (default: 60 s plus 20 KB/s of what it fetches).
+
     Raises :class:`RangeNotSupported` when the server ignores Range, :class:`OfflineError` when it cannot
     be reached or ``ADAIN_LESSON_OFFLINE=1``, :class:`DownloadError` when a transfer is cut off or an answer
     is not the asked range, and :class:`UserError` when ``url`` is not an ``http(s)://`` address.
     """
 
-    def __init__(self, url: str, *, block: int = 1 << 18, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, block: int = 1 << 18, timeout: float = 30.0,
+                 deadline: float | None = None) -> None:
         super().__init__()
         _check_url(url)
         if is_offline():
@@ -970,6 +982,7 @@ class RemoteFile(io.RawIOBase):
         self.url = url
         self.block = max(1, int(block))
         self.timeout = timeout
+        self.deadline = deadline
         self.bytes_read = 0
         self.requests = 0
         self._pos = 0
@@ -1022,7 +1035,8 @@ class RemoteFile(io.RawIOBase):
     def _get(self, start: int, end: int) -> tuple[bytes, int]:
         """Bytes ``start..end`` (inclusive) and the file's total size, from one Range request."""
         want = end - start + 1
-        with _Deadline(60.0 + want / _MIN_RATE) as guard:  # an overall deadline per request, headers included
+        budget = self.deadline if self.deadline is not None else 60.0 + want / _MIN_RATE
+        with _Deadline(budget) as guard:  # an overall deadline per request, connecting and headers included
             return self._get_guarded(start, end, guard)
 
     def _get_guarded(self, start: int, end: int, guard: _Deadline) -> tuple[bytes, int]:

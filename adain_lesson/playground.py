@@ -69,7 +69,7 @@ _SAMPLE_DEFAULTS = {"content": "grace_hopper", "style": "mosaic"}
 
 
 def default_size(device: torch.device | str) -> int:
-    """The default output size: 512 px on a GPU (the paper's setting), 256 px on a CPU, to stay interactive."""
+    """The default output size: 512 px on a GPU (the authors' test.lua's size), 256 px on a CPU, to stay interactive."""
     return 512 if torch.device(device).type in ("cuda", "mps") else 256
 
 

@@ -397,6 +397,28 @@ def test_a_server_that_trickles_headers_meets_the_overall_deadline(raw_server, t
     assert not finished.is_set()  # the client gave up during the headers, not after them
 
 
+def test_a_remote_file_whose_server_trickles_headers_meets_its_deadline(raw_server) -> None:
+    """The same for the reads of a remote zip (``download-data --max-images``), one request at a time."""
+    finished = threading.Event()
+    hung_up = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 206 Partial Content\r\nX-Slow: ")
+        for _ in range(400):  # at most 20 s
+            conn.sendall(b"a")
+            if hung_up.wait(0.05):
+                return
+        conn.sendall(b"\r\nContent-Range: bytes 0-0/10\r\nContent-Length: 1\r\n\r\nx")
+        finished.set()
+
+    url = raw_server(trickle)
+    with pytest.raises(DownloadError, match=r"reading .* is too slow \(0 bytes in 0 s\)") as info:
+        hub.RemoteFile(f"{url}/a.zip", timeout=30, deadline=0.5)
+    hung_up.set()
+    _one_line(info.value)
+    assert not finished.is_set()
+
+
 def test_the_hash_decides_not_the_content_type(file_server, tmp_path: Path) -> None:
     url, files = file_server
     data = os.urandom(30_000)

@@ -189,6 +189,7 @@ SCIENCE = (
     ("train",),
     ("figures", "playground", "video"),
     ("evaluation", "bench", "widgets", "batch"),
+    ("reproduce",),  # the paper's results end to end: figures, evaluation and bench's Table 1 in one call
 )
 #: The course machinery sits above the science: the science never imports it.
 COURSE = (
@@ -258,6 +259,23 @@ def test_the_science_never_imports_the_course() -> None:
     modules = _package_modules()
     assert {name for name in modules if name == "course" or name.startswith("course.")} == course_modules
     assert all(modules[name].parent == ROOT / "adain_lesson" for name in science)  # flat: one folder
+
+
+#: The longest a function of the command line may be: it parses, calls the library and prints.
+CLI_MAX_LINES = 60
+
+
+def test_cli_functions_only_parse_call_and_print() -> None:
+    """Every function of ``__main__`` (nested ones too) is under :data:`CLI_MAX_LINES` lines, decorators and
+    docstring included: validation and orchestration live in the library, beside what they orchestrate."""
+    import ast
+
+    tree = ast.parse((ROOT / "adain_lesson" / "__main__.py").read_text(encoding="utf-8"))
+    functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    assert len(functions) > 10  # the walk sees the commands
+    lengths = {f.name: f.end_lineno - min([f.lineno, *(d.lineno for d in f.decorator_list)]) + 1 for f in functions}
+    too_long = {name: n for name, n in lengths.items() if n >= CLI_MAX_LINES}
+    assert not too_long, f"move validation and orchestration into the library: {too_long}"
 
 
 def test_reproduction_md_has_an_honest_row_for_every_result() -> None:
