@@ -45,8 +45,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
-from .files import atomic_write_text, ensure_dir
+from ..errors import UserError
+from ..files import atomic_write_text, ensure_dir
+from ..i18n import tr
 
 __all__ = [
     "HANGUL_LINES", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_differences",
@@ -65,10 +66,15 @@ BADGE_PLACEHOLDER = "{colab-badge}"
 CANNOT_FIX = "(fix it by hand)"
 
 #: Appended to the setup cell of every Korean notebook (after the install, so that on Colab the ``[ko]``
-#: extra is there): figures in the Korean notebooks carry Hangul, which matplotlib's default font lacks. Not a
-#: cell of its own: nbstripout renumbers cell ids, and the Korean cells keep the English ids.
+#: extra is there): the package speaks Korean from then on (:func:`adain_lesson.i18n.set_language`), and
+#: figures in the Korean notebooks carry Hangul, which matplotlib's default font lacks. Not a cell of its own:
+#: nbstripout renumbers cell ids, and the Korean cells keep the English ids.
 HANGUL_LINES = (
-    "\n\n# 그림 속 한글: koreanize-matplotlib의 NanumGothic 글꼴을 matplotlib에 등록합니다 ([ko] extra).\n"
+    "\n\n# 한국어판: 패키지가 출력하고 그리는 문장도 한국어로 바꿉니다 (adain_lesson.i18n).\n"
+    "from adain_lesson.i18n import set_language\n"
+    "\n"
+    "set_language(\"ko\")\n"
+    "\n# 그림 속 한글: koreanize-matplotlib의 NanumGothic 글꼴을 matplotlib에 등록합니다 ([ko] extra).\n"
     "from adain_lesson.viz import use_korean_font\n"
     "\n"
     "use_korean_font()"
@@ -573,8 +579,15 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
     ``"todo": true``, which the build treats as untranslated until a translator deletes it. To-do entries
     already there are made afresh from the current English; translated entries are kept (under the id of
     the cell they belong to now).
-    Returns the files written."""
+    Returns the files written. A name that is no notebook of the series is refused before anything is written.
+    """
     root = Path(root)
+    known = {key for path in _english(root) for key in (path.name, path.name[:2])}
+    unknown = [str(name) for name in (notebooks or ()) if name not in known]
+    if unknown:
+        choices = ", ".join(path.name[:2] for path in _english(root)) or "-"
+        raise UserError(tr("there is no notebook {name} to scaffold: choose from {choices} (two digits or a file "
+                           "name)", name=unknown[0], choices=choices))
     written = []
     for path in _english(root):
         if notebooks is not None and path.name not in notebooks and path.name[:2] not in notebooks:
