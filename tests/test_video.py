@@ -246,3 +246,24 @@ def test_a_video_is_not_a_style(clip: dict[str, Path], tmp_path: Path, capsys) -
     assert main(["stylize", "--content", str(clip["s1"]), "--style", str(clip["clip"]), "--out", str(tmp_path),
                  *FP32]) == 2
     assert "is a video: give an image here" in capsys.readouterr().err
+
+
+def test_bench_prints_the_video_rows(tmp_path: Path, capsys) -> None:
+    """``bench --video``: one row per device, size and method (naive, best), model-only and end-to-end FPS, the
+    ratio to naive, and the GPU row said as not yet run where there is no GPU. (Structure only: no timing is
+    asserted.)"""
+    argv = ["bench", "--video", "--sizes", "32", "--frames", "2", "--repeats", "1", "--device", "cpu",
+            "--json", str(tmp_path / "b.json")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    import json
+
+    rows = json.loads((tmp_path / "b.json").read_text())["video"]
+    measured = [r for r in rows if not r.get("skipped")]
+    assert [(r["device"], r["size"], r["method"]) for r in measured] == [("cpu", 32, "naive"), ("cpu", 32, "best")]
+    for r in measured:
+        assert r["model_fps"] > 0 and r["end_to_end_fps"] > 0 and r["frames"] == 2
+        assert f"| cpu | 32 | {r['method']} |" in out
+    assert measured[0]["speedup_model"] == 1.0
+    if not torch.cuda.is_available():
+        assert any(r.get("skipped", "").startswith("not yet run") for r in rows) and "not yet run" in out
