@@ -221,6 +221,10 @@ def test_plot_fig3_draws_the_papers_axes_and_says_random_weights(fig3) -> None:
     labels = [t.get_text() for t in style_ax.get_legend().get_texts()]
     assert labels[:3] == ["Gatys et al.", "Ours (AdaIN)", "Ulyanov et al."] and "Content Image" in labels
     assert "Content Image" not in [t.get_text() for t in content_ax.get_legend().get_texts()]  # its loss is 0
+    # what the paper's figure does not have is labelled as ours: the spread band and the style image's line
+    both = labels + [t.get_text() for t in content_ax.get_legend().get_texts()]
+    ours = {label for label in both if "ours, not in the paper's figure" in label}
+    assert len(ours) == 2 and any("SD" in label for label in ours) and any("Style Image" in label for label in ours)
     plt.close(fig)
     fig = E.plot_fig3(fig3 | {"settings": fig3["settings"] | {"style_loss": "gram"}}, random_weights=False)
     assert "not the paper's setting" in fig.axes[0].get_title() and "random" not in fig.axes[0].get_title()
@@ -304,3 +308,36 @@ def test_fig3_losses_is_repeatable_and_leaves_the_global_rng_alone(model) -> Non
     assert a["texture_net"] == b["texture_net"] and a["gatys"] == b["gatys"]
     with pytest.raises(UserError, match="one size"):
         E.fig3_losses(model, [_square("house", 32), _square("house", 40)], [_square("dots", 32)], vgg, **kw)
+
+
+def test_one_ctrl_c_during_fig6_training_stops_and_draws_nothing(tmp_path: Path) -> None:
+    """Issue 20, item 11: a real SIGINT while ``figures --fig 6`` trains its first decoder. The run checkpoints
+    (the next command resumes it), the command exits non-zero and writes no Fig. 6 drawn from a partial run
+    (before the fix: exit 0 and a figure from 12 of 100 log rows)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "figs"
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "adain_lesson", "figures", "--fig", "6", "--smoke", "--iterations", "100000",
+           "--out", str(out), "--device", "cpu", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    log = out / "runs" / next(iter(E.ABLATION_VARIANTS)) / "log.jsonl"
+    try:
+        deadline = time.monotonic() + 180
+        while not T.read_log(log) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        proc.send_signal(signal.SIGINT)
+        stdout, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "not drawn from a partial run" in err
+    assert not list(out.glob("fig06*")), sorted(p.name for p in out.iterdir())
+    assert T.find_checkpoints(log.parent)  # the next command resumes from here
