@@ -267,3 +267,14 @@ def test_bench_prints_the_video_rows(tmp_path: Path, capsys) -> None:
     assert measured[0]["speedup_model"] == 1.0
     if not torch.cuda.is_available():
         assert any(r.get("skipped", "").startswith("not yet run") for r in rows) and "not yet run" in out
+
+
+def test_without_a_camera_a_generated_clip_stands_in_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(video, "_opencv_camera", lambda: None)  # no OpenCV camera here, whatever the machine has
+    frames, said = video.camera_frames(3, (32, 48))
+    got = list(frames)
+    assert "no camera" in said and len(got) == 3 and all(f.shape == (3, 32, 48) for f in got)
+    assert video.temporal_change(torch.stack(got)).min() > 0  # a moving picture, not a still
+    photo = images.sample_image("grace_hopper", 40)
+    clip = video.moving_clip(5, (32, 40), speed=1.0, content=photo)
+    assert clip.shape == (5, 3, 32, 40) and 0 <= clip.min() and clip.max() <= 1
