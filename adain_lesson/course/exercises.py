@@ -42,11 +42,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import data, device, gan, images, losses, norms, train, vgg
-from .color import color_stats, match_color
-from .figures import bilinear_weights
-from .i18n import tr
-from .model import StyleStats, masked_adain, mix_features, normalize_weights
+from .. import data, device, gan, images, losses, norms, train, vgg
+from ..color import color_stats, match_color
+from ..figures import bilinear_weights
+from ..i18n import tr
+from ..model import StyleStats, masked_adain, mix_features, normalize_weights
 
 __all__ = [
     "ABLATION_QUESTIONS",
@@ -982,7 +982,7 @@ def check_table1_fps(fps_256: float, fps_512: float) -> bool:
     """09: the frame rates of Table 1's AdaIN times without style encoding (computed from
     :data:`adain_lesson.bench.PAPER_TABLE1_MS`): one frame per time, 55.6 and 15.4 FPS; the paper rounds them to
     56 and 15."""
-    from .bench import PAPER_TABLE1_MS
+    from ..bench import PAPER_TABLE1_MS
 
     got = (_number(fps_256), _number(fps_512))
     want = tuple(1000.0 / PAPER_TABLE1_MS[size][0] for size in (256, 512))
@@ -1038,7 +1038,7 @@ def check_video_cache(answer: str) -> bool:
 def check_temporal_change(temporal_change: Callable[[Tensor], Tensor]) -> bool:
     """09: the mean absolute change between consecutive frames, ``[T - 1]`` for ``[T, 3, H, W]``, compared with
     :func:`adain_lesson.video.temporal_change` on fresh frames."""
-    from .video import temporal_change as ours
+    from ..video import temporal_change as ours
 
     frames = torch.rand(5, 3, 6, 7, generator=_gen(23))
     got, want = _tensor(_call(temporal_change, frames.clone())), ours(frames).double()
