@@ -548,7 +548,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _add_rehearse(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", default=None,
-                   help="comma-separated notebook numbers (default: 00,04,06,08 on cpu, all nine on cuda)")
+                   help="comma-separated notebook numbers (default: 00,04,06,08,09 on cpu, all ten on cuda)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: the paper's settings")
     p.add_argument("--timeout", type=int, default=900, help="seconds one cell may run (default 900)")
