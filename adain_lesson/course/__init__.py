@@ -199,7 +199,8 @@ PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04
 #: 02 and 03 were rehearsed on a 2-core machine shared with other runs: 02 in 23 s; 03 in 7.5 min of wall time at
 #: load ~5 (about 4 CPU-minutes, so about 4 min on a quiet 2-core CPU, our estimate).
 QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "02": 1, "03": 4, "04": 1.5, "05": 5, "06": 1, "08": 0.5,
-                                       "07": 4}  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
+                                       "07": 4,  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
+                                       "09": 4}  # 09: 16 min wall at load 8-13 (2026-12-07); quiet: our estimate
 
 
 @dataclass(frozen=True)
