@@ -24,6 +24,8 @@ from torch import Tensor, nn
 from . import hub, vgg_pip
 from .device import resolve_device
 from .errors import UserError
+from .files import cannot_read
+from .i18n import tr
 from .vgg import LAYER_INDEX, Encoder, make_vgg
 
 __all__ = [
@@ -70,6 +72,8 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
         raise UserError(f"weights file not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles arbitrary code
+    except PermissionError as exc:  # not a damaged file: say so
+        raise cannot_read(path, exc, tr("make it readable by you (chmod u+r)")) from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         if _holds_pickled_module(exc):
             raise UserError(

@@ -180,15 +180,21 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _choice(answer: object, choices: dict[str, str], keywords: Sequence[str]) -> str | None:
-    """A letter of ``choices``, or the correct one's key if free text names all of ``keywords``."""
+def _choice(answer: object, choices: dict[str, str], keywords: Sequence[Sequence[str]], *,
+            ordered: bool = False) -> str | None:
+    """A letter of ``choices``, or ``"keywords"`` (the right answer) if a free-text answer names every group of
+    ``keywords``: each group lists the ways to say one thing, in English and in Korean (the Korean notebooks
+    ask the same questions), e.g. ``(("backward", "역전파"),)``. With ``ordered`` the groups must be named in
+    that order (the first word found of each group), which tells "the style image takes the content's colours"
+    from "the content image takes the style's"."""
     _answer(answer)
     if not isinstance(answer, str) or not answer.strip():
         raise _Wrong(f"answer with one letter ({', '.join(repr(k) for k in choices)}) or a short sentence")
     text = answer.strip().lower().rstrip(").")
     if text in choices:
         return text
-    if all(k in text for k in keywords):
+    found = [min((i for i in (text.find(w) for w in group) if i >= 0), default=-1) for group in keywords]
+    if all(i >= 0 for i in found) and (not ordered or found == sorted(found)):
         return "keywords"
     return None
 
@@ -211,7 +217,7 @@ def check_smoke_mode(answer: str) -> bool:
     """00: what a stylization made in smoke mode shows: a letter of :data:`SMOKE_MODE_CHOICES` or a short
     sentence. Smoke mode builds the model with random weights and downloads nothing
     (:func:`adain_lesson.model.lesson_model`)."""
-    picked = _choice(answer, dict(SMOKE_MODE_CHOICES), ("runs",))
+    picked = _choice(answer, dict(SMOKE_MODE_CHOICES), (("runs", "돌아가", "돌아간", "실행되", "실행된", "동작한"),))
     if picked in ("b", "keywords"):
         return _verdict(True, note="With random weights the output shows that the machinery runs, not what AdaIN "
                                    "can do; that needs full mode and the released weights.")
@@ -499,7 +505,7 @@ OPTIMIZATION_COST_CHOICES = MappingProxyType({
 def check_optimization_cost(answer: str) -> bool:
     """03: why Gatys et al.'s method is slow next to a feed-forward network (AdaIN, Table 1): a letter of
     :data:`OPTIMIZATION_COST_CHOICES`, or a sentence that names the backward passes."""
-    picked = _choice(answer, dict(OPTIMIZATION_COST_CHOICES), ("backward",))
+    picked = _choice(answer, dict(OPTIMIZATION_COST_CHOICES), (("backward", "역전파"),))
     if picked in ("b", "keywords"):
         return _verdict(True, note="The AdaIN paper calls it \"the flexible but slow optimization-based method\" "
                                    "(Section 7.1): the cost is paid again for every image.")
@@ -552,7 +558,7 @@ def check_alpha_zero(answer: str) -> bool:
     """04: what ``alpha = 0`` in Eq. 14 gives: a letter of :data:`ALPHA_ZERO_CHOICES` or a short sentence.
     The right choice is computed: :func:`adain_lesson.model.mix_features` at alpha = 0 hands the decoder
     exactly f(c)."""
-    picked = _choice(answer, dict(ALPHA_ZERO_CHOICES), ("decod", "content"))
+    picked = _choice(answer, dict(ALPHA_ZERO_CHOICES), (("decod", "디코더", "디코딩"), ("content", "콘텐츠")))
     g = _gen(8)
     f_c, f_s = torch.rand(1, 512, 4, 4, generator=g), torch.rand(1, 512, 5, 5, generator=g) * 2
     t0 = mix_features(f_c, [StyleStats(*norms.calc_mean_std(f_s))], (32, 32), alpha=0.0)
@@ -613,7 +619,7 @@ CONTENT_TARGET_CHOICES = MappingProxyType({
 def check_content_target(answer: str) -> bool:
     """05: why Eq. 12's content target is t, not f(c): a letter of :data:`CONTENT_TARGET_CHOICES`, or a sentence
     that names inverting t. The paper's own sentence is :data:`PAPER_CONTENT_TARGET`."""
-    picked = _choice(answer, dict(CONTENT_TARGET_CHOICES), ("invert",))
+    picked = _choice(answer, dict(CONTENT_TARGET_CHOICES), (("invert", "역변환", "되돌", "거꾸로", "역으로"),))
     if picked in ("b", "keywords"):
         return _verdict(True, note=f'The paper (Section 6.2): "{PAPER_CONTENT_TARGET}"')
     hints = {"a": "f(c) is computed anyway: t is made from it.", "c": "t is computed from f(c), so it costs more.",
@@ -786,14 +792,16 @@ def check_color_preservation(answer: str) -> bool:
     sentence naming the style image and the content's colours. The right choice is computed:
     :func:`adain_lesson.color.match_color` gives its *first* argument the colour mean of its second, and the
     model passes the style first (``preserve_color=True``). The paper's sentence is :data:`PAPER_COLOR`."""
-    picked = _choice(answer, dict(COLOR_PRESERVATION_CHOICES), ("style", "content"))
+    picked = _choice(answer, dict(COLOR_PRESERVATION_CHOICES), (("style", "스타일"), ("content", "콘텐츠")),
+                     ordered=True)
     g = _gen(11)
     style, content = torch.rand(3, 8, 8, generator=g) * 0.3, torch.rand(3, 6, 6, generator=g) * 0.5 + 0.4
     moved = color_stats(match_color(style, content, clamp=False))[0]
     right = "b" if torch.allclose(moved, color_stats(content)[0], atol=1e-4) else "a"
     if picked in (right, "keywords"):
-        return _verdict(True, note=f'The paper (Section 7.3): "{PAPER_COLOR}" The covariance-matching formula '
-                                   "comes from the authors' code (coral), not from the paper.")
+        return _verdict(True, note=f'The paper (Section 7.3): "{PAPER_COLOR}" '
+                        + tr("The paper gives no formula: the package's covariance-matching map (color.match_color) is "
+                             "ours, another linear map than the authors' code's coral (color.coral)."))
     hints = {"a": "the content's colours are the ones to keep: which image gives up its palette?",
              "c": "the change happens before the network runs: the style input is changed, then a normal transfer.",
              "d": "AdaIN is unchanged; only one of the two input images is changed before encoding."}
@@ -848,7 +856,8 @@ def check_ablation(question: str, answer: str) -> bool:
     if picked == want:
         return _verdict(True, note=f'The paper (Section 7.2): "{_PAPER_72}"')
     if picked == "Enc-AdaIN-Dec":
-        return _verdict(False, "Enc-AdaIN-Dec is the paper's own model, the best of the four in Fig. 6.")
+        return _verdict(False, tr("Enc-AdaIN-Dec is the paper's own model, with the lowest content loss in Fig. 6 "
+                                  "(read from the figure); it is not the one described here."))
     if want == "Enc-Concat-Dec":
         return _verdict(False, "which decoder sees the style image's features as a map, with its spatial layout?")
     return _verdict(False, "which normalization resets every sample's channel statistics to one learned style?")

@@ -288,7 +288,7 @@ def rehearse(
     mode against the stand-ins served from 127.0.0.1; returns one :class:`NotebookRun` each.
 
     ``device``: ``"cpu"`` hides every GPU from the kernels (``CUDA_VISIBLE_DEVICES=""``), so the notebooks
-    choose their CPU (QUICK) settings; ``"cuda"`` needs a GPU and uses the paper's settings. ``timeout``
+    choose their CPU (QUICK) settings; ``"cuda"`` needs a GPU and uses full mode's settings. ``timeout``
     limits each cell (seconds). Each notebook runs in its own temporary folder with a fresh cache.
     """
     nbclient, nbformat = _import_nbclient()
