@@ -292,7 +292,7 @@ CASES = {
         (..., 15.4),
     ),
     "check_video_cache": (
-        [("b",), ("the style statistics, computed once",)],
+        [("b",), ("the style statistics, computed once",), ("스타일의 통계",)],
         [(("a",), "changes with the frame"), (("c",), "each frame's own"), (("d",), "new one for every frame"),
          (("the decoder",), "does not involve the frame"), ((3,), "one letter")],
         (...,),

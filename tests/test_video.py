@@ -73,9 +73,10 @@ def test_video_frames_equal_the_image_paths_output(clip: dict[str, Path], tmp_pa
     got = _frames(out)
     want = torch.stack([images.load_image(p) for p in sorted((tmp_path / "i").glob("f*_stylized_*.png"))])
     assert got.shape == want.shape == (6, 3, 48, 64)
-    assert _psnr(got, want) > 30, setting  # equal up to compression
-    # the same comparison against a wrong result fails: the test can tell
-    assert _psnr(got, want.flip(0)) < _psnr(got, want) - 3 or _psnr(got, 1 - want) < 20
+    close = _psnr(got, want)
+    assert close > 28, (setting, close)  # equal up to compression (H.264 at crf 18 on random weights' fine textures)
+    # the same comparison against a wrong result (the frames in reverse order: each against another frame) fails
+    assert _psnr(got, want.flip(0)) < close - 3, setting
 
 
 def test_default_size_and_same_size_output(clip: dict[str, Path], tmp_path: Path, capsys) -> None:

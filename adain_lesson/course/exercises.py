@@ -1024,7 +1024,7 @@ def check_video_cache(answer: str) -> bool:
     """09: which part of Eq. 8 is the same for every frame of a clip in one style: a letter of
     :data:`VIDEO_CACHE_CHOICES` or a short sentence naming the style's statistics. The right choice is computed:
     Eq. 8 applied to two different frames' features with one style, and each term compared across the frames."""
-    picked = _choice(answer, dict(VIDEO_CACHE_CHOICES), ("style", "statistic"))
+    picked = _choice(answer, dict(VIDEO_CACHE_CHOICES), (("style", "스타일"), ("statistic", "통계", "mean", "평균")))
     g = _gen(19)
     frames = torch.rand(2, 4, 6, 6, generator=g)  # two frames' features f(c): different
     style = torch.rand(1, 4, 5, 5, generator=g)
