@@ -680,7 +680,7 @@ def load_pretrained(
                 raise UserError(f"{folder} lacks {', '.join(missing)}: put the released files there under those names")
             encoder = load_encoder(paths[0], "relu4_1")
             dec_path = paths[1]
-        load_strict(dec, load_weights_file(dec_path), dec_path, hub.WEIGHT_FILES[1])
+        load_strict(dec, load_weights_file(dec_path, dec, hub.WEIGHT_FILES[1]), dec_path, hub.WEIGHT_FILES[1])
     model = StyleTransfer(encoder, dec).to(device).eval()
     model.random_weights = is_random
     return model
