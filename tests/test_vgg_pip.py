@@ -124,3 +124,21 @@ def test_load_encoder_takes_vgg19_pip_and_says_what_it_is(converted: dict, monke
     torch.testing.assert_close(encoder.body[2].weight, converted["state"]["2.weight"])
     random = load_encoder("random", "relu4_1")
     assert weights_kind(random) == "random" and "RANDOM WEIGHTS" in provenance_label(random)
+
+
+def test_the_notebooks_encoder_falls_back_to_vgg19_pip_when_the_release_cannot_be_downloaded(
+        converted: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from adain_lesson.gatys import lesson_encoder
+
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(converted["home"]))  # holds the conversion, not the released VGG
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    monkeypatch.delenv("ADAIN_LESSON_ENCODER", raising=False)
+    encoder = lesson_encoder(False, "cpu")
+    assert encoder.provenance == "vgg19-pip"
+    said = capsys.readouterr()
+    assert "using vgg19-pip instead" in said.out and "not the released file" in said.out + said.err
+    monkeypatch.setattr(vgg_pip, "available", lambda: False)  # without the wheel: the offline message as before
+    with pytest.raises(UserError, match="ADAIN_LESSON_SMOKE=1"):
+        lesson_encoder(False, "cpu")
+    with pytest.raises(UserError, match="encoder must be auto or vgg19-pip"):
+        lesson_encoder(False, "cpu", encoder="released")
