@@ -264,14 +264,15 @@ def test_cli_slides_writes_a_reveal_deck(tmp_path: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.notebook
-def test_a_student_copy_runs_in_smoke_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("copy", ["student/00_setup_and_tour.ipynb", "ko/student/00_setup_and_tour.ipynb"])
+def test_a_student_copy_runs_in_smoke_mode(copy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("ADAIN_LESSON_SMOKE", "1")
     monkeypatch.setenv("ADAIN_LESSON_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    path = ROOT / "notebooks" / "student" / "00_setup_and_tour.ipynb"
+    path = ROOT / "notebooks" / copy
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
