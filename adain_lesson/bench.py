@@ -52,6 +52,7 @@ from .model import InferenceOptions, StyleTransfer, load_pretrained, reference_f
 from .playground import PlaygroundEngine, Settings
 from .train import benchmark_training
 from .video import default_batch_size, moving_clip, stylize_frames, stylize_video, write_clip
+from .weights import weights_kind
 
 __all__ = [
     "METHODS",
@@ -206,7 +207,7 @@ def reproduce_table1(model: StyleTransfer, gatys_vgg: nn.Module, out_dir: str | 
                      f"timed iterations) on {r['device']}")
     if smoke:
         lines.append("Table 1: not meaningful in smoke mode (tiny sizes, a busy CPU): the mechanics only")
-    numbers = {"rows": rows, "weights": "random" if model.random_weights else "pretrained", "smoke": smoke,
+    numbers = {"rows": rows, "weights": weights_kind(model), "smoke": smoke,
                "settings": dict(cfg, sizes=list(cfg["sizes"]))}
     fig = plot_table1(rows, random_weights=bool(model.random_weights))
     return save_plot(fig, numbers, out_dir, "table1_speed", rows), lines

@@ -39,6 +39,7 @@ from .files import atomic_write, atomic_write_text, ensure_dir
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
+from .weights import provenance_label, weights_kind
 
 __all__ = [
     "FIGURES",
@@ -201,9 +202,13 @@ def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: S
 
 def random_title(model: StyleTransfer, figure: str) -> str | None:
     """The title a figure made with ``model`` carries: "Fig. N: random weights (mechanics only)" when the
-    model's weights are random (smoke mode), else None (no title strip)."""
+    model's weights are random (smoke mode), "Fig. N: <the label>" when its encoder is not the released one
+    (``vgg19-pip``: :func:`adain_lesson.weights.provenance_label`), else None (no title strip)."""
     name = "Beyond the paper (regions)" if figure == "regions" else f"Fig. {figure}"
-    return f"{name}: random weights (mechanics only)" if model.random_weights else None
+    if model.random_weights:
+        return f"{name}: random weights (mechanics only)"
+    label = provenance_label(model)
+    return f"{name}: {label}" if label else None
 
 
 def _input_names(names: dict | None, key: str, n: int, default: str) -> list[str]:
@@ -225,7 +230,8 @@ def _stylize(model: StyleTransfer, content: Tensor, styles, **kwargs) -> Tensor:
 def _common(model: StyleTransfer, fig: str, content: Tensor) -> dict:
     return {
         "figure": fig,
-        "weights": "random" if model.random_weights else "pretrained",
+        "weights": weights_kind(model),
+        "weights_label": provenance_label(model) if not model.random_weights else None,
         "device": str(model.device),
         "content_size": [int(content.shape[-2]), int(content.shape[-1])],
         "torch": torch.__version__,
