@@ -36,6 +36,7 @@ from torch import Tensor
 from . import hub, images, viz
 from .errors import UserError
 from .files import atomic_write, atomic_write_text, ensure_dir
+from .i18n import tr
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
@@ -136,9 +137,14 @@ def _blank(h: int, w: int) -> Tensor:
     return torch.ones(3, h, w)
 
 
-def _font(px: int):
+def _font(px: int, text: str = ""):
+    """PIL's default font, or NanumGothic (the extra ``[ko]``) for a text with Hangul, which the default lacks."""
     from PIL import ImageFont
 
+    if any("\uac00" <= ch <= "\ud7a3" or "\u3130" <= ch <= "\u318f" for ch in text):
+        font = viz.korean_font_file()
+        if font is not None:
+            return ImageFont.truetype(str(font), px)
     try:
         return ImageFont.load_default(size=px)
     except TypeError:  # Pillow < 10.1: one fixed-size bitmap font
@@ -153,7 +159,7 @@ def text_strip(text: str, width: int, height: int) -> Tensor:
 
     img = Image.new("RGB", (max(1, int(width)), max(1, int(height))), "white")
     draw = ImageDraw.Draw(img)
-    font = _font(max(6, int(height * 0.75)))
+    font = _font(max(6, int(height * 0.75)), text)
     top = draw.textbbox((0, 0), text, font=font)[1]
     text_h = draw.textbbox((0, 0), text, font=font)[3] - top
     draw.text((2, (height - text_h) / 2 - top), text, fill="black", font=font)
@@ -202,8 +208,11 @@ def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: S
 def random_title(model: StyleTransfer, figure: str) -> str | None:
     """The title a figure made with ``model`` carries: "Fig. N: random weights (mechanics only)" when the
     model's weights are random (smoke mode), else None (no title strip)."""
-    name = "Beyond the paper (regions)" if figure == "regions" else f"Fig. {figure}"
-    return f"{name}: random weights (mechanics only)" if model.random_weights else None
+    if not model.random_weights:
+        return None
+    if figure == "regions":
+        return tr("Beyond the paper (regions): random weights (mechanics only)")
+    return tr("Fig. {figure}: random weights (mechanics only)", figure=figure)
 
 
 def _input_names(names: dict | None, key: str, n: int, default: str) -> list[str]:

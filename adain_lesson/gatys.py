@@ -43,7 +43,7 @@ from .errors import UserError, offline_hint
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
 from .norms import calc_mean_std
 from .vgg import GATYS_STYLE_LAYERS, LAYER_INDEX, Encoder, min_side
-from .weights import NOTEBOOK_OFFLINE_FIX, RANDOM_WEIGHTS_BANNER, load_encoder
+from .weights import load_encoder, notebook_offline_fix, random_weights_banner
 
 __all__ = [
     "CONTENT_LAYER",
@@ -132,10 +132,10 @@ def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, ann
     banner, when the notebook has shown one already), else the released VGG."""
     from .viz import banner
 
-    with offline_hint(NOTEBOOK_OFFLINE_FIX):
+    with offline_hint(notebook_offline_fix()):
         encoder = gatys_encoder("random" if smoke else "auto", device)
     if smoke and announce:
-        banner(RANDOM_WEIGHTS_BANNER)
+        banner(random_weights_banner())
     return encoder
 
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-__all__ = ["LANGUAGES", "catalog", "language", "set_language", "tr"]
+__all__ = ["LANGUAGES", "LazyTable", "catalog", "language", "set_language", "tr"]
 
 #: The languages the package speaks; English is the source of every message.
 LANGUAGES = ("en", "ko")
@@ -63,6 +65,27 @@ def tr(message: str, /, **values: object) -> str:
     """``message`` in the reader's language, with ``{name}`` placeholders filled from ``values``."""
     text = catalog(_current).get(message, message)
     return text.format(**values) if values else text
+
+
+class LazyTable(Mapping[str, Any]):
+    """A read-only table of texts built each time it is read, so that they speak the language set at that
+    moment: a module-level ``{"a": tr("...")}`` would be English for good, being built at import, before the
+    Korean setup cell calls :func:`set_language`. ``build`` returns the dict (its texts written with :func:`tr`)."""
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+
+    def __getitem__(self, key: str) -> Any:
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+    def __repr__(self) -> str:
+        return repr(self._build())
 
 
 _env = os.environ.get("ADAIN_LESSON_LANG", "").strip().lower()

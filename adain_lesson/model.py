@@ -44,12 +44,12 @@ from .i18n import tr
 from .norms import EPS, adaptive_instance_norm, adaptive_instance_norm_from_stats, calc_mean_std
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
 from .weights import (
-    NOTEBOOK_OFFLINE_FIX,
-    RANDOM_WEIGHTS_BANNER,
     load_encoder,
     load_strict,
     load_weights_file,
+    notebook_offline_fix,
     random_init_,
+    random_weights_banner,
 )
 
 __all__ = [
@@ -646,7 +646,7 @@ def load_pretrained(
         (pinned URL, size and SHA-256; see :mod:`adain_lesson.hub`);
       - a folder holding those two files under those names (hash not checked; strict keys);
       - ``"random"``: random weights of the same layout (``model.random_weights`` is True: show
-        :data:`RANDOM_WEIGHTS_BANNER`).
+        :func:`~adain_lesson.weights.random_weights_banner`).
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or ``None``/``"auto"`` (CUDA, then MPS,
     then CPU); checked by :func:`resolve_device` before anything is loaded.
     """
@@ -689,9 +689,9 @@ def lesson_model(smoke: bool, device: str | torch.device | None = None) -> Style
     from .viz import banner
 
     device = resolve_device(device)
-    with offline_hint(NOTEBOOK_OFFLINE_FIX):
+    with offline_hint(notebook_offline_fix()):
         model = load_pretrained("random" if smoke else "auto", device)
     model.optimize("fp32")
     if model.random_weights:
-        banner(RANDOM_WEIGHTS_BANNER)
+        banner(random_weights_banner())
     return model

@@ -46,7 +46,7 @@ from .playground import (
     png_bytes,
 )
 from .viz import image_grid
-from .weights import RANDOM_WEIGHTS_BANNER
+from .weights import random_weights_banner
 
 __all__ = ["Playground"]
 
@@ -100,7 +100,7 @@ class Playground:
 
         self.banner = W.HTML(
             f'<div style="border:2px solid #b00020;color:#b00020;padding:4px;font-weight:bold">'
-            f"{html.escape(RANDOM_WEIGHTS_BANNER)}</div>" if model.random_weights else ""
+            f"{html.escape(random_weights_banner())}</div>" if model.random_weights else ""
         )
         self.content = W.Dropdown(options=self._choices("content"), value=self.engine.default("content"),
                                   description=tr("content"), style=wide)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -43,7 +43,7 @@ from torch import Tensor
 from .. import data, device, gan, images, losses, norms, train, vgg
 from ..color import color_stats, match_color
 from ..figures import bilinear_weights
-from ..i18n import tr
+from ..i18n import LazyTable, tr
 from ..model import StyleStats, masked_adain, mix_features, normalize_weights
 
 __all__ = [
@@ -86,26 +86,6 @@ __all__ = [
 # ------------------------------------------------------------------------------------------------
 # The verdicts
 # ------------------------------------------------------------------------------------------------
-
-
-class _Lazy(Mapping[str, Any]):
-    """A read-only mapping built when read, so that its texts speak the language set at that moment
-    (:func:`adain_lesson.i18n.set_language` runs after this module is imported)."""
-
-    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
-        self._build = build
-
-    def __getitem__(self, key: str) -> Any:
-        return self._build()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._build())
-
-    def __len__(self) -> int:
-        return len(self._build())
-
-    def __repr__(self) -> str:
-        return repr(self._build())
 
 
 class _Stub(Exception):
@@ -226,7 +206,7 @@ def _choice(answer: object, choices: dict[str, str], keywords: Sequence[Sequence
 # ------------------------------------------------------------------------------------------------
 
 #: The choices of :func:`check_smoke_mode`: what a stylization in smoke mode (random weights) shows.
-SMOKE_MODE_CHOICES = _Lazy(lambda: {
+SMOKE_MODE_CHOICES = LazyTable(lambda: {
     "a": tr("what AdaIN style transfer can do: the picture is a preview of the paper's results"),
     "b": tr("that the code runs end to end (download skipped, shapes and value ranges right), nothing about "
             "quality"),
@@ -523,7 +503,7 @@ def check_mean_std_loss(style_loss: Callable[[Sequence[Tensor], Sequence[Tensor]
 
 
 #: The choices of :func:`check_optimization_cost`.
-OPTIMIZATION_COST_CHOICES = _Lazy(lambda: {
+OPTIMIZATION_COST_CHOICES = LazyTable(lambda: {
     "a": tr("VGG-19 is a large network, and a feed-forward method such as AdaIN avoids it"),
     "b": tr("each new image is its own optimization: hundreds of forward and backward passes through VGG-19, "
             "while a feed-forward network is trained once and then needs one forward pass per image"),
@@ -578,7 +558,7 @@ def check_calc_mean_std(calc_mean_std: Callable[[Tensor], tuple[Tensor, Tensor]]
 
 
 #: The choices of :func:`check_alpha_zero`.
-ALPHA_ZERO_CHOICES = _Lazy(lambda: {
+ALPHA_ZERO_CHOICES = LazyTable(lambda: {
     "a": tr("the content image c itself, pixel for pixel"),
     "b": tr("the decoder applied to the content's own features: g(f(c))"),
     "c": tr("the style image s"),
@@ -641,7 +621,7 @@ PAPER_CONTENT_TARGET = ("We use the AdaIN output t as the content target, instea
                         "also aligns with our goal of inverting the AdaIN output t.")
 
 #: The choices of :func:`check_content_target`.
-CONTENT_TARGET_CHOICES = _Lazy(lambda: {
+CONTENT_TARGET_CHOICES = LazyTable(lambda: {
     "a": tr("f(c) is not available while training"),
     "b": tr("the decoder's job is to invert t, and the authors found it converges slightly faster"),
     "c": tr("t is cheaper to compute than f(c)"),
@@ -820,7 +800,7 @@ PAPER_COLOR = ("we first match the color distribution of the style image to that
                "[17]), then perform a normal style transfer using the color-aligned style image as the style input.")
 
 #: The choices of :func:`check_color_preservation`.
-COLOR_PRESERVATION_CHOICES = _Lazy(lambda: {
+COLOR_PRESERVATION_CHOICES = LazyTable(lambda: {
     "a": tr("the content image is recoloured with the style's palette before encoding"),
     "b": tr("the style image is recoloured to the content's colour statistics before encoding"),
     "c": tr("the stylized output is recoloured to the content's colours after decoding"),
@@ -869,7 +849,7 @@ _PAPER_72 = ("This is also consistent with Fig. 6, where Enc-Concat-Dec can reac
 
 #: The questions of :func:`check_ablation`: key -> (question, the paper's answer). The paper (Section 7.2, on
 #: Figs. 5-6) states these in words; its curves are not reproduced here (notebook 07 trains short runs).
-ABLATION_QUESTIONS = _Lazy(lambda: {
+ABLATION_QUESTIONS = LazyTable(lambda: {
     "highest_content_loss": (tr("Which variant fails to decrease the content loss?"), "Enc-Concat-Dec"),
     "low_style_high_content": (tr("Which variant reaches a low style loss but keeps a high content loss, because "
                                   "the style image's own contours leak into the output?"), "Enc-Concat-Dec"),
