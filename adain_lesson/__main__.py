@@ -95,12 +95,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     weights = _floats(args.style_weights, "--style-weights")
     alphas = _floats(args.alpha, "--alpha")
     # everything that can be checked without the network first: a mistake fails before the weights load
+    device = _device(args.device)
     plan = batch.plan_batch(args.content, args.style, style_weights=weights, mask=args.mask, alpha=alphas or [],
                             preserve_color=args.preserve_color, content_size=args.content_size,
                             style_size=args.style_size, crop=args.crop, video_batch=args.video_batch,
-                            smooth=args.smooth, note=note)
+                            smooth=args.smooth, note=note, device=device)  # memory checked before decoding
     batch.check_outputs(plan, args.out, args.ext)  # a full or read-only --out fails before the weights load too
-    device = _device(args.device)
     batch.check_memory(plan, device)  # and so does an image too large for the device's free memory
     with offline_hint(_RANDOM_FIX):
         model = load_pretrained(args.weights, device)
@@ -158,7 +158,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     from . import images, viz
     from .batch import load_source
     from .files import check_writable, ensure_dir
-    from .gatys import CONTENT_LAYER, gatys_encoder, optimize_image
+    from .gatys import CONTENT_LAYER, check_memory, gatys_encoder, optimize_image
     from .vgg import GATYS_STYLE_LAYERS, min_side
     from .weights import provenance_label
 
@@ -183,6 +183,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     label = provenance_label(encoder)
     if label:
         viz.banner(label)
+    check_memory((args.size, args.size), (args.size, args.size), device)  # before decoding: both are square crops
     content = images.center_crop(load_source(c_src, args.size, False), args.size).to(device)
     style = images.center_crop(load_source(s_src, args.size, False), args.size).to(device)
     out_dir = ensure_dir(args.out)
@@ -617,6 +618,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except (RuntimeError, MemoryError) as exc:  # an allocation failure no estimate foresaw: one line, not a traceback
+        from .memory import is_out_of_memory
+
+        if not is_out_of_memory(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        print("error: " + tr("ran out of memory ({first}): use smaller images or sizes, free some memory, or use "
+                             "another device", first=first), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -456,10 +456,19 @@ class StyleTransfer(nn.Module):
                        default=0)
         what = f"stylizing {n} x {w}x{h}" if n > 1 else f"stylizing {w}x{h}"
         graph = torch.is_grad_enabled() and (content.requires_grad or any(p.requires_grad for p in self.parameters()))
-        memory.check_fits("stylize_grad" if graph else "stylize", max(n * h * w, style_px), self.device, what,
-                          lambda most: f"use smaller images (a content size of at most "
-                                       f"{memory.side_that_fits(most, h, w, n)} px on the shorter side)"
-                                       + (", or fewer at once" if n > 1 else ""))
+        def pixels_at(side: int) -> int:  # the content scales with its size; the style keeps its own
+            return max(n * math.prod(images.shorter_side_shape(h, w, side)), style_px)
+
+        def fix(side: int) -> str:
+            if side == 0:
+                return tr("even the smallest content does not fit: use a smaller style image, free some memory, or "
+                          "use another device")
+            more = tr(", or fewer at once") if n > 1 else ""
+            return tr("use smaller images (a content size of at most {side} px on the shorter side){more}",
+                      side=side, more=more)
+
+        memory.check_side("stylize_grad" if graph else "stylize", min(h, w), pixels_at, self.device, what, fix,
+                          smallest=images.MIN_SIDE)
         with memory.guard(what, self.device, "use smaller images (a smaller content size), or fewer at once"):
             f_c = self._encode(content)
             stats = [self._style_stats(s, content, preserve_color) for s in style_list]
@@ -671,7 +680,7 @@ def load_pretrained(
                 raise UserError(f"{folder} lacks {', '.join(missing)}: put the released files there under those names")
             encoder = load_encoder(paths[0], "relu4_1")
             dec_path = paths[1]
-        load_strict(dec, load_weights_file(dec_path), dec_path, hub.WEIGHT_FILES[1])
+        load_strict(dec, load_weights_file(dec_path, dec, hub.WEIGHT_FILES[1]), dec_path, hub.WEIGHT_FILES[1])
     model = StyleTransfer(encoder, dec).to(device).eval()
     model.random_weights = is_random
     return model

@@ -49,7 +49,7 @@ from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .device import cpu_has_fast_bf16, resolve_device, synchronize
 from .errors import UserError
-from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
+from .files import FileLock, LockBusy, atomic_write, cannot_read, cannot_write, open_regular, remove_stale_temporaries
 from .i18n import tr
 from .losses import adain_losses, adain_targets
 from .model import FUSIONS, fuse
@@ -401,6 +401,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise UserError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as exc:  # not a damaged file: say so
+        raise cannot_read(path, exc, tr("make it readable by you (chmod u+r)")) from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         raise UserError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is damaged or not a checkpoint"
                         ) from None

@@ -514,3 +514,14 @@ def test_a_nan_style_weight_is_named_as_nan(pg: Playground) -> None:
                    size=s.size)
     with pytest.raises(UserError, match=r"the weight of style 2 is nan \(not a number\)"):
         pg.engine.render(bad)
+
+
+@pytest.mark.parametrize("data", ["photo.jpg", None, 42, [1, 2, 3]])
+def test_an_upload_that_is_not_bytes_is_one_user_error(pg: Playground, data) -> None:  # noqa: ANN001
+    """Issue 20, item 9: ``add_upload`` given a ``str`` or ``None`` raised ``TypeError`` (from ``bytes(data)``)."""
+    with pytest.raises(UserError, match=f"data must be the file's bytes .*got {type(data).__name__}") as info:
+        pg.engine.add_upload("content", "photo.jpg", data)
+    assert "\n" not in str(info.value)
+    with pytest.raises(UserError, match="name must be text"):
+        pg.engine.add_upload("content", None, png())  # type: ignore[arg-type]
+    assert pg.engine.add_upload("content", "ok.png", memoryview(png())).endswith("ok.png")

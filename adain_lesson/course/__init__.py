@@ -30,7 +30,7 @@ from ..files import atomic_write_text
 from ..i18n import tr
 from . import translation
 
-__all__ = ["CANNOT_FIX", "FULL_MINUTES_CPU", "NOTEBOOKS", "PAPER_MINUTES_CPU", "QUICK_MINUTES_CPU", "SOURCES", "Notebook", "Plan", "badge", "clone_command", "colab_url",
+__all__ = ["CANNOT_FIX", "FULL_MINUTES_CPU", "NOTEBOOKS", "QUICK_MINUTES_CPU", "SOURCES", "Notebook", "Plan", "badge", "clone_command", "colab_url",
            "full_mode_plan", "install_command", "korean_links", "readme_table", "require", "sync"]
 
 
@@ -198,8 +198,6 @@ SOURCES = ("paper", "paper's figure", "authors' code", "port", "ours")
 #: estimate is for 02 without Fig. 1 (moved to 07): two encode/decode experiments at 512 px.
 FULL_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
                                       "08": 0.5}
-#: The old name of :data:`FULL_MINUTES_CPU` (kept for one release).
-PAPER_MINUTES_CPU = FULL_MINUTES_CPU
 #: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
 #: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
 #: 02 and 03 were rehearsed on a 2-core machine shared with other runs: 02 in 23 s; 03 in 7.5 min of wall time at
@@ -225,11 +223,6 @@ class Plan:
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
-
-    @property
-    def paper(self) -> Mapping[str, Any]:
-        """The old name of :attr:`full` (kept for one release): not every full-mode value is the paper's."""
-        return self.full
 
 
 def _source_text(source: str) -> str:
