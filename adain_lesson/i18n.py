@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -88,6 +89,22 @@ class LazyTable(Mapping[str, Any]):
         return repr(self._build())
 
 
-_env = os.environ.get("ADAIN_LESSON_LANG", "").strip().lower()
-if _env in LANGUAGES:
-    _current = _env
+def _language_from_environment() -> None:
+    """Read ``ADAIN_LESSON_LANG`` as :mod:`adain_lesson.env` reads its values (spaces and case ignored; unset or
+    empty is the default, English). A value that is not understood is one line on standard error, and the
+    package speaks English: the language is no reason to stop a run. (This module cannot use ``env``: it sits
+    below it, as every module's messages come through here.)"""
+    global _current
+    raw = os.environ.get("ADAIN_LESSON_LANG")
+    if raw is None or not raw.strip():
+        return
+    value = raw.strip().lower()
+    if value in LANGUAGES:
+        _current = value
+    else:
+        print(tr("note: the environment variable ADAIN_LESSON_LANG={value} is not understood: use {languages} "
+                 "(or unset it); speaking English", value=repr(raw), languages=" or ".join(LANGUAGES)),
+              file=sys.stderr)
+
+
+_language_from_environment()

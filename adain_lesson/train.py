@@ -448,8 +448,9 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
         if old is None:  # a checkpoint from before fingerprints: compare the folder names
             was = ckpt.get("config", {}).get(name)
             if was and Path(was).expanduser() != Path(getattr(config, name)).expanduser():
-                print(f"note: checkpoint {path.name} was trained on {name}={was!r}, this run reads "
-                      f"{getattr(config, name)!r}: if the images differ, the run is not an exact continuation",
+                print(tr("note: checkpoint {name} was trained on {name2}={was}, this run reads {config}: if the "
+                         "images differ, the run is not an exact continuation",
+                         name=path.name, name2=name, was=repr(was), config=repr(getattr(config, name))),
                       file=sys.stderr)
             continue
         if (old["files"], old["digest"]) != (now["files"], now["digest"]):
@@ -459,7 +460,8 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
                 f"{name} (and max_images) to continue exactly, or start a new out folder", param="out"
             )
         if old["dir"] != now["dir"]:
-            print(f"note: the {what} images moved from {old['dir']} to {now['dir']} (the same files)",
+            print(tr("note: the {what} images moved from {value} to {value2} (the same files)",
+                     what=what, value=old['dir'], value2=now['dir']),
                   file=sys.stderr)
 
 
@@ -497,9 +499,10 @@ def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path:
             )
     for name in _RETUNE_FIELDS:
         if name in old and old[name] != getattr(config, name):
-            print(f"note: checkpoint {path.name} was trained with {name}={old[name]!r}; this run continues from "
-                  f"iteration {ckpt.get('iteration')} with {name}={getattr(config, name)!r}: not an exact "
-                  "continuation of the earlier run", file=sys.stderr)
+            print(tr("note: checkpoint {name} was trained with {name2}={value}; this run continues from "
+                     "iteration {value2} with {name2}={config}: not an exact continuation of the earlier run",
+                     name=path.name, name2=name, value=repr(old[name]), value2=ckpt.get('iteration'),
+                     config=repr(getattr(config, name))), file=sys.stderr)
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
@@ -580,8 +583,8 @@ def read_log(path: str | os.PathLike) -> list[dict]:
             except ValueError:
                 torn.append(n)
     if torn:
-        print(f"note: {path} has {len(torn)} torn line(s) (line {', '.join(map(str, torn[:5]))}; an interrupted "
-              "write): dropped", file=sys.stderr)
+        print(tr("note: {path} has {torn} torn line(s) (line {value}; an interrupted write): dropped",
+                 path=path, torn=len(torn), value=', '.join(map(str, torn[:5]))), file=sys.stderr)
     return rows
 
 
@@ -791,8 +794,8 @@ class _RunLock:
         self.lock = lock
         stale = [p for d in (out, out / "checkpoints", out / "samples") for p in remove_stale_temporaries(d)]
         if stale:
-            print(f"note: removed {len(stale)} unfinished temporary file(s) a stopped run left in {out} "
-                  f"({', '.join(p.name for p in stale[:3])})", file=sys.stderr)
+            print(tr("note: removed {stale} unfinished temporary file(s) a stopped run left in {out} ({value})",
+                     stale=len(stale), out=out, value=', '.join(p.name for p in stale[:3])), file=sys.stderr)
 
     def release(self) -> None:
         if self.lock is not None:
@@ -813,13 +816,13 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
         _check_data(ckpt, config, resume_path, data_ids)
         if "amp" in ckpt and bool(ckpt["amp"]) != amp and dist.main:
             was, now = ("on" if ckpt["amp"] else "off"), ("on" if amp else "off")
-            print(f"note: checkpoint {resume_path.name} was trained with mixed precision {was}, this run has it "
-                  f"{now} (amp={config.amp!r} on {device}): the numbers will not match an "
-                  "uninterrupted run bit for bit", file=sys.stderr)
+            print(tr("note: checkpoint {name} was trained with mixed precision {was}, this run has it {now} "
+                     "(amp={amp} on {device}): the numbers will not match an uninterrupted run bit for bit",
+                     name=resume_path.name, was=was, now=now, amp=repr(config.amp), device=device), file=sys.stderr)
         if ckpt["iteration"] == config.max_iter:  # finished already: nothing to do (a re-run of the same cell)
             if dist.main:
-                print(f"note: {resume_path.name} is at max_iter {config.max_iter} already: nothing to train "
-                      "(raise max_iter to train further)", file=sys.stderr)
+                print(tr("note: {name} is at max_iter {max_iter} already: nothing to train (raise max_iter to "
+                         "train further)", name=resume_path.name, max_iter=config.max_iter), file=sys.stderr)
             return TrainResult(config.max_iter, None, resume_path, read_log(_log_path(out, config.log_format)), 0,
                                out)
         if ckpt["iteration"] > config.max_iter:
@@ -829,8 +832,8 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
             )
         old_world = ckpt.get("world_size", 1)
         if old_world != dist.world and dist.main:
-            print(f"note: the checkpoint was written by {old_world} processes, this run has {dist.world}: "
-                  "the data order differs from an uninterrupted run", file=sys.stderr)
+            print(tr("note: the checkpoint was written by {old_world} processes, this run has {world}: the data "
+                     "order differs from an uninterrupted run", old_world=old_world, world=dist.world), file=sys.stderr)
     for ds in (content_ds, style_ds):  # a folder of only unreadable files fails here, before anything is written
         ds.load(0)
     encoder = _build_encoder(config)  # after the cheap checks: it may download 80 MB
@@ -994,7 +997,8 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
                 if dist.main:
                     last_ckpt = save(iteration)
                     if stopping:
-                        bar.write(f"{stop.signal}: checkpoint {last_ckpt} written at iteration {iteration}")
+                        bar.write(tr("{signal}: checkpoint {last_ckpt} written at iteration {iteration}",
+                                     signal=stop.signal, last_ckpt=last_ckpt, iteration=iteration))
             if stopping:
                 break
     bar.close()
@@ -1145,7 +1149,9 @@ def train_each(configs: dict[str, TrainConfig], *, on_log: Callable[[dict], None
         if results[name].interrupted:
             rest = names[i + 1:]
             if rest:
-                print(f"{results[name].stopped} during {name!r}: not starting {', '.join(map(repr, rest))}; "
-                      "run it again to continue (resume='auto' picks each run up)", file=sys.stderr)
+                print(tr("{stopped} during {name}: not starting {value}; run it again to continue (resume='auto' "
+                         "picks each run up)",
+                         stopped=results[name].stopped, name=repr(name), value=', '.join(map(repr, rest))),
+                         file=sys.stderr)
             break
     return results
