@@ -182,9 +182,10 @@ def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: S
     0 without one), e.g. "random weights".
     """
     if not tiles:
-        raise UserError("a figure needs at least one tile")
+        raise UserError(tr("a figure needs at least one tile"))
     if labels is not None and len(labels) != len(tiles):
-        raise UserError(f"give one label per tile: {len(labels)} labels for {len(tiles)} tiles")
+        raise UserError(tr("give one label per tile: {labels} labels for {tiles} tiles",
+                           labels=len(labels), tiles=len(tiles)))
     h, w = tiles[0].shape[-2:]
     fitted = [_fit(t, h, w) for t in tiles]
     if labels is not None:
@@ -260,7 +261,7 @@ def content_style_grid(
     Each style's statistics are encoded once and reused for every content (Section 7.1).
     """
     if not contents or not styles:
-        raise UserError("the content x style grid needs at least one content and one style")
+        raise UserError(tr("the content x style grid needs at least one content and one style"))
     h, w = contents[0].shape[-2:]
     with torch.inference_mode():
         stats = [model.encode_style(s) for s in styles]
@@ -309,7 +310,7 @@ def bilinear_weights(n: int = 5) -> Tensor:
     transferred to different styles via AdaIN (Equ. 15), we can interpolate between arbitrary new styles".
     """
     if n < 2:
-        raise UserError(f"the interpolation grid needs at least 2 x 2 cells, got n={n}")
+        raise UserError(tr("the interpolation grid needs at least 2 x 2 cells, got n={n}", n=n))
     t = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
     y, x = torch.meshgrid(t, t, indexing="ij")
     return torch.stack([(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y], dim=-1)
@@ -329,7 +330,8 @@ def fig8_interpolation(
     cells (top-left and bottom-left styles in the first column, the other two in the last column).
     """
     if len(styles) != 4:
-        raise UserError(f"the interpolation grid needs exactly four styles (one per corner), got {len(styles)}")
+        raise UserError(tr("the interpolation grid needs exactly four styles (one per corner), got {styles}",
+                           styles=len(styles)))
     h, w = content.shape[-2:]
     with torch.inference_mode():
         stats = [model.encode_style(s) for s in styles]
@@ -400,15 +402,16 @@ def fig10_spatial(
     the two styles, the result (one row of five).
     """
     if len(styles) != 2:
-        raise UserError(f"Fig. 10 takes two styles (mask region and the rest), got {len(styles)}")
+        raise UserError(tr("Fig. 10 takes two styles (mask region and the rest), got {styles}", styles=len(styles)))
     if not isinstance(mask, Tensor) or mask.dim() != 2:
-        raise UserError(f"the mask must be one [H, W] tensor, got {getattr(mask, 'shape', type(mask))}")
+        raise UserError(tr("the mask must be one [H, W] tensor, got {mask}", mask=getattr(mask, 'shape', type(mask))))
     if torch.isfinite(mask).all() and float(mask.min()) >= 0.0 and float(mask.max()) <= 1.0:
         # Say which style would vanish, in the two-region terms of Fig. 10 (prepare_masks checks the rest).
         if float(mask.max()) == 0.0:
-            raise UserError("the mask is empty (all black): style 1 would be used nowhere; white marks its region")
+            raise UserError(tr("the mask is empty (all black): style 1 would be used nowhere; white marks its "
+                               "region"))
         if float(mask.min()) == 1.0:
-            raise UserError("the mask is all white: style 2 would be used nowhere; black marks its region")
+            raise UserError(tr("the mask is all white: style 2 would be used nowhere; black marks its region"))
     h, w = content.shape[-2:]
     out = _stylize(model, content, list(styles), alpha=alpha, masks=mask)  # validates (and maybe resizes)
     shown = F.interpolate(mask.float()[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
@@ -430,7 +433,7 @@ def band_masks(k: int, height: int, width: int, softness: float = 0.0, vertical:
     of the image (a softmax over the distance to each band's centre).
     """
     if k < 1:
-        raise UserError(f"need at least one region, got k={k}")
+        raise UserError(tr("need at least one region, got k={k}", k=k))
     n = width if vertical else height
     pos = (torch.arange(n, dtype=torch.float32) + 0.5) / n
     centres = (torch.arange(k, dtype=torch.float32) + 0.5) / k
@@ -455,7 +458,8 @@ def regions_figure(
     """Beyond the paper: K >= 2 regions (``masks [K, H, W]``, hard or soft) with one style each and
     optionally one alpha per region. Tiles: content, the styles, a colour map of the regions, the result."""
     if masks.dim() != 3 or masks.shape[0] != len(styles):
-        raise UserError(f"give one mask per style: {len(styles)} styles but masks of shape {tuple(masks.shape)}")
+        raise UserError(tr("give one mask per style: {styles} styles but masks of shape {value}",
+                           styles=len(styles), value=tuple(masks.shape)))
     h, w = content.shape[-2:]
     out = _stylize(model, content, list(styles), alpha=list(alpha) if isinstance(alpha, (list, tuple)) else alpha,
                    masks=list(masks))
@@ -491,7 +495,7 @@ def load_inputs(
     """
     fig = str(fig)
     if fig not in FIGURES:
-        raise UserError(f"unknown figure {fig!r}: choose one of {', '.join(FIGURES)}")
+        raise UserError(tr("unknown figure {fig}: choose one of {value}", fig=repr(fig), value=', '.join(FIGURES)))
     spec = (_SMOKE if smoke else _PAPER)[fig]
     if smoke:
         s = size or SMOKE_SIZE
@@ -555,14 +559,15 @@ def make_figure(
         masks = band_masks(k, h, w, softness=softness)
         alphas = [1.0 if i % 2 == 0 else 0.5 for i in range(k)]
         return regions_figure(model, inputs["content"], inputs["styles"], masks, alpha=alphas, names=names)
-    raise UserError(f"unknown figure {fig!r}: choose one of {', '.join(FIGURES)}")
+    raise UserError(tr("unknown figure {fig}: choose one of {value}", fig=repr(fig), value=', '.join(FIGURES)))
 
 
 def paper_figure(fig: str, *, mirror: str | os.PathLike | None = None) -> Tensor:
     """The paper's own image of figure ``fig`` (2, 7, 8, 9 or 10), downloaded and verified (full mode only)."""
     fig = str(fig)
     if fig not in PAPER_FIGURE_IMAGES:
-        raise UserError(f"no paper image for figure {fig!r}: choose one of {', '.join(PAPER_FIGURE_IMAGES)}")
+        raise UserError(tr("no paper image for figure {fig}: choose one of {value}",
+                           fig=repr(fig), value=', '.join(PAPER_FIGURE_IMAGES)))
     return images.load_image(hub.fetch(PAPER_FIGURE_IMAGES[fig], mirror=mirror))
 
 
@@ -574,7 +579,7 @@ def show_figures(figures: Sequence[Tensor], titles: Sequence[str], width: float 
     import matplotlib.pyplot as plt
 
     if not figures:
-        raise UserError("show_figures needs at least one image")
+        raise UserError(tr("show_figures needs at least one image"))
     ratios = [f.shape[-2] / f.shape[-1] for f in figures]
     fig, axes = plt.subplots(len(figures), 1, figsize=(width, width * sum(ratios) + 0.5 * len(figures)),
                              gridspec_kw={"height_ratios": ratios}, squeeze=False)

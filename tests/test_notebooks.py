@@ -75,7 +75,8 @@ _adain_text.Text.draw = _adain_recording_draw
 
 
 def _printed(outputs: list) -> list[str]:
-    """What the outputs show as text: streams, and the plain or HTML text of displays that are not images."""
+    """What the outputs show as text: streams, and the HTML, Markdown or plain text of displays that are not
+    images (the richest form, as Jupyter shows it)."""
     texts = []
     for o in outputs:
         if o.get("output_type") == "stream":
@@ -84,6 +85,8 @@ def _printed(outputs: list) -> list[str]:
             data = o.get("data", {})
             if "text/html" in data:
                 texts.append(html.unescape(re.sub(r"<[^>]+>", " ", "".join(data["text/html"]))))
+            elif "text/markdown" in data:
+                texts.append("".join(data["text/markdown"]))
             elif "text/plain" in data:
                 texts.append("".join(data["text/plain"]))
     return texts
