@@ -43,6 +43,7 @@ def set_language(lang: str) -> None:
         # No UserError here: errors sits above this module. A ValueError with one line says the same.
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {lang!r}")
     _current = value
+    os.environ["ADAIN_LESSON_LANG"] = value  # the commands a notebook runs (python -m adain_lesson ...) speak it too
 
 
 def language() -> str:

@@ -615,14 +615,14 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
             # another shape (aspect ratios > 5% apart): UserError from fit_mask; about the same shape: resized,
             # with a warning that the CLI prints as a note (notebook 06 shows it)
             h0, w0 = m.shape[-2:]
-            label = "the mask" if complement else f"mask {i + 1}"
+            label = tr("the mask") if complement else tr("mask {n}", n=i + 1)
             m = images.fit_mask(m, size, label)
             if not (complement and i == 1):  # the complement of a resized mask: said once, for the mask
                 warnings.warn(tr("{label} is {w0}x{h0}: resized to the content's {value}x{value2}",
                                  label=label, w0=w0, h0=h0, value=size[1], value2=size[0]), stacklevel=3)
         if float(m.sum()) == 0.0:
             if complement:
-                colour = "black" if i == 0 else "white"
+                colour = tr("black") if i == 0 else tr("white")
                 raise UserError(tr("the mask is all {colour}: style {value} would be used nowhere; draw both "
                                    "regions", colour=colour, value=i + 1))
             raise UserError(tr("mask {value} is empty (all zero): its style would be used nowhere; fix or drop it",

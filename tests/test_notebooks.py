@@ -8,6 +8,7 @@ Korean: no line it prints or displays, and no text drawn on its figures, is an E
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import os
@@ -24,22 +25,44 @@ NOTEBOOKS += sorted((ROOT / "notebooks" / "ko").glob("[0-9][0-9]_*.ipynb"))
 
 
 _HANGUL = re.compile(r"[\u3130-\u318f\uac00-\ud7a3]")
-#: What a line of data looks like, removed before the words are counted: URLs and file paths (anything with a
-#: slash), and code identifiers or numbers (a word holding "_", a digit, or a dot between letters:
-#: relu4_1, torch.Size, 1e-4, 64x64, vgg_normalised.pth).
-_DATA = re.compile(r"https?://\S+|\S*[/\\]\S*|\b\w*(?:_|\d|\.\w)[\w.]*")
-_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+#: Data taken out of a line before its words are counted: URLs and file paths (anything with a slash), code
+#: identifiers and numbers (a token holding "_", a digit, or a dot between letters: relu4_1, torch.Size, 1e-4,
+#: vgg_normalised.pth), keyword arguments of a repr (stride=), and the citation "et al.".
+_DATA = re.compile(r"https?://\S+|\S*[/\\]\S*|\b\w*(?:_|\d|\.\w)[\w.]*|\b\w+=|\bet al\.")
+#: A command line shown to be run (a shell command is code, whatever its words).
+_COMMAND = re.compile(r"^\s*[$!%]?\s*(python3?|pip|git|torchrun|nbstripout) ")
+#: An English word: letters only, with a lowercase one (acronyms such as IN, GN, NCHW are names, not prose).
+_WORD = re.compile(r"^[A-Za-z]*[a-z][A-Za-z]*$")
+
+
+def _words(text: str) -> int:
+    return sum(1 for token in text.split() if len(token.strip(".,;:!?()[]{}\"'")) >= 2
+               and _WORD.match(token.strip(".,;:!?()[]{}\"'")))
+
+
+def _is_data(line: str) -> bool:
+    """A printed Python value (a dict, list, tuple, number), a command line, or a row of a table (at least three
+    cells apart by runs of spaces, each of at most two words: a header or a row of numbers)."""
+    try:
+        ast.literal_eval(line.strip())
+        return True
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if _COMMAND.match(line):
+        return True
+    cells = [c for c in re.split(r"\s{2,}", _DATA.sub(" ", line).strip()) if c]
+    return len(cells) >= 3 and all(_words(c) <= 2 for c in cells)
 
 
 def english_sentences(text: str, min_words: int = 4) -> list[str]:
-    """The lines of ``text`` that are English sentences: no Hangul, and at least ``min_words`` English words
-    once the data (paths, URLs, identifiers, numbers) is taken out. Shapes, numbers, file names, tables of
-    numbers and code identifiers pass; so does a line with any Hangul (a Korean sentence naming English terms)."""
+    """The lines of ``text`` that are English sentences: no Hangul, not data (:func:`_is_data`), and at least
+    ``min_words`` English words once the data in the line (paths, URLs, identifiers, numbers) is taken out.
+    A line with any Hangul passes (a Korean sentence naming English terms)."""
     found = []
     for line in text.splitlines():
-        if _HANGUL.search(line):
+        if _HANGUL.search(line) or _is_data(line):
             continue
-        if len(_WORD.findall(_DATA.sub(" ", line))) >= min_words:
+        if _words(_DATA.sub(" ", line)) >= min_words:
             found.append(line.strip())
     return found
 
@@ -56,6 +79,15 @@ def english_sentences(text: str, min_words: int = 4) -> list[str]:
     ("  0.1234   0.5678   1.2e-04   3.14", False),
     ("정답입니다. Enc-AdaIN-Dec is the paper's own model", False),  # Hangul: a Korean line quoting English
     ("무작위 가중치: 이 모델의 가중치는 학습되지 않은 무작위 초깃값입니다.", False),
+    ("python -m adain_lesson stylize --content sample:grace_hopper --weights random --device cpu", False),
+    ("GN(G=C) == IN and GN(G=1) == LN", False),
+    ("(7): MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=1, ceil_mode=True)", False),
+    ("{'weights': 'random', 'device': 'cpu', 'labels': ['style 1', 'content 1']}", False),
+    ("  size       ours   ours+enc    paper  paper+enc   device: cpu", False),
+    ("Gatys et al., 3 it.                 -1.969    -1.757", False),
+    ("Enc-AdaIN-Dec          mean |out_a - out_b| = 0.1607", False),
+    ("note: the mask is 128x150: resized to the content's 64x75", True),
+    ("saved   the result   to a file that the   notebook shows", True),  # spaced out, still a sentence
 ])
 def test_the_english_detector(text: str, english: bool) -> None:
     assert bool(english_sentences(text)) is english
