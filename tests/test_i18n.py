@@ -47,9 +47,11 @@ def test_every_message_is_a_literal_with_its_korean() -> None:
 def test_the_switch_changes_what_tr_returns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(i18n.catalog("ko"), "Hello {name}.", "안녕하세요 {name}.")
     monkeypatch.setattr(i18n, "_current", "en")
+    monkeypatch.setenv("ADAIN_LESSON_LANG", "en")  # set_language sets it: restored (unset) after the test
     assert i18n.tr("Hello {name}.", name="A") == "Hello A."
     i18n.set_language("ko")
     assert i18n.tr("Hello {name}.", name="A") == "안녕하세요 A."
+    assert os.environ["ADAIN_LESSON_LANG"] == "ko"  # so that a command the notebook runs speaks it too
     assert i18n.tr("Not in the table.") == "Not in the table."  # missing translations fall back to English
     with pytest.raises(ValueError, match="language must be one of en, ko"):
         i18n.set_language("fr")
