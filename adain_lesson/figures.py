@@ -269,8 +269,8 @@ def content_style_grid(
     for c in contents:
         tiles.append(_fit(c, h, w))
         tiles += [_fit(_stylize(model, c, st, alpha=alpha), h, w) for st in stats]
-    labels = ["", *_input_names(names, "styles", len(styles), "style")]
-    for c_name in _input_names(names, "contents", len(contents), "content"):
+    labels = ["", *_input_names(names, "styles", len(styles), tr("style"))]
+    for c_name in _input_names(names, "contents", len(contents), tr("content")):
         labels += [c_name] + [""] * len(styles)
     grid, layout = tile_grid(tiles, cols=1 + len(styles), labels=labels, title=random_title(model, "4"))
     settings = _common(model, "4", contents[0]) | {"alpha": alpha, "layout": layout} | (names or {})
@@ -293,10 +293,10 @@ def fig7_tradeoff(
     with torch.inference_mode():
         stats = model.encode_style(style)
     tiles = [_stylize(model, content, stats, alpha=a) for a in alphas] + [_fit(style, h, w)]
-    labels = [f"alpha={a:g}" for a in alphas] + [_input_names(names, "style", 1, "style")[0]]
+    labels = [f"alpha={a:g}" for a in alphas] + [_input_names(names, "style", 1, tr("style"))[0]]
     grid, layout = tile_grid(tiles, cols=len(tiles), labels=labels, title=random_title(model, "7"))
     settings = _common(model, "7", content) | {"alphas": [float(a) for a in alphas], "layout": layout,
-                                               "tiles": [f"alpha={a:g}" for a in alphas] + ["style"]}
+                                               "tiles": [f"alpha={a:g}" for a in alphas] + [tr("style")]}
     return grid, settings | (names or {})
 
 
@@ -342,7 +342,7 @@ def fig8_interpolation(
         t_k = [adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for s in stats]
         cells = [[model.decode(sum(float(wk) * tk for wk, tk in zip(weights[i, j], t_k)), (h, w))[0].clamp(0, 1).cpu()
                   for j in range(n)] for i in range(n)]
-    style_names = _input_names(names, "styles", 4, "style")
+    style_names = _input_names(names, "styles", 4, tr("style"))
     tiles, labels = [], []
     for i in range(n):
         left = _fit(styles[0], h, w) if i == 0 else _fit(styles[2], h, w) if i == n - 1 else _blank(h, w)
@@ -366,11 +366,12 @@ def fig9_preserve_color(
     h, w = content.shape[-2:]
     plain = _stylize(model, content, style, alpha=alpha)
     kept = _stylize(model, content, style, alpha=alpha, preserve_color=True)
-    labels = ["content", "style", "stylized", "colour preserved"]
+    labels = [tr("content"), tr("style"), tr("stylized"), tr("colour preserved")]
     grid, layout = tile_grid([content, _fit(style, h, w), plain, kept], cols=4, labels=labels,
                              title=random_title(model, "9"))
     settings = _common(model, "9", content) | {"alpha": alpha, "preserve_color": True, "layout": layout,
-                                               "tiles": ["content", "style", "stylized", "stylized, colour preserved"]}
+                                               "tiles": [tr("content"), tr("style"), tr("stylized"),
+                                                         tr("stylized, colour preserved")]}
     return grid, settings | (names or {})
 
 
@@ -416,13 +417,14 @@ def fig10_spatial(
     out = _stylize(model, content, list(styles), alpha=alpha, masks=mask)  # validates (and maybe resizes)
     shown = F.interpolate(mask.float()[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
     tiles = [content, shown.clamp(0, 1), _fit(styles[0], h, w), _fit(styles[1], h, w), out]
-    s1, s2 = _input_names(names, "styles", 2, "style")
-    grid, layout = tile_grid(tiles, cols=5, labels=["content", "mask (white: 1)", f"1: {s1}", f"2: {s2}", "result"],
+    s1, s2 = _input_names(names, "styles", 2, tr("style"))
+    grid, layout = tile_grid(tiles, cols=5, labels=[tr("content"), tr("mask (white: 1)"), f"1: {s1}", f"2: {s2}",
+                                                          tr("result")],
                              title=random_title(model, "10"))
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else float(alpha)
     settings = _common(model, "10", content) | {
         "alpha": alphas, "mask_size": [int(mask.shape[0]), int(mask.shape[1])], "layout": layout,
-        "tiles": ["content", "mask (white = style 1)", "style 1", "style 2", "result"]}
+        "tiles": [tr("content"), tr("mask (white = style 1)"), tr("style 1"), tr("style 2"), tr("result")]}
     return grid, settings | (names or {})
 
 
@@ -465,7 +467,7 @@ def regions_figure(
                    masks=list(masks))
     shown = F.interpolate(masks.float()[None], size=(h, w), mode="bilinear", align_corners=False)[0]
     tiles = [content, *[_fit(s, h, w) for s in styles], region_map(shown), out]
-    labels = ["content", *_input_names(names, "styles", len(styles), "style"), "regions", "result"]
+    labels = [tr("content"), *_input_names(names, "styles", len(styles), tr("style")), tr("regions"), tr("result")]
     grid, layout = tile_grid(tiles, cols=len(tiles), labels=labels, title=random_title(model, "regions"))
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else float(alpha)
     soft = bool(((masks > 0) & (masks < 1)).any())
