@@ -447,6 +447,12 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--playground", action="store_true",
                    help="only time the playground's updates (notebook 08): a fresh render and an alpha change, "
                         "fp32 vs the device's fast settings, at --sizes (default here: 256,512)")
+    p.add_argument("--video", action="store_true",
+                   help="only time video (notebook 09): frames per second of a generated clip, model only and end "
+                        "to end (decode, stylize, encode), naive vs best, at --sizes (default here: 256,512), on "
+                        "every --device (default: cpu, and cuda when present)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames of the --video clip (default: 8 on a CPU, 64 on CUDA)")
 
 
 def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
@@ -475,6 +481,29 @@ def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
     return 0
 
 
+def _bench_video(args: argparse.Namespace, sizes: list[int]) -> int:
+    from . import bench
+
+    if args.train or args.methods or args.mode != "both" or args.playground:
+        raise UserError("--video times video only: drop --train, --methods, --mode and --playground")
+    if args.frames is not None and args.frames < 2:
+        raise UserError("--frames must be at least 2")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # this process only
+    devices = [_device(d) for d in args.device] if args.device else None
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    rows = bench.benchmark_video(devices, sizes, frames=args.frames or (4 if args.quick else None),
+                                 repeats=args.repeats or (1 if args.quick else None), log=log)
+    print("video on a generated moving clip (random weights of the released layout; model = frames in memory, "
+          "end to end = decode + stylize + encode H.264)")
+    print(bench.format_video_table(rows))
+    path = bench.write_json({"video": rows}, args.json)
+    print(f"\nJSON: {path}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
     from .images import MIN_SIDE
@@ -495,6 +524,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--json {args.json}: the folder {json_dir} does not exist or is not writable")
     if args.repeats is not None and args.repeats < 1:
         raise UserError("--repeats must be >= 1")
+    if args.video:
+        chosen = [int(s) for s in sizes] if args.sizes != "256,512,1024" else [256, 512]
+        return _bench_video(args, [64] if args.quick else chosen)
     if args.playground:
         chosen = [int(s) for s in sizes] if args.sizes != "256,512,1024" else [256, 512]
         return _bench_playground(args, [64] if args.quick else chosen)
@@ -522,7 +554,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _add_rehearse(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", default=None,
-                   help="comma-separated notebook numbers (default: 00,04,06,08 on cpu, all nine on cuda)")
+                   help="comma-separated notebook numbers (default: 00,04,06,08,09 on cpu, all ten on cuda)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: full mode's settings")
     p.add_argument("--timeout", type=int, default=900, help="seconds one cell may run (default 900)")

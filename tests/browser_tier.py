@@ -92,8 +92,10 @@ class Lab:
     root: Path
     log: Path
 
-    def url(self, path: str) -> str:
-        return f"{self.base}/lab/tree/{path}?token={self.token}"
+    def url(self, path: str, workspace: str) -> str:
+        """``path`` opened in a workspace of its own, emptied first: a page must not restore the notebooks that
+        another page left open in a shared workspace (its current notebook would not be ``path``)."""
+        return f"{self.base}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
 
 
 @contextmanager
@@ -192,14 +194,18 @@ class View:
 class NotebookPage:
     """One notebook open in JupyterLab: run it, then read and drive its playground as a person would."""
 
-    def __init__(self, page, name: str) -> None:
+    def __init__(self, page, name: str, path: str) -> None:
         self.page = page
         self.name = name
+        self.path = path
 
     def run_all(self, timeout_s: float = 600) -> None:
-        """Wait for the kernel, run every cell (Run > Run All Cells), and wait until the kernel is idle."""
-        self.page.wait_for_function(f"() => {{ try {{ return {_KERNEL}.status === 'idle'; }} catch (e) "
-                                    "{ return false; } }", timeout=timeout_s * 1000)
+        """Wait for the notebook ``path`` to be the current one with its kernel idle, run every cell (Run > Run
+        All Cells), and wait until every cell has run."""
+        self.page.wait_for_function(
+            f"""p => {{ try {{ const w = window.jupyterapp.shell.currentWidget;
+                           return w.context.path === p && {_KERNEL}.status === 'idle'; }}
+                       catch (e) {{ return false; }} }}""", arg=self.path, timeout=timeout_s * 1000)
         self.page.evaluate(_LISTEN)
         self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         self.page.wait_for_selector("img.adain-result", timeout=timeout_s * 1000)

@@ -74,8 +74,9 @@ def notebook(chromium, lab) -> Iterator:
             outside = B.Outside()
             B.guard_network(context, outside)
             page = context.new_page()
-            page.goto(lab.url(f"{lang}/{NOTEBOOKS[lang].name}"))
-            nb = B.NotebookPage(page, f"playground-{lang}")
+            path = f"{lang}/{NOTEBOOKS[lang].name}"
+            page.goto(lab.url(path, workspace=lang))
+            nb = B.NotebookPage(page, f"playground-{lang}", path)
             nb.outside = outside
             nb.run_all()
             _pages[lang] = nb

@@ -19,6 +19,13 @@ def _stub(*args):  # what a student copy's "your code here" function returns
     ...
 
 
+def _ema(values, beta):  # notebook 09's exponential moving average, written as a learner would
+    out = [values[0]]
+    for x in values[1:]:
+        out.append(beta * out[-1] + (1 - beta) * x)
+    return torch.stack(out)
+
+
 def _mean_std(x: torch.Tensor, unbiased: bool = True):
     return x.mean(dim=(2, 3), keepdim=True), torch.sqrt(x.var(dim=(2, 3), keepdim=True, unbiased=unbiased) + 1e-5)
 
@@ -278,6 +285,33 @@ CASES = {
         [(("down", "down"), "content distance"), (("up", "up"), "style distance"), (("sideways", "down"), "up")],
         (..., "down"),
     ),
+    "check_table1_fps": (
+        [(1 / 0.018, 1 / 0.065), (55.6, 15.4)],
+        [((1 / 0.027, 1 / 0.098), "with style encoding"), ((1 / 18, 1 / 65), "in seconds"),
+         ((1 / 0.065, 1 / 0.018), "swapped"), ((30, 30), "1 / 0.018")],
+        (..., 15.4),
+    ),
+    "check_video_cache": (
+        [("b",), ("the style statistics, computed once",), ("스타일의 통계",)],
+        [(("a",), "changes with the frame"), (("c",), "each frame's own"), (("d",), "new one for every frame"),
+         (("the decoder",), "does not involve the frame"), ((3,), "one letter")],
+        (...,),
+    ),
+    "check_temporal_change": (
+        [(lambda f: (f[1:] - f[:-1]).abs().mean(dim=(1, 2, 3)),)],
+        [((lambda f: (f[1:] - f[:-1]).abs().mean(),), "one number per pair"),
+         ((lambda f: (f[1:] - f[:-1]).pow(2).mean(dim=(1, 2, 3)),), "squared"),
+         ((lambda f: (f[1:] - f[:-1]).mean(dim=(1, 2, 3)).abs(),), "absolute value of the change before"),
+         ((lambda f: (f[1:] - f[:-1]).abs().mean(dim=(0, 2, 3)),), "shape")],
+        (_stub,),
+    ),
+    "check_smoothed_statistics": (
+        [(_ema,)],
+        [((lambda v, b: _ema(v, 1 - b),), "beta weighs the past"),
+         ((lambda v, b: v.cumsum(0) / torch.arange(1, v.shape[0] + 1, dtype=v.dtype)[:, None],), "running mean"),
+         ((lambda v, b: v * 0,), "start from row 0"), ((lambda v, b: v[1:],), "shape")],
+        (_stub,),
+    ),
 }
 
 
@@ -285,7 +319,7 @@ def test_every_check_is_tested_and_listed_by_notebook() -> None:
     checks = {name for name in E.__all__ if name.startswith("check_")}
     assert set(CASES) == checks
     listed = [name for names in E.CHECKS.values() for name in names]
-    assert set(listed) == checks and set(E.CHECKS) == {f"{i:02d}" for i in range(9)}
+    assert set(listed) == checks and set(E.CHECKS) == {f"{i:02d}" for i in range(10)}
     assert len(listed) == len(set(listed)) + 1  # one check serves two notebooks: check_style_weights (06 and 08)
 
 

@@ -53,6 +53,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 45, "recommended"),
     Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 1, 3, 5 and 6 of Sections 4 and 7: IN performs style normalization (IN vs BN texture networks); Enc-Concat-Dec and BN/IN decoders trained beside Enc-AdaIN-Dec, and why they fail; Gatys et al. vs texture networks vs AdaIN on the content and IN-statistics style losses", 45, "needed"),
     Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 45, "recommended"),
+    Notebook("09_real_time.ipynb", "Real time: video and the webcam", "frames per second against a frame budget, the cost of Fig. 2's parts, caching Eq. 8's style statistics, batching and reduced precision, FPS measured model-only and end to end against Table 1's 56 and 15 FPS, a clip played inline, flicker measured and damped (ours), the webcam", 45, "recommended"),
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
@@ -206,7 +207,8 @@ FULL_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04"
 #: 02 and 03 were rehearsed on a 2-core machine shared with other runs: 02 in 23 s; 03 in 7.5 min of wall time at
 #: load ~5 (about 4 CPU-minutes, so about 4 min on a quiet 2-core CPU, our estimate).
 QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "02": 1, "03": 4, "04": 1.5, "05": 5, "06": 1, "08": 0.5,
-                                       "07": 4}  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
+                                       "07": 4,  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
+                                       "09": 4}  # 09: 16 min wall at load 8-13 (2026-12-07); quiet: our estimate
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ Which notebook uses which check (see :data:`CHECKS`):
           :func:`check_color_preservation`
 07        :func:`check_ablation`, :func:`check_fig3_content_loss`, :func:`check_relative_difference`
 08        :func:`check_alpha_effect`, :func:`check_style_weights`, :func:`check_split_mask`
+09        :func:`check_table1_fps`, :func:`check_video_cache`, :func:`check_temporal_change`,
+          :func:`check_smoothed_statistics`
 ========  ====================================================================================================
 """
 
@@ -56,6 +58,7 @@ __all__ = [
     "SMOKE_MODE_CHOICES",
     "check_ablation",
     "check_adain",
+    "VIDEO_CACHE_CHOICES",
     "check_alpha_effect",
     "check_alpha_zero",
     "check_bilinear_weights",
@@ -80,7 +83,11 @@ __all__ = [
     "check_resized_size",
     "check_smoke_mode",
     "check_split_mask",
+    "check_smoothed_statistics",
     "check_style_weights",
+    "check_table1_fps",
+    "check_temporal_change",
+    "check_video_cache",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -1011,6 +1018,115 @@ def check_split_mask(mask_fn: Callable[[int, int], Tensor], kind: str = "left") 
                               kind=kind, half=half))
 
 
+# ------------------------------------------------------------------------------------------------
+# 09: real time
+# ------------------------------------------------------------------------------------------------
+
+
+@_checked
+def check_table1_fps(fps_256: float, fps_512: float) -> bool:
+    """09: the frame rates of Table 1's AdaIN times without style encoding (computed from
+    :data:`adain_lesson.bench.PAPER_TABLE1_MS`): one frame per time, 55.6 and 15.4 FPS; the paper rounds them to
+    56 and 15."""
+    from ..bench import PAPER_TABLE1_MS
+
+    got = (_number(fps_256), _number(fps_512))
+    want = tuple(1000.0 / PAPER_TABLE1_MS[size][0] for size in (256, 512))
+    if all(math.isclose(g, w, rel_tol=0.01) for g, w in zip(got, want)):
+        return _verdict(True, note=tr("{a:.1f} and {b:.1f} FPS: the paper says 56 and 15. Only 256 px fits a 30 FPS "
+                                      "budget (33 ms) on the paper's GPU.", a=want[0], b=want[1]))
+    with_enc = tuple(1000.0 / PAPER_TABLE1_MS[size][1] for size in (256, 512))
+    if all(math.isclose(g, w, rel_tol=0.01) for g, w in zip(got, with_enc)):
+        return _verdict(False, tr("those are the times with style encoding (in parentheses): use the first "
+                                  "numbers, 0.018 s and 0.065 s"))
+    if all(math.isclose(g, w / 1000.0, rel_tol=0.01) for g, w in zip(got, want)):  # 1 / milliseconds
+        return _verdict(False, tr("the times are in seconds (0.018 s, not 18 ms): frames per second = 1 / seconds "
+                                  "per frame"))
+    if math.isclose(got[0], want[1], rel_tol=0.01) and math.isclose(got[1], want[0], rel_tol=0.01):
+        return _verdict(False, tr("the two are swapped: the smaller image is the faster one"))
+    return _verdict(False, tr("frames per second = 1 / (seconds per frame): 1 / 0.018 for 256 px"))
+
+
+#: The choices of :func:`check_video_cache`: what can be computed once for a whole clip in one style.
+VIDEO_CACHE_CHOICES = MappingProxyType({
+    "a": "the content features f(c) of the frames",
+    "b": "the style's statistics mu(f(s)) and sigma(f(s)) of Eq. 8",
+    "c": "the content statistics mu(f(c)) and sigma(f(c)) of Eq. 8",
+    "d": "the decoder's output g(t)",
+})
+
+
+@_checked
+def check_video_cache(answer: str) -> bool:
+    """09: which part of Eq. 8 is the same for every frame of a clip in one style: a letter of
+    :data:`VIDEO_CACHE_CHOICES` or a short sentence naming the style's statistics. The right choice is computed:
+    Eq. 8 applied to two different frames' features with one style, and each term compared across the frames."""
+    picked = _choice(answer, dict(VIDEO_CACHE_CHOICES), (("style", "스타일"), ("statistic", "통계", "mean", "평균")))
+    g = _gen(19)
+    frames = torch.rand(2, 4, 6, 6, generator=g)  # two frames' features f(c): different
+    style = torch.rand(1, 4, 5, 5, generator=g)
+    c_mean, c_std = norms.calc_mean_std(frames)
+    s_mean, s_std = norms.calc_mean_std(style.expand(2, -1, -1, -1))  # f(s), once per frame
+    out = norms.adaptive_instance_norm(frames, style)
+    same = {"a": torch.equal(frames[0], frames[1]), "b": torch.equal(s_mean[0], s_mean[1]) and
+            torch.equal(s_std[0], s_std[1]), "c": torch.equal(c_mean[0], c_mean[1]), "d": torch.equal(out[0], out[1])}
+    right = [k for k, v in same.items() if v]
+    if picked in right or (picked == "keywords" and right == ["b"]):
+        return _verdict(True, note=tr("mu(y) and sigma(y) of Eq. 8 depend on the style alone: one encoder pass "
+                                      "for the style, then one per frame (Table 1's two columns)."))
+    hints = {"a": tr("f(c) is the features of each frame: it changes with the frame"),
+             "c": tr("the content statistics are taken over each frame's own features (Eqs. 5-6)"),
+             "d": tr("the output is the stylized frame: a new one for every frame")}
+    return _verdict(False, hints.get(picked or "", tr("which term of Eq. 8 does not involve the frame at all?")))
+
+
+@_checked
+def check_temporal_change(temporal_change: Callable[[Tensor], Tensor]) -> bool:
+    """09: the mean absolute change between consecutive frames, ``[T - 1]`` for ``[T, 3, H, W]``, compared with
+    :func:`adain_lesson.video.temporal_change` on fresh frames."""
+    from ..video import temporal_change as ours
+
+    frames = torch.rand(5, 3, 6, 7, generator=_gen(23))
+    got, want = _tensor(_call(temporal_change, frames.clone())), ours(frames).double()
+    if got.shape == want.shape and _close(got, want):
+        return _verdict(True)
+    if got.numel() == 1 and math.isclose(float(got.reshape(-1)[0]), float(want.mean()), rel_tol=1e-4):
+        return _verdict(False, tr("one number per pair of frames: average over channels and pixels only "
+                                  "(dim=(1, 2, 3))"))
+    if got.shape == want.shape and _close(got, (frames[1:] - frames[:-1]).double().pow(2).mean(dim=(1, 2, 3))):
+        return _verdict(False, tr("that is the squared change: take the absolute value"))
+    if got.shape == want.shape and _close(got.abs(), (frames[1:] - frames[:-1]).double().mean(dim=(1, 2, 3)).abs()):
+        return _verdict(False, tr("take the absolute value of the change before averaging"))
+    _same_shape(got, want, tr(": one value per pair of consecutive frames"))
+    return _verdict(False, tr("subtract each frame from the next, take |.|, and average over channels and pixels"))
+
+
+@_checked
+def check_smoothed_statistics(smooth: Callable[[Tensor, float], Tensor]) -> bool:
+    """09: the exponential moving average of our flicker remedy, row 0 kept, then
+    ``m_t = beta m_{t-1} + (1 - beta) x_t``: compared with a loop on fresh values, at two betas."""
+    g = _gen(29)
+    values = torch.rand(6, 3, generator=g, dtype=torch.float64)
+    for beta in (0.8, 0.3):
+        want = [values[0]]
+        for x in values[1:]:
+            want.append(beta * want[-1] + (1 - beta) * x)
+        want_t = torch.stack(want)
+        got = _tensor(_call(smooth, values.clone(), beta))
+        _same_shape(got, want_t, tr(": one smoothed row per input row"))
+        if not _close(got, want_t):
+            swapped = [values[0]]
+            for x in values[1:]:
+                swapped.append((1 - beta) * swapped[-1] + beta * x)
+            if _close(got, torch.stack(swapped)):
+                return _verdict(False, tr("beta weighs the past: m_t = beta * m_(t-1) + (1 - beta) * x_t"))
+            if _close(got, values.cumsum(0) / torch.arange(1, 7, dtype=torch.float64)[:, None]):
+                return _verdict(False, tr("that is the running mean: an exponential average forgets old rows"))
+            return _verdict(False, tr("start from row 0 as it is, then m_t = beta * m_(t-1) + (1 - beta) * x_t"))
+    return _verdict(True, note=tr("With beta = 0.8 a change in the statistics takes about 1 / (1 - beta) = 5 frames "
+                                  "to come through: that is the lag after a cut."))
+
+
 #: Each notebook's checks (the notebook owners call them; ``tests/test_exercises.py`` feeds each one right,
 #: wrong and unanswered inputs).
 CHECKS = MappingProxyType({
@@ -1023,4 +1139,5 @@ CHECKS = MappingProxyType({
     "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain", "check_color_preservation"),
     "07": ("check_ablation", "check_fig3_content_loss", "check_relative_difference"),
     "08": ("check_alpha_effect", "check_style_weights", "check_split_mask"),
+    "09": ("check_table1_fps", "check_video_cache", "check_temporal_change", "check_smoothed_statistics"),
 })
