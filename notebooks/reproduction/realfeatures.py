@@ -5,6 +5,7 @@ REPRODUCTION.md's "Real VGG-19 features from pip" rows. Not part of the package;
     python notebooks/reproduction/realfeatures.py fig3 SIDE GATYS_STEPS EVERY TEXTURE_STEPS OUT CHECKPOINT
     python notebooks/reproduction/realfeatures.py table1 SIDE STEPS
     python notebooks/reproduction/realfeatures.py nb02a SIDE
+    python notebooks/reproduction/realfeatures.py replot_fig3 FIG3_JSON OUT
 
 CHECKPOINT: a decoder checkpoint of a run trained with ``--encoder vgg19-pip`` (AdaIN's line of Fig. 3).
 Images come from ../shared/adain-style-repo (the authors' repository's images).
@@ -41,7 +42,22 @@ def fig3(side: str, steps: str, every: str, texture_steps: str, out: str, checkp
     r["settings"] |= {"decoder": f"early CPU-trained decoder ({Path(checkpoint).name})", "wall_s": time.time() - start}
     keys = ("iterations", "gatys", "adain", "texture_net", "content_image", "style_image")
     print(json.dumps({k: r[k] for k in keys}))
-    print(figures.save_plot(E.plot_fig3(r, random_weights=False), r, Path(out), "fig03_losses_vgg19pip"))
+    print(figures.save_plot(plot_fig3(r), r, Path(out), "fig03_losses_vgg19pip"))
+
+
+def plot_fig3(r: dict):
+    """``evaluation.plot_fig3``, with AdaIN's legend entry naming the decoder (an early CPU-trained one)."""
+    fig = E.plot_fig3(r, random_weights=False)
+    for ax in fig.axes:
+        for text in ax.get_legend().get_texts() if ax.get_legend() else []:
+            if text.get_text() == "Ours (AdaIN)":
+                text.set_text(f"Ours (AdaIN, {r['settings']['decoder']})")
+    return fig
+
+
+def replot_fig3(json_path: str, out: str) -> None:
+    r = json.loads(Path(json_path).read_text())
+    print(figures.save_plot(plot_fig3(r), r, Path(out), "fig03_losses_vgg19pip"))
 
 
 def table1(side: str, steps: str) -> None:
@@ -80,4 +96,4 @@ def nb02a(side: str) -> None:
 
 
 if __name__ == "__main__":
-    {"fig3": fig3, "table1": table1, "nb02a": nb02a}[sys.argv[1]](*sys.argv[2:])
+    {"fig3": fig3, "replot_fig3": replot_fig3, "table1": table1, "nb02a": nb02a}[sys.argv[1]](*sys.argv[2:])
