@@ -87,7 +87,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     from . import batch, viz
     from .model import InferenceOptions, load_pretrained
-    from .weights import RANDOM_WEIGHTS_BANNER
+    from .weights import random_weights_banner
 
     def note(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
@@ -106,7 +106,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         model = load_pretrained(args.weights, device)
     model.optimize(InferenceOptions.for_device(device, args.precision, compile=args.compile))
     if model.random_weights:
-        viz.banner(RANDOM_WEIGHTS_BANNER)
+        viz.banner(random_weights_banner())
     report = batch.run_batch(model, plan, args.out, ext=args.ext, note=note,
                              on_written=lambda path: tqdm.write(str(path), file=sys.stdout))
     if report.problem:
@@ -301,7 +301,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
-        text = f"{f.metadata['help']} (default: {default}; source: {f.metadata['source']})"
+        text = f"{f.metadata['help']} (default: {default}; source: {f.metadata['source']()})"
         text = text.replace("%", "%%")
         if f.name == "progress":
             p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the tqdm progress bar")
