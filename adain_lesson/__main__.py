@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
 
+from . import env
 from .errors import UserError, offline_hint
 
 # ------------------------------------------------------------------------------------------------
@@ -26,7 +27,8 @@ from .errors import UserError, offline_hint
 
 def _add_stylize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", default="sample:grace_hopper",
-                   help="content image or folder (default: the built-in sample sample:grace_hopper)")
+                   help="content image, video (.mp4, .mov, .mkv, .webm, .avi) or folder of them (default: the "
+                        "built-in sample sample:grace_hopper)")
     p.add_argument("--style", default="sample:mosaic",
                    help="style image or folder; several images comma-separated (a,b) are interpolated or "
                         "placed by --mask (default: the built-in sample sample:mosaic)")
@@ -55,6 +57,11 @@ def _add_stylize(p: argparse.ArgumentParser) -> None:
                         "fp32: float32 only (default: auto)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network (slow first image per size; pays for many same-size images)")
+    p.add_argument("--video-batch", type=int, default=None,
+                   help="video frames stylized at once (default: 8 on CUDA, 1 on a CPU, fewer if memory is short)")
+    p.add_argument("--smooth", type=float, default=0.0,
+                   help="video only, our flicker remedy (not the paper's): average the content statistics over "
+                        "frames with this weight on the past, e.g. 0.8 (default 0: every frame as an image)")
 
 
 def _floats(text: str | None, what: str) -> list[float] | None:
@@ -92,7 +99,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     # everything that can be checked without the network first: a mistake fails before the weights load
     plan = batch.plan_batch(args.content, args.style, style_weights=weights, mask=args.mask, alpha=alphas or [],
                             preserve_color=args.preserve_color, content_size=args.content_size,
-                            style_size=args.style_size, crop=args.crop, note=note)
+                            style_size=args.style_size, crop=args.crop, video_batch=args.video_batch,
+                            smooth=args.smooth, note=note)
     batch.check_outputs(plan, args.out, args.ext)  # a full or read-only --out fails before the weights load too
     device = _device(args.device)
     batch.check_memory(plan, device)  # and so does an image too large for the device's free memory
@@ -318,7 +326,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     config = preset_config(given.pop("preset", "paper"), **given)
     result = train(config)
-    if os.environ.get("RANK", "0") == "0":
+    if env.integer("RANK", 0) == 0:
         if result.checkpoint is not None:
             print(f"checkpoint: {result.checkpoint}")
         if result.skipped:
@@ -653,6 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        env.check_all()  # a bad ADAIN_LESSON_*, WORLD_SIZE or MPLBACKEND value: one line before any work
         return int(args.run(args) or 0)
     except UserError as exc:
         print(f"error: {as_flags(exc)}", file=sys.stderr)

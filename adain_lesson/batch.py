@@ -5,6 +5,10 @@ this module behind a command line; a notebook can call it too.
 - :func:`plan_batch` checks everything that can be checked without the network (the numbers, the masks, the
   first style and the first readable content) and returns a :class:`BatchPlan`, so a mistake fails before
   the weights load;
+- a content may be a video (:data:`adain_lesson.video.VIDEO_EXTENSIONS`, also inside a content folder, beside
+  images): its frames go through the same model call, a batch of frames at a time
+  (:func:`adain_lesson.video.stylize_video`), with the style statistics of the same cache, and the output is a
+  video of the same frame count, frame rate and size;
 - :func:`run_batch` stylizes each (content, styles) pair of the plan with a model, writes each result
   atomically under :func:`output_name`, and returns a :class:`BatchReport`. Each style's statistics
   mu(f(s)), sigma(f(s)) are encoded once and reused for every content (the images of a style folder are not
@@ -27,9 +31,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import images, memory
+from . import images, memory, video
 from .errors import UserError
 from .files import check_writable, ensure_dir, remove_stale_temporaries
+from .i18n import tr
 from .model import StyleStats, StyleTransfer, check_alphas, normalize_weights, prepare_masks
 
 __all__ = ["BatchPlan", "BatchReport", "check_memory", "check_outputs", "expand_sources", "load_source", "output_name",
@@ -49,7 +54,12 @@ def expand_sources(spec: str, param: str = "content") -> list[tuple[str, str]]:
     path = Path(spec).expanduser()
     if path.is_dir():
         found = images.list_images(path)
+        if param == "content":  # videos beside the images (a style is an image)
+            found = sorted(found + video.list_videos(path))
         if not found:
+            if param == "content":
+                raise UserError(tr("{param} folder {path} holds no images or videos ({exts})", param=param, path=path,
+                                   exts=", ".join(images.IMAGE_EXTENSIONS + video.VIDEO_EXTENSIONS)), param=param)
             raise UserError(f"{param} folder {path} holds no images ({', '.join(images.IMAGE_EXTENSIONS)})",
                             param=param)
         stems = [p.stem for p in found]
@@ -65,6 +75,8 @@ def load_source(source: str, size: int, crop: bool) -> Tensor:
     original size; a built-in sample is drawn at ``size`` or 512), centre-cropped to a square if ``crop``."""
     if source.startswith("sample:"):
         return images.sample_image(source.split(":", 1)[1], size or 512)
+    if video.is_video(source):
+        raise UserError(tr("{source} is a video: give an image here", source=source), param="style")
     return images.load_image(source, size=size or None, crop=crop)
 
 
@@ -106,6 +118,12 @@ class BatchPlan:
     mask_names: list[str] | None = None
     #: ``(H, W)`` of the first content at ``content_size``: what :func:`check_memory` sizes the work by.
     first_size: tuple[int, int] | None = None
+    #: Frames per batch for video contents (``None``: :func:`adain_lesson.video.default_batch_size`).
+    video_batch: int | None = None
+    #: Our flicker remedy for video contents (:func:`adain_lesson.video.stylize_frames`; 0: off, the image path).
+    smooth: float = 0.0
+    #: Frames stylized at once for the first content (a video's batch): what :func:`check_memory` multiplies by.
+    first_count: int = 1
     #: Contents found unreadable while planning (several contents only), and their notes.
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -146,12 +164,16 @@ def plan_batch(
     content_size: int = 512,
     style_size: int = 512,
     crop: bool = False,
+    video_batch: int | None = None,
+    smooth: float = 0.0,
     note: Callable[[str], None] | None = None,
 ) -> BatchPlan:
     """Check a batch before any network work. ``content``: an image, a folder or ``sample:NAME``; ``style``:
     the same, or several images comma-separated (``a,b``: interpolated with ``style_weights``, Eq. 15, or
     placed by ``mask``, one mask image per style or one for two styles, Fig. 10). ``alpha`` is Eq. 14's
-    trade-off, one value or, with masks, one per region. Sizes are the shorter side (0: original size).
+    trade-off, one value or, with masks, one per region. Sizes are the shorter side (0: original size). A video
+    content (or a folder's videos) is stylized at ``content_size`` and written at its own size, ``video_batch``
+    frames at a time, with ``smooth`` (our flicker remedy, 0: off).
     A content that cannot be read is skipped with a ``note`` when there are several, else it raises."""
     contents = expand_sources(content, "content")
     style_specs = [s.strip() for s in style.split(",") if s.strip()]
@@ -185,14 +207,26 @@ def plan_batch(
     if weights is not None:
         normalize_weights(weights, k)  # finite, >= 0, not all zero (Eq. 15), or a one-line error
     masks = [images.load_mask(m) for m in masks_given] if masks_given else None
+    if video_batch is not None and video_batch < 1:
+        raise UserError(tr("video_batch must be at least 1, got {n}", n=video_batch), param="video_batch")
+    if not 0.0 <= smooth < 1.0:
+        raise UserError(tr("smooth must be in [0, 1), got {smooth}", smooth=smooth), param="smooth")
+    if smooth and masks_given:
+        raise UserError(tr("smooth works without masks: leave masks out or set smooth to 0"), param="smooth")
     plan = BatchPlan(contents, combos, alphas, weights, masks, preserve_color, content_size, style_size, crop,
-                     [Path(m).stem for m in masks_given] if masks_given else None)
+                     [Path(m).stem for m in masks_given] if masks_given else None, video_batch=video_batch,
+                     smooth=smooth)
     for _, s_src in combos[0]:
         load_source(s_src, style_size, crop)  # the first style(s): a bad file fails before any work
     first = None
     for _, c_src in contents:
         try:
-            first = load_source(c_src, content_size, crop)
+            if video.is_video(c_src):  # checked (corrupt, no frames, codec, size) without decoding it all
+                info = video.probe(c_src)
+                first = torch.zeros(3, *video.work_size(info, content_size, crop))
+                plan.first_count = video_batch or 1
+            else:
+                first = load_source(c_src, content_size, crop)
             break
         except UserError as exc:
             _skip(plan, c_src, exc, note)
@@ -206,7 +240,9 @@ def plan_batch(
     return plan
 
 
-def _name(plan: BatchPlan, c_name: str, combo: Sequence[tuple[str, str]], ext: str) -> str:
+def _name(plan: BatchPlan, c_name: str, combo: Sequence[tuple[str, str]], ext: str, c_src: str = "") -> str:
+    if video.is_video(c_src):  # a video is written as a video, in its own container
+        ext = video.output_extension(c_src)
     return output_name(c_name, [s for s, _ in combo], style_weights=plan.style_weights,
                        masked=plan.masks is not None, alpha=plan.alpha, preserve_color=plan.preserve_color,
                        ext=ext, mask_names=plan.mask_names)
@@ -218,7 +254,9 @@ def check_outputs(plan: BatchPlan, out_dir: str | os.PathLike, ext: str = ".png"
     where an output goes, and the longest name (with its temporary name) fits the file system. A problem is
     one :class:`UserError` line."""
     out_dir = Path(out_dir)
-    names = [_name(plan, c_name, combo, ext) for c_name, _ in plan.contents for combo in plan.combos]
+    names = [_name(plan, c_name, combo, ext, c_src) for c_name, c_src in plan.contents for combo in plan.combos]
+    for ext_ in sorted({video.output_extension(c_src) for _, c_src in plan.contents if video.is_video(c_src)}):
+        video.encoder_for(ext_)  # a missing encoder fails before the weights load
     for name in names:
         if (out_dir / name).is_dir():
             raise UserError(f"cannot write to {out_dir / name}: it is a folder; move it, or choose another output "
@@ -236,9 +274,10 @@ def check_memory(plan: BatchPlan, device: torch.device | str) -> None:
     if plan.first_size is None:
         return
     h, w = plan.first_size
+    n = plan.first_count
     try:
-        memory.check_fits("stylize", h * w, device, f"stylizing {w}x{h}",
-                          lambda most: f"use a smaller content_size (at most {memory.side_that_fits(most, h, w)})")
+        memory.check_fits("stylize", n * h * w, device, f"stylizing {w}x{h}" if n == 1 else f"stylizing {n} x {w}x{h}",
+                          lambda most: f"use a smaller content_size (at most {memory.side_that_fits(most, h, w, n)})")
     except UserError as exc:
         raise UserError(str(exc), param="content_size") from None
 
@@ -248,6 +287,12 @@ def _skip(plan: BatchPlan, src: str, exc: UserError, note: Callable[[str], None]
         raise exc
     (note or _stderr)(f"note: skipped {src}: {exc}")
     plan.skipped.append(src)
+
+
+def _once(line: str, shown: set[str], note: Callable[[str], None]) -> None:
+    if line not in shown:
+        shown.add(line)
+        note(line)
 
 
 def _stderr(message: str) -> None:
@@ -288,9 +333,9 @@ def run_batch(
         if c_src in plan.skipped or any(src in bad_styles for _, src in combo):
             continue
         try:
-            if current is None or current[0] != c_src:
+            is_video = video.is_video(c_src)
+            if not is_video and (current is None or current[0] != c_src):
                 current = (c_src, load_source(c_src, plan.content_size, plan.crop))
-            content = current[1]
             styles: list[Tensor | StyleStats] = []
             for _, s_src in combo:
                 if plan.preserve_color:  # colour-matched to each content: the image itself, encoded per content
@@ -307,9 +352,19 @@ def run_batch(
                         bad_styles.append(s_src)
                         raise _SkipPair from None
                 styles.append(style_stats[s_src])
+            if is_video:
+                result = video.stylize_video(
+                    model, c_src, out_dir / _name(plan, c_name, combo, ext, c_src), styles, alpha=alpha,
+                    weights=plan.style_weights, masks=plan.masks, preserve_color=plan.preserve_color,
+                    size=plan.content_size, crop=plan.crop, batch_size=plan.video_batch, smooth=plan.smooth,
+                    progress=progress, note=lambda line: _once(line, notes_shown, note))
+                written.append(result.path)
+                if on_written is not None:
+                    on_written(result.path)
+                continue
             with torch.inference_mode(), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                out = model.stylize(content, styles, alpha=alpha, weights=plan.style_weights, masks=plan.masks,
+                out = model.stylize(current[1], styles, alpha=alpha, weights=plan.style_weights, masks=plan.masks,
                                     preserve_color=plan.preserve_color)
         except _SkipPair:
             continue

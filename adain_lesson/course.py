@@ -13,14 +13,13 @@ the device it found, announced with the expected minutes), and cells after a lon
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import REPO_BRANCH, REPO_URL, translation
+from . import REPO_BRANCH, REPO_URL, env, translation
 from .errors import UserError
 from .files import atomic_write_text
 
@@ -213,15 +212,6 @@ class Plan:
         return self.values[name]
 
 
-def _env_flag(name: str) -> bool | None:
-    value = os.environ.get(name, "").strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    return None
-
-
 def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, quick: bool | None = None,
                    announce: bool = True, **settings: tuple[Any, Any, Any]) -> Plan:
     """Choose a notebook's settings for the device it runs on, and say so before anything long starts.
@@ -238,12 +228,12 @@ def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, qui
         if not (isinstance(triple, tuple) and len(triple) == 3):
             raise UserError(f"setting {name} must be a triple (smoke, quick, paper), got {triple!r}")
     if smoke is None:
-        smoke = _env_flag("ADAIN_LESSON_SMOKE") is True
+        smoke = bool(env.flag("ADAIN_LESSON_SMOKE"))
     if smoke:
         quick = False
     elif quick is None:
-        env = _env_flag("ADAIN_LESSON_QUICK")
-        quick = env if env is not None else kind not in ("cuda", "mps")
+        wanted = env.flag("ADAIN_LESSON_QUICK", None)
+        quick = wanted if wanted is not None else kind not in ("cuda", "mps")
     index = 0 if smoke else 1 if quick else 2
     values = {name: triple[index] for name, triple in settings.items()}
     paper = {name: triple[2] for name, triple in settings.items()}

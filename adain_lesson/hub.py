@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from . import env
 from .errors import DownloadError, OfflineError, UserError
 from .files import (
     FileLock,
@@ -171,8 +172,9 @@ def cache_dir() -> Path:
 
 
 def is_offline() -> bool:
-    """``True`` when ``ADAIN_LESSON_OFFLINE=1`` forbids the network."""
-    return os.environ.get("ADAIN_LESSON_OFFLINE", "0") == "1"
+    """``True`` when ``ADAIN_LESSON_OFFLINE`` (read by :func:`adain_lesson.env.flag`: 1, true, yes, on ...) forbids
+    the network."""
+    return bool(env.flag("ADAIN_LESSON_OFFLINE"))
 
 
 def _not_http(url: str) -> UserError:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -240,6 +241,27 @@ def _check_batches(n_content: int, n_style: int, which: str) -> None:
         )
 
 
+def _compiler_problem(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot work on ``device`` here (on a CPU it needs a working C++ compiler), or ``None``."""
+    if device.type != "cpu":
+        return None
+    try:
+        from torch._inductor import cpp_builder
+
+        cpp_builder.get_cpp_compiler()
+    except ImportError:
+        return None  # an older PyTorch: let the call-time fallback of StyleTransfer._run judge
+    except Exception as exc:  # noqa: BLE001 - InvalidCxxCompiler and its kin
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        return tr("no working C++ compiler was found ({detail}): install one, e.g. g++, to compile", detail=detail)
+    return None
+
+
+def _compile_note(problem: str) -> None:
+    print(tr("note: compile is off, the model runs eagerly (the same results, without the speed-up of compiling): "
+             "{problem}", problem=problem), file=sys.stderr)
+
+
 class StyleTransfer(nn.Module):
     """Encoder (frozen VGG to relu4_1), AdaIN, decoder: the network of Fig. 2.
 
@@ -281,9 +303,27 @@ class StyleTransfer(nn.Module):
         if options.compile:
             if not hasattr(torch, "compile"):
                 raise UserError("this PyTorch has no torch.compile: upgrade to >= 2.0 or leave compile off")
-            self._compiled = {"encoder": torch.compile(self.encoder.body), "decoder": torch.compile(self.decoder)}
+            problem = _compiler_problem(self.device)
+            if problem is None:
+                self._compiled = {"encoder": torch.compile(self.encoder.body), "decoder": torch.compile(self.decoder)}
+            else:
+                _compile_note(problem)
         self.options = options
         return self
+
+    def _run(self, name: str, x: Tensor) -> Tensor:
+        """The encoder's body or the decoder on ``x``, compiled when :meth:`optimize` asked for it; a compilation
+        that fails (no working compiler, an unsupported operation) falls back to eager with a note, once."""
+        compiled = self._compiled.get(name)
+        if compiled is not None:
+            try:
+                return compiled(x)  # type: ignore[operator]
+            except Exception as exc:  # noqa: BLE001 - only torch.compile's own failures are caught
+                if not type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                    raise
+                self._compiled = {}
+                _compile_note((str(exc).strip().splitlines() or [type(exc).__name__])[0][:160])
+        return self.encoder.body(x) if name == "encoder" else self.decoder(x)
 
     @contextlib.contextmanager
     def _runtime(self) -> Iterator[bool]:
@@ -332,9 +372,8 @@ class StyleTransfer(nn.Module):
         """:meth:`encode` on a checked batch ``x`` already on the model's device and dtype."""
         if self.options == InferenceOptions():
             return self.encoder(x)
-        run = self._compiled.get("encoder", self.encoder)
         with self._runtime() as half:
-            f = run(self._layout(x))
+            f = self._run("encoder", self._layout(x))
         if half:
             f = f.to(x.dtype)
         return f.contiguous()
@@ -354,9 +393,8 @@ class StyleTransfer(nn.Module):
         if self.options == InferenceOptions():
             out = self.decoder(t)
         else:
-            run = self._compiled.get("decoder", self.decoder)
             with self._runtime() as half:
-                out = run(self._layout(t))
+                out = self._run("decoder", self._layout(t))
             if half:
                 out = out.to(t.dtype)
         if size is not None:

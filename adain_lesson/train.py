@@ -43,7 +43,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from . import memory
+from . import env, memory
 from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .device import cpu_has_fast_bf16, resolve_device, synchronize
@@ -310,10 +310,14 @@ class _Dist:
 
 
 def _dist_env() -> _Dist:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env.integer("WORLD_SIZE", 1, 1)
     if world <= 1:
         return _Dist()
-    return _Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    rank = env.integer("RANK", 0)
+    if rank >= world:
+        raise UserError(tr("the environment variable RANK={rank} is not below WORLD_SIZE={world}: start the processes "
+                           "with torchrun, which sets both", rank=rank, world=world))
+    return _Dist(rank, world, env.integer("LOCAL_RANK", 0))
 
 
 def _device(config: TrainConfig, dist: _Dist) -> torch.device:

@@ -59,11 +59,11 @@ def test_code_identity_check_catches_a_changed_statement(tmp_path: Path) -> None
     ko = _read(ROOT / "notebooks" / "ko" / "00_setup_and_tour.ipynb")
     cell = next(c for c in ko["cells"] if "parameters" in c["metadata"].get("tags", []))
     source = "".join(cell["source"])
-    assert "SMOKE = os.environ" in source
-    cell["source"] = source.replace("SMOKE = os.environ", "SMOKE = not os.environ", 1)
+    assert "SMOKE = env.flag" in source
+    cell["source"] = source.replace("SMOKE = env.flag", "SMOKE = not env.flag", 1)
     wrong = f"cell {cell['id']}: the code differs beyond strings and comments"
     assert translation.code_differences(en, ko, LINKS) == [wrong]
-    cell["source"] = source.replace('"0"', '"영"') + "# 주석 하나 더\n"  # only a string and a comment
+    cell["source"] = source.replace('"ADAIN_LESSON_SMOKE"', '"스모크"') + "# 주석 하나 더\n"  # only a string and a comment
     assert translation.code_differences(en, ko, LINKS) == []
     ko["cells"].remove(cell)
     assert "code cells differ" in translation.code_differences(en, ko, LINKS)[0]
@@ -334,12 +334,12 @@ def test_a_code_translation_is_stale_only_when_its_strings_or_comments_change(tm
     en = _read(en_path)
     cell = next(c for c in en["cells"] if "parameters" in c["metadata"].get("tags", []))
     source = "".join(cell["source"])
-    assert "SMOKE = os.environ" in source and source.startswith("# Parameters.")
-    cell["source"] = source.replace("SMOKE = os.environ", "SMOKE = not os.environ", 1)
+    assert "SMOKE = env.flag" in source and source.startswith("# Parameters.")
+    cell["source"] = source.replace("SMOKE = env.flag", "SMOKE = not env.flag", 1)
     en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert not [p for p in course.sync(root, write=True) if p.endswith(course.CANNOT_FIX)]
     built = next(c for c in _read(root / "notebooks" / "ko" / en_path.name)["cells"] if c["id"] == cell["id"])
-    assert "SMOKE = not os.environ" in "".join(built["source"]) and "# 매개변수." in "".join(built["source"])
+    assert "SMOKE = not env.flag" in "".join(built["source"]) and "# 매개변수." in "".join(built["source"])
     cell["source"] = source.replace("# Parameters.", "# Settings.", 1)
     en_path.write_text(json.dumps(en, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     stale = [p for p in course.sync(root, write=False) if "stale" in p]

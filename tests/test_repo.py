@@ -157,15 +157,15 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 LAYERS = (
     ("i18n",),  # the reader's language: every module may speak through it
     ("errors",),
-    ("files",),
+    ("files", "env", "memory"),  # env: the one parser of environment values; memory: estimates images can use
     ("translation",),  # below course, which calls it and hands it the repository's links
-    ("images", "hub", "viz", "course", "device", "memory"),
+    ("images", "hub", "viz", "course", "device"),
     ("norms", "vgg", "decoder", "color"),
     ("weights",),
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
-    ("figures", "playground"),
+    ("figures", "playground", "video"),
     ("evaluation", "bench", "widgets", "batch", "rehearse"),
     ("exercises", "classroom"),
     ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
