@@ -25,7 +25,7 @@ import sys
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -129,7 +129,8 @@ class ImageFolder(Dataset):
     pair from :class:`InfiniteSampler`, whose seed fixes the random crop. An unreadable file (corrupt,
     truncated, too large) is skipped: the next file is taken instead, a note goes to stderr once per
     process and file, and :meth:`load` reports how many were skipped, so a long run never dies on one
-    bad JPEG. ``max_images`` keeps only the first N files (a quick subset).
+    bad JPEG. ``max_images`` keeps only the first N files (a quick subset); ``exclude`` leaves out the files
+    with these names (without the extension), e.g. images held out for evaluation.
     """
 
     def __init__(
@@ -139,6 +140,7 @@ class ImageFolder(Dataset):
         *,
         max_images: int | None = None,
         what: str = "image",
+        exclude: Sequence[str] = (),
     ) -> None:
         root = Path(root).expanduser()
         if root.is_file():
@@ -146,6 +148,8 @@ class ImageFolder(Dataset):
         if not root.is_dir():
             raise UserError(f"{what} folder not found: {root} (check the path, or download a dataset first)")
         files = list_images(root, recursive=True)
+        if exclude:  # images kept out (for evaluation), by file name without the extension
+            files = [f for f in files if f.stem not in set(exclude)]
         if max_images is not None:
             if max_images < 1:
                 raise UserError(f"max_images must be at least 1, got {max_images}")

@@ -73,6 +73,7 @@ __all__ = [
     "describe_config",
     "fuse",
     "find_checkpoints",
+    "held_out",
     "learning_rate",
     "load_checkpoint",
     "preset_config",
@@ -109,6 +110,9 @@ class TrainConfig:
     crop_size: int = _setting(256, "paper, Lua -finalSize 256", "random square crop fed to the network")
     squash: bool = _setting(False, "port: Resize((512, 512)) squashes instead",
                       "resize to load_size x load_size (the port's distortion) instead of keeping the aspect")
+    hold_out: str = _setting("", "this package",
+                             "comma-separated image names (without the extension) left out of both folders, "
+                             "kept for evaluation (e.g. chicago,asheville)")
     max_images: int | None = _setting(None, "this package",
                                       "use only the first N images of each folder (a quick subset)")
     # --- objective (Eqs. 11-13) ------------------------------------------------------------------
@@ -214,7 +218,7 @@ def _source(config: TrainConfig, name: str) -> str:
 
 
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
-_RUN_FIELDS = ("load_size", "crop_size", "squash", "max_images", "content_weight", "style_weight", "reduction",
+_RUN_FIELDS = ("load_size", "crop_size", "squash", "hold_out", "max_images", "content_weight", "style_weight", "reduction",
                "batch_size", "seed", "encoder", "decoder_norm", "fusion")
 #: The learning-rate schedule may change on resume (the cure for a run that diverged), with a note that the
 #: run is no longer an exact continuation.
@@ -625,9 +629,24 @@ class _StopFlag:
 
 def _datasets(config: TrainConfig) -> tuple[ImageFolder, ImageFolder]:
     tf = PaperTransform(config.load_size, config.crop_size, config.squash)
-    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content")
-    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style")
+    held = held_out(config)
+    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content", exclude=held)
+    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style", exclude=held)
+    if held:
+        from .images import list_images
+
+        every = {f.stem for d in (config.content_dir, config.style_dir) for f in list_images(d, recursive=True)}
+        unknown = [name for name in held if name not in every]
+        if unknown:
+            raise UserError(tr("hold_out names {unknown}, which neither folder holds: give image names without the "
+                               "extension (e.g. chicago)", unknown=", ".join(unknown)), param="hold_out")
     return content, style
+
+
+def held_out(config: TrainConfig | dict) -> list[str]:
+    """The image names ``config`` (a :class:`TrainConfig` or a run's config dict) keeps out of training."""
+    text = config.get("hold_out", "") if isinstance(config, dict) else config.hold_out
+    return [name.strip() for name in str(text or "").split(",") if name.strip()]
 
 
 def _loader(dataset: ImageFolder, batch: int, sampler: InfiniteSampler, workers: int, pin: bool) -> DataLoader:

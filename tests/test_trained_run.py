@@ -127,3 +127,13 @@ def test_notebooks_fall_back_to_a_run_when_the_released_weights_are_unavailable(
     said = capsys.readouterr()
     out = said.out + said.err
     assert "not available here" in out and "4 iterations" in out
+
+
+def test_hold_out_keeps_images_out_of_training(train_dirs, tmp_path: Path) -> None:
+    config = tiny_train_config(train_dirs, tmp_path / "held", hold_out="house, waves")
+    content, style = T._datasets(config)
+    assert T.held_out(config) == ["house", "waves"]
+    assert "house" not in {f.stem for f in content.files} and "waves" not in {f.stem for f in style.files}
+    assert "HOUSE2" in {f.stem for f in content.files} and len(style.files) == 4  # only those names, exactly
+    with pytest.raises(UserError, match="hold_out names chicago"):
+        T._datasets(tiny_train_config(train_dirs, tmp_path / "typo", hold_out="chicago"))
