@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from .errors import UserError
 from .figures import tile_grid
+from .i18n import tr
 from .losses import adain_losses, adain_targets, content_loss, mean_std_loss
 from .model import StyleTransfer, fuse
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
@@ -268,10 +269,11 @@ def _random_suffix(random_weights: bool) -> str:
 
 
 def plot_fig3(result: dict, axes=None, *, random_weights: bool | None = None):
-    """Fig. 3 from :func:`fig3_losses`, drawn as the paper's figure is (read from the figure): ln(loss)
-    against a linear iteration axis from 0, Gatys et al.'s mean curve with its spread over the pairs
-    (mean of ln +- one standard deviation), and horizontal lines for AdaIN ("Ours"), Ulyanov et al. and the
-    "Content Image" / "Style Image" references (a reference whose loss is 0 has no line). The title says
+    """Fig. 3 from :func:`fig3_losses`. As the paper's figure is drawn (read from the figure): ln(loss) against
+    a linear iteration axis from 0, Gatys et al.'s mean curve, and horizontal lines for AdaIN ("Ours"),
+    Ulyanov et al. and the "Content Image" (a reference whose loss is 0 has no line). Ours, not in the paper's
+    figure, and labelled so in the legend: the band of Gatys et al.'s spread over the pairs (mean of ln +- one
+    standard deviation) and the "Style Image" line. The title says
     "random weights" when ``random_weights`` (default: from ``result["settings"]["weights"]``) and names
     the Gram extra when the baselines used it. Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
@@ -286,16 +288,18 @@ def plot_fig3(result: dict, axes=None, *, random_weights: bool | None = None):
         fig = axes[0].figure
     its = np.asarray(result["iterations"], dtype=float)
     lines = (("adain", "Ours (AdaIN)", "C1", "-"), ("texture_net", "Ulyanov et al.", "C2", "--"),
-             ("content_image", "Content Image", "0.45", ":"), ("style_image", "Style Image", "0.2", "-."))
+             ("content_image", "Content Image", "0.45", ":"),
+             ("style_image", tr("Style Image (ours, not in the paper's figure)"), "0.2", "-."))
     for ax, key in zip(axes, ("style", "content")):
         mean = np.asarray(result["gatys"][f"ln_{key}"], dtype=float)
         std = np.asarray(result["gatys"][f"ln_{key}_std"], dtype=float)
         ax.plot(its, mean, color="C0", lw=1.8, label="Gatys et al.")
-        ax.fill_between(its, mean - std, mean + std, color="C0", alpha=0.2, lw=0)
         for method, label, colour, style in lines:
             value = result[method].get(f"ln_{key}")
             if value is not None:
                 ax.axhline(value, color=colour, ls=style, lw=1.6, label=label)
+        ax.fill_between(its, mean - std, mean + std, color="C0", alpha=0.2, lw=0,
+                        label=tr("Gatys et al. ±1 SD over the pairs (ours, not in the paper's figure)"))
         ax.set_xlim(0, float(its.max()))
         ax.set_xlabel("Iteration (Gatys et al.)", fontsize=10)
         ax.set_ylabel(f"ln({key} loss)", fontsize=10)
@@ -551,8 +555,10 @@ def fig1_check(result: dict, *, random_weights: bool) -> dict:
 
 def plot_fig1(result: dict, axes=None, *, random_weights: bool | None = None, smooth: int | None = None):
     """Fig. 1's three panels from :func:`fig1_curves`: style loss of the BN and IN networks over training
-    iterations, log scale, a moving average of ``smooth`` steps (default: steps / 30). Titles say "random
-    weights" when ``random_weights`` (default: from the result's settings)."""
+    iterations, a moving average of ``smooth`` steps (default: steps / 30). The paper's Fig. 1 runs to 5000
+    iterations on linear axes (read from the figure); our step count and the log scale of the loss axis are
+    ours, and the axis labels say so. Titles say "random weights" when ``random_weights`` (default: from the
+    result's settings)."""
     import matplotlib.pyplot as plt
 
     from .viz import moving_average
@@ -571,10 +577,10 @@ def plot_fig1(result: dict, axes=None, *, random_weights: bool | None = None, sm
         for norm, label in (("batch", "Batch Norm"), ("instance", "Instance Norm")):
             ax.plot(moving_average(c[norm], k), label=label)
         ax.set_yscale("log")
-        ax.set_xlabel("Iteration", fontsize=10)
+        ax.set_xlabel(tr("Iteration (ours: {steps}; the paper's Fig. 1: 5000)", steps=steps), fontsize=9)
         ax.tick_params(labelsize=9)
         ax.set_title(f"Fig. 1 {FIG1_TITLES.get(set_name, set_name)}{_random_suffix(random_weights)}", fontsize=9)
-    axes[0].set_ylabel("style loss (Eq. 13)", fontsize=10)
+    axes[0].set_ylabel(tr("style loss (Eq. 13), log scale (ours)"), fontsize=10)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -593,7 +599,9 @@ QUANTITATIVE_STEMS = {"1": "fig01_in_vs_bn", "3": "fig03_losses", "5": "fig05_ab
                       "6": "fig06_training_curves"}
 
 # The sizes and step counts of each mode. Full mode: the paper's where it gives them (test images of
-# "512 × 512", "500" iterations on Fig. 3's axis and 30,000 on Fig. 6's, read from the figures), else ours.
+# "512 × 512"; Gatys et al.'s 500 iterations: "We run 500 iterations of [16] using Johnson's public
+# implementation", Section 7.1, footnote 1; 30,000 iterations on Fig. 6's axis, read from the figure), else ours
+# (Fig. 1's 1000 steps: the paper's Fig. 1 runs to 5000, read from the figure).
 # Smoke mode: tiny, seconds on a CPU.
 _FULL = {"fig1_size": 256, "fig1_crops": 8, "fig1_steps": 1000, "fig1_batch": 8, "fig1_width": 32,
          "fig3_size": 512, "fig3_gatys_steps": 500, "fig3_every": 10, "fig3_texture_steps": 1000,

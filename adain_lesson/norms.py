@@ -1,4 +1,4 @@
-"""Normalization layers, from the paper's Section 3 (Eqs. 1-8).
+"""Normalization layers, from the paper's Section 3 (BN, IN, CIN: Eqs. 1-7) and Section 5 (AdaIN: Eq. 8).
 
 Shapes follow PyTorch: ``x`` is ``[N, C, H, W]``. ``calc_mean_std`` is the statistic AdaIN uses,
 exactly as the reference code computes it (``pytorch-AdaIN/function.py``): per sample and channel over

@@ -11,9 +11,10 @@ Fig. 1 trains one single-style network with IN and one with BN on three versions
     paper reads as "IN does perform a kind of style normalization".
 
 This module provides :class:`TextureNet` (an encoder / residual / decoder generator with ``norm="instance"``
-or ``"batch"``), :func:`train_texture_net` (content loss Eq. 12 plus a style loss, Gram (Gatys et al.) or
-mean/std (Eq. 13), returning the style-loss curve), :func:`equalize_luminance` (histogram equalization
-of the luminance) and :func:`content_sets` (the three versions of a content set). Batches must hold more
+or ``"batch"``), :func:`train_texture_net` (a content loss against the content's own features, as in Gatys et al.,
+not Eq. 12's t, plus a style loss, Gram (Gatys et al.) or mean/std (Eq. 13), returning the style-loss curve),
+:func:`equalize_luminance` (the paper's contrast normalization: "performing histogram equalization on the
+luminance channel") and :func:`content_sets` (the three versions of a content set). Batches must hold more
 than one image: BN over a batch of one computes exactly IN's statistics.
 """
 
@@ -135,9 +136,11 @@ def train_texture_net(
 ) -> TextureNetHistory:
     """Train ``net`` to stylize ``contents [N, 3, H, W]`` with one ``style`` image; return the loss curves.
 
-    The objective is ``content_weight * L_c + style_weight * L_s`` with the content loss of Eq. 12 at
-    ``content_layer`` (target: the content's own features) and ``style_loss`` either ``"mean_std"``
-    (Eq. 13) or ``"gram"`` (Gatys et al. Eqs. 3-5) over ``style_layers`` of the frozen ``encoder``.
+    The objective is ``content_weight * L_c + style_weight * L_s`` with the content loss
+    ``||phi(out) - phi(c)||^2`` at ``content_layer`` against the content's own features (Gatys et al.'s and
+    the texture networks' content loss; not AdaIN's Eq. 12, whose target is t = AdaIN(f(c), f(s))) and
+    ``style_loss`` either ``"mean_std"`` (Eq. 13) or ``"gram"`` (Gatys et al. Eqs. 3-5) over ``style_layers``
+    of the frozen ``encoder``.
     Each step draws ``batch_size`` (> 1) contents at random (seeded). Runs on ``net``'s device.
     """
     if batch_size < 2:

@@ -221,6 +221,10 @@ def test_plot_fig3_draws_the_papers_axes_and_says_random_weights(fig3) -> None:
     labels = [t.get_text() for t in style_ax.get_legend().get_texts()]
     assert labels[:3] == ["Gatys et al.", "Ours (AdaIN)", "Ulyanov et al."] and "Content Image" in labels
     assert "Content Image" not in [t.get_text() for t in content_ax.get_legend().get_texts()]  # its loss is 0
+    # what the paper's figure does not have is labelled as ours: the spread band and the style image's line
+    both = labels + [t.get_text() for t in content_ax.get_legend().get_texts()]
+    ours = {label for label in both if "ours, not in the paper's figure" in label}
+    assert len(ours) == 2 and any("SD" in label for label in ours) and any("Style Image" in label for label in ours)
     plt.close(fig)
     fig = E.plot_fig3(fig3 | {"settings": fig3["settings"] | {"style_loss": "gram"}}, random_weights=False)
     assert "not the paper's setting" in fig.axes[0].get_title() and "random" not in fig.axes[0].get_title()

@@ -63,7 +63,8 @@ def test_code_identity_check_catches_a_changed_statement(tmp_path: Path) -> None
     cell["source"] = source.replace("SMOKE = env.flag", "SMOKE = not env.flag", 1)
     wrong = f"cell {cell['id']}: the code differs beyond strings and comments"
     assert translation.code_differences(en, ko, LINKS) == [wrong]
-    cell["source"] = source.replace('"ADAIN_LESSON_SMOKE"', '"스모크"') + "# 주석 하나 더\n"  # only a string and a comment
+    # only a string and a comment change
+    cell["source"] = source.replace('"ADAIN_LESSON_SMOKE"', '"스모크"') + "# 주석 하나 더\n"
     assert translation.code_differences(en, ko, LINKS) == []
     ko["cells"].remove(cell)
     assert "code cells differ" in translation.code_differences(en, ko, LINKS)[0]

@@ -104,6 +104,9 @@ def test_fig1_check_and_the_plots_say_random_weights() -> None:
     assert smoke["verdict"] == "not checked: random weights" and smoke["claims"][0]["holds"] is None
     fig = E.plot_fig1(result)
     assert all("random weights" in ax.get_title() for ax in fig.axes)
+    # our step count and log scale are flagged as ours against the paper's 5000 iterations on linear axes
+    assert all("ours: 2" in ax.get_xlabel() and "5000" in ax.get_xlabel() for ax in fig.axes)
+    assert fig.axes[0].get_yscale() == "log" and "(ours)" in fig.axes[0].get_ylabel()
     plt.close(fig)
     rows = [{"size": 32, "without_style_s": 0.01, "with_style_s": 0.02, "gatys_500_s": 5.0,
              "paper_without_s": None, "paper_with_s": None, "paper_gatys_s": None, "device": "cpu"}]
