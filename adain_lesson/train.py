@@ -218,8 +218,8 @@ def _source(config: TrainConfig, name: str) -> str:
 
 
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
-_RUN_FIELDS = ("load_size", "crop_size", "squash", "hold_out", "max_images", "content_weight", "style_weight", "reduction",
-               "batch_size", "seed", "encoder", "decoder_norm", "fusion")
+_RUN_FIELDS = ("load_size", "crop_size", "squash", "hold_out", "max_images", "content_weight", "style_weight",
+               "reduction", "batch_size", "seed", "encoder", "decoder_norm", "fusion")
 #: The learning-rate schedule may change on resume (the cure for a run that diverged), with a note that the
 #: run is no longer an exact continuation.
 _RETUNE_FIELDS = ("lr", "lr_decay")
