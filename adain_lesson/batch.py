@@ -38,7 +38,7 @@ from .i18n import tr
 from .model import StyleStats, StyleTransfer, check_alphas, normalize_weights, prepare_masks
 
 __all__ = ["BatchPlan", "BatchReport", "check_memory", "check_outputs", "expand_sources", "load_source", "output_name",
-           "plan_batch", "run_batch"]
+           "plan_batch", "run_batch", "unique_names"]
 
 
 def expand_sources(spec: str, param: str = "content") -> list[tuple[str, str]]:
@@ -62,12 +62,38 @@ def expand_sources(spec: str, param: str = "content") -> list[tuple[str, str]]:
                                    exts=", ".join(images.IMAGE_EXTENSIONS + video.VIDEO_EXTENSIONS)), param=param)
             raise UserError(f"{param} folder {path} holds no images ({', '.join(images.IMAGE_EXTENSIONS)})",
                             param=param)
-        stems = [p.stem for p in found]
-        return [(p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix.lstrip('.')}", str(p))
-                for p in found]
+        return list(zip(unique_names(found), map(str, found)))
     if not path.exists():
         raise UserError(f"{param}: no such file or folder: {path}", param=param)
     return [(path.stem, str(path))]
+
+
+def unique_names(paths: Sequence[Path]) -> list[str]:
+    """A distinct output name for each of ``paths`` (sorted by name, as :func:`~adain_lesson.images.list_images` gives
+    them), the same on every run: the file's stem where no other file claims it; else the stem with its
+    extension (``a.png`` -> ``a_png``); names that still collide (``a.png`` and ``a_png.jpg`` both want ``a_png``)
+    move the file that is further from its own stem on first (``a_png.jpg`` -> ``a_png_jpg``), and a last tie takes
+    the file's position (``a_png_1``). Names are compared without case: ``A.png`` and ``a.png`` would overwrite each
+    other on a case-insensitive file system (macOS, Windows)."""
+
+    def name(p: Path, level: int, i: int) -> str:
+        ext = p.suffix.lstrip(".")
+        return p.stem if level == 0 else f"{p.stem}_{ext}" if level == 1 else f"{p.stem}_{ext}_{i}"
+
+    levels = [0] * len(paths)
+    while True:
+        names = [name(p, lv, i) for i, (p, lv) in enumerate(zip(paths, levels))]
+        groups: dict[str, list[int]] = {}
+        for i, n in enumerate(names):
+            groups.setdefault(n.casefold(), []).append(i)
+        clashes = [g for g in groups.values() if len(g) > 1]
+        if not clashes:
+            return names
+        for group in clashes:
+            low = min(levels[i] for i in group)
+            for i in group:
+                if levels[i] == low or low >= 2:
+                    levels[i] = min(levels[i] + 1, 2)
 
 
 def load_source(source: str, size: int, crop: bool) -> Tensor:
@@ -176,7 +202,17 @@ def plan_batch(
     frames at a time, with ``smooth`` (our flicker remedy, 0: off).
     A content that cannot be read is skipped with a ``note`` when there are several, else it raises."""
     contents = expand_sources(content, "content")
-    style_specs = [s.strip() for s in style.split(",") if s.strip()]
+    whole = str(style).strip()
+    if "," in whole and Path(whole).expanduser().exists():
+        style_specs = [whole]  # a file whose name holds a comma: it exists, so it is one style
+    else:
+        style_specs = [s.strip() for s in whole.split(",") if s.strip()]
+        missing = [s for s in style_specs if not s.startswith("sample:") and not Path(s).expanduser().exists()]
+        if missing and len(style_specs) > 1:
+            raise UserError(tr("style was split at its commas into {n} images ({names}), and {missing} does not "
+                               "exist: give existing images (a file whose name holds a comma is taken whole when it "
+                               "exists)", missing=missing[0], n=len(style_specs),
+                               names=" and ".join(map(repr, style_specs))), param="style")
     if not style_specs:
         raise UserError("style is empty: give an image, a folder, or sample:NAME", param="style")
     alphas = [float(alpha)] if isinstance(alpha, (int, float)) else [float(a) for a in alpha]

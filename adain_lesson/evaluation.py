@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -680,6 +681,12 @@ def _ablation_logs(model: StyleTransfer, out_dir: Path, cfg: dict, *, smoke: boo
             encoder="random" if smoke else str(weights), device=str(model.device), seed=0,  # one data order for all
             workers=0 if smoke else -1, resume="auto")  # a finished run is reused, a stopped one resumed
         run = T.train(config)
+        if run.interrupted:  # a figure is never drawn from a partial run: stop here, as the signal asked
+            print(tr("{signal} during the training of {name} (iteration {iteration} of {total}, checkpoint written): "
+                     "Figs. 5 and 6 are not drawn from a partial run; run the same command again to resume it",
+                     signal=run.stopped, name=repr(name), iteration=run.iteration, total=config.max_iter),
+                  file=sys.stderr)
+            raise KeyboardInterrupt
         logs[name] = T.read_log(Path(config.out) / "log.jsonl")
         checkpoints[name] = run.checkpoint
     return logs, checkpoints

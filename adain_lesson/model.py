@@ -46,6 +46,7 @@ from .vgg import ADAIN_STYLE_LAYERS, Encoder
 from .weights import (  # noqa: F401 - RANDOM_WEIGHTS_BANNER, random_init_, load_weights_file: re-exported for one release
     NOTEBOOK_OFFLINE_FIX,
     RANDOM_WEIGHTS_BANNER,
+    TRAINED_HERE,
     decoder_from_checkpoint,
     find_run,
     load_encoder,
@@ -281,6 +282,17 @@ class StyleTransfer(nn.Module):
         #: Runtime settings (see :meth:`optimize`); the default is the reference behaviour.
         self.options = InferenceOptions()
         self._compiled: dict[str, object] = {}  # a plain dict, so compiled wrappers are not submodules
+
+    @property
+    def provenance(self) -> str:
+        """Where the weights come from: ``"random"``, ``"released"`` or ``"vgg19-pip"`` (the encoder's, see
+        :func:`adain_lesson.weights.load_encoder`); random when :attr:`random_weights` says so;
+        :data:`~adain_lesson.weights.TRAINED_HERE` when the decoder is a training run's (:attr:`trained_run`)."""
+        if self.random_weights:
+            return "random"
+        if self.trained_run is not None:
+            return TRAINED_HERE
+        return getattr(self.encoder, "provenance", "released")
 
     @property
     def device(self) -> torch.device:

