@@ -217,8 +217,8 @@ def load_encoder(
 
 def weights_kind(obj: nn.Module) -> str:
     """What weights an encoder or model holds, for JSON files: ``"random"``, ``"pretrained"`` (the released
-    file), ``"vgg19-pip"`` or :data:`TRAINED_HERE` (a model whose decoder comes from a training run). Reads ``obj.provenance`` (set by :func:`load_encoder`; a model forwards its
-    encoder's), else ``obj.random_weights``."""
+    file), ``"vgg19-pip"``, or :data:`TRAINED_HERE` (a model whose decoder comes from a training run). Reads
+    ``obj.provenance`` (set by :func:`load_encoder`; a model forwards its encoder's), else ``obj.random_weights``."""
     provenance = getattr(obj, "provenance", None)
     if provenance is None:
         provenance = "random" if getattr(obj, "random_weights", False) else "released"
