@@ -92,8 +92,8 @@ def test_a_concat_run_is_refused_for_stylizing(train_dirs, tmp_path: Path) -> No
 
 def test_the_cpu_preset_is_ours_and_labelled(train_dirs, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     c = T.preset_config("cpu", content_dir="c", style_dir="s")
-    assert (c.preset, c.load_size, c.crop_size, c.checkpoint_every) == ("cpu", 256, 128, 50)
-    assert (c.lr, c.batch_size, c.style_weight) == (T.TrainConfig.lr, 8, 10.0)  # the rest stays the paper's / code's
+    assert (c.preset, c.load_size, c.crop_size, c.batch_size, c.lr, c.checkpoint_every) == ("cpu", 256, 128, 4, 5e-4, 25)
+    assert (c.lr_decay, c.style_weight, c.max_iter) == (5e-5, 10.0, 160_000)  # the rest stays the code's
     assert T.preset_config("cpu", crop_size=64).crop_size == 64  # a setting given explicitly wins
     table = T.describe_config(c)
     assert "ours (preset cpu)" in table.split("crop_size")[1].splitlines()[0]
@@ -108,9 +108,9 @@ def test_the_cpu_preset_is_ours_and_labelled(train_dirs, tmp_path: Path, capsys:
                 "--load-size", "24", "--crop-size", "16", "--batch-size", "2", "--max-iter", "1", "--no-progress",
                 "--device", "cpu", "--workers", "0", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
-    assert (saved["preset"], saved["load_size"], saved["crop_size"], saved["checkpoint_every"]) == ("cpu", 24, 16, 50)
+    assert (saved["preset"], saved["load_size"], saved["crop_size"], saved["checkpoint_every"]) == ("cpu", 24, 16, 25)
     err = capsys.readouterr().err
-    assert "preset cpu (ours, not the paper's settings)" in err and "checkpoint_every=50" in err
+    assert "preset cpu (ours, not the paper's settings)" in err and "checkpoint_every=25" in err
     assert "crop_size" not in err.split("preset cpu")[1].split(";")[0]  # given explicitly: not the preset's
 
 
