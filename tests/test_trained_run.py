@@ -92,7 +92,8 @@ def test_a_concat_run_is_refused_for_stylizing(train_dirs, tmp_path: Path) -> No
 
 def test_the_cpu_preset_is_ours_and_labelled(train_dirs, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     c = T.preset_config("cpu", content_dir="c", style_dir="s")
-    assert (c.preset, c.load_size, c.crop_size, c.batch_size, c.lr, c.checkpoint_every) == ("cpu", 256, 128, 4, 5e-4, 25)
+    got = (c.preset, c.load_size, c.crop_size, c.batch_size, c.lr, c.checkpoint_every)
+    assert got == ("cpu", 256, 128, 4, 5e-4, 25)
     assert (c.lr_decay, c.style_weight, c.max_iter) == (5e-5, 10.0, 160_000)  # the rest stays the code's
     assert T.preset_config("cpu", crop_size=64).crop_size == 64  # a setting given explicitly wins
     table = T.describe_config(c)
