@@ -39,6 +39,7 @@ from .files import atomic_write, atomic_write_text, ensure_dir
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
+from .weights import provenance_label, weights_kind
 
 __all__ = [
     "FIGURES",
@@ -201,9 +202,14 @@ def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: S
 
 def random_title(model: StyleTransfer, figure: str) -> str | None:
     """The title a figure made with ``model`` carries: "Fig. N: random weights (mechanics only)" when the
-    model's weights are random (smoke mode), else None (no title strip)."""
+    model's weights are random (smoke mode), "Fig. N: not the released model: a decoder trained here ..." when
+    its decoder is a training run's (:func:`adain_lesson.weights.provenance_label`), else None (no title strip)."""
     name = "Beyond the paper (regions)" if figure == "regions" else f"Fig. {figure}"
-    return f"{name}: random weights (mechanics only)" if model.random_weights else None
+    if model.random_weights:
+        return f"{name}: random weights (mechanics only)"
+    if model.trained_run is not None:
+        return f"{name}: {provenance_label(model)}"  # the label speaks the reader's language already
+    return None
 
 
 def _input_names(names: dict | None, key: str, n: int, default: str) -> list[str]:
@@ -225,7 +231,8 @@ def _stylize(model: StyleTransfer, content: Tensor, styles, **kwargs) -> Tensor:
 def _common(model: StyleTransfer, fig: str, content: Tensor) -> dict:
     return {
         "figure": fig,
-        "weights": "random" if model.random_weights else "pretrained",
+        "weights": weights_kind(model),
+        **({"weights_label": provenance_label(model)} if model.trained_run is not None else {}),
         "device": str(model.device),
         "content_size": [int(content.shape[-2]), int(content.shape[-1])],
         "torch": torch.__version__,

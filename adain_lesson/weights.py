@@ -316,7 +316,7 @@ class TrainedRun:
             tr("on {device}", device=self.device) if self.device else tr("on an unrecorded device"))
         encoder = {vgg_pip.NAME: vgg_pip.label(), "auto": tr("the released VGG-19"),
                    "random": tr("a random encoder")}.get(self.encoder, self.encoder)
-        return tr("decoder trained here {where} ({iterations} iterations) against {encoder}: not the released model",
+        return tr("not the released model: a decoder trained here {where} ({iterations} iterations) against {encoder}",
                   where=where, iterations=self.iteration, encoder=encoder)
 
 

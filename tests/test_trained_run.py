@@ -4,6 +4,7 @@ encoder and its newest checkpoint's decoder; the train CLI's ``--preset cpu``. T
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_a_run_folder_loads_its_encoder_and_newest_decoder(short_run: Path) -> N
     assert older.trained_run.iteration == 2
     assert not torch.equal(older.decoder[1].weight, model.decoder[1].weight)
     # what it is, for every banner and figure made with it
-    assert "4 iterations" in run.label and "not the released model" in run.label and "on the CPU" in run.label
+    assert run.label.startswith("not the released model: a decoder trained here on the CPU (4 iterations)")
 
 
 def test_stylize_takes_a_run_folder(short_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -57,7 +58,7 @@ def test_stylize_takes_a_run_folder(short_run: Path, tmp_path: Path, capsys: pyt
                 "--content-size", "32", "--style-size", "32", "--device", "cpu", "--out", str(out)]) == 0
     written = sorted(out.glob("*.png"))
     assert [p.name for p in written] == ["house_stylized_waves.png"]
-    assert "4 iterations" in capsys.readouterr().err  # the banner says what the decoder is
+    assert "RANDOM WEIGHTS" in capsys.readouterr().err  # the run's encoder is random, and the banner says so
 
 
 def test_a_folder_that_is_not_a_run_and_runs_that_cannot_serve(short_run: Path, tmp_path: Path,
@@ -138,3 +139,48 @@ def test_hold_out_keeps_images_out_of_training(train_dirs, tmp_path: Path) -> No
     assert "HOUSE2" in {f.stem for f in content.files} and len(style.files) == 4  # only those names, exactly
     with pytest.raises(UserError, match="hold_out names chicago"):
         T._datasets(tiny_train_config(train_dirs, tmp_path / "typo", hold_out="chicago"))
+
+
+@pytest.fixture(scope="module")
+def pip_run(train_dirs, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The issue's Done-when, made small: ``train --encoder vgg19-pip --preset cpu`` for 2 iterations on tiny
+    crops, in a cache of its own (the conversion runs once for the module)."""
+    home = tmp_path_factory.mktemp("pip_home")
+    out = tmp_path_factory.mktemp("pip_runs") / "run"
+    before = os.environ.get("ADAIN_LESSON_HOME")
+    os.environ["ADAIN_LESSON_HOME"] = str(home)
+    try:
+        code = cli(["train", "--content-dir", str(train_dirs[0]), "--style-dir", str(train_dirs[1]),
+                    "--encoder", "vgg19-pip", "--preset", "cpu", "--load-size", "40", "--crop-size", "32",
+                    "--batch-size", "2", "--max-iter", "2", "--log-every", "1", "--device", "cpu", "--no-progress",
+                    "--out", str(out)])
+    finally:
+        if before is None:
+            os.environ.pop("ADAIN_LESSON_HOME")
+        else:
+            os.environ["ADAIN_LESSON_HOME"] = before
+    assert code == 0
+    return {"home": home, "out": out}
+
+
+def test_stylize_and_figures_take_a_vgg19_pip_run(pip_run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    from adain_lesson.weights import TRAINED_HERE, provenance_label, weights_kind
+
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(pip_run["home"]))
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")  # nothing beyond the installed wheel
+    capsys.readouterr()
+    assert cli(["stylize", "--weights", str(pip_run["out"]), "--content", "sample:house", "--style", "sample:waves",
+                "--content-size", "32", "--style-size", "32", "--device", "cpu", "--out", str(tmp_path / "s")]) == 0
+    err = capsys.readouterr().err
+    assert "not the released model" in err and "2 iterations" in err and "8-bit weights from pip" in err
+    assert (tmp_path / "s" / "house_stylized_waves.png").is_file()
+    model = load_pretrained(pip_run["out"], "cpu")
+    assert not model.random_weights and model.encoder.provenance == "vgg19-pip"
+    assert weights_kind(model) == TRAINED_HERE and "on the CPU (2 iterations)" in provenance_label(model)
+    # figures: the same value; the figure's JSON and title say what the decoder is
+    assert cli(["figures", "--smoke", "--weights", str(pip_run["out"]), "--fig", "7", "--device", "cpu",
+                "--out", str(tmp_path / "f")]) == 0
+    settings = json.loads(next((tmp_path / "f").glob("fig07*.json")).read_text())
+    assert settings["weights"] == TRAINED_HERE and "8-bit weights from pip" in settings["weights_label"]
+    assert settings["layout"]["title_height"] > 0  # a title strip says it on the image too
