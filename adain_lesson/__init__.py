@@ -3,12 +3,13 @@
 Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization",
 ICCV 2017. Modules, lowest layer first (imports point down only; ``tests/test_repo.py`` checks it):
 
-``errors`` -> ``files`` -> ``translation`` (the Korean edition's build) -> ``images``, ``hub``, ``viz``,
-``course``, ``device`` -> ``norms``, ``vgg``, ``decoder``, ``color`` -> ``model``, ``losses`` -> ``gatys``,
-``data``, ``gan``, ``texture_net`` -> ``train`` -> ``figures``, ``playground`` (the engine) -> ``evaluation``,
-``bench``, ``widgets`` (the UI) -> ``exercises`` (the notebooks' answer checks), ``classroom`` (student copies,
-slides, Colab metadata) -> the CLI (``__main__``). ``experiments`` is a deprecated re-export of
-``figures``/``evaluation`` for one release.
+``i18n`` -> ``errors`` -> ``files``, ``env``, ``memory`` -> ``images``, ``hub``, ``viz``, ``device`` -> ``norms``,
+``vgg``, ``decoder``, ``color`` -> ``vgg_pip`` -> ``weights`` -> ``model``, ``losses`` -> ``gatys``, ``data``,
+``gan``, ``texture_net`` -> ``train`` -> ``figures``, ``playground`` (the engine), ``video`` -> ``evaluation``,
+``bench``, ``widgets`` (the UI), ``batch`` -> ``reproduce`` (the paper's results end to end) -> the
+course machinery, apart in the subpackage ``course``
+(``course.translation`` -> ``course`` (the notebook list and plans) -> ``course.exercises``,
+``course.classroom``, ``course.rehearse``) -> the CLI (``__main__``). The science never imports the course.
 """
 
 from __future__ import annotations

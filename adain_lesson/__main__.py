@@ -11,7 +11,6 @@ import math
 import os
 import re
 import sys
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -225,7 +224,8 @@ def _add_sync(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from . import classroom, course, translation
+    from . import course
+    from .course import classroom, translation
 
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
@@ -249,7 +249,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
-# student-copy, slides (adain_lesson.classroom)
+# student-copy, slides (adain_lesson.course.classroom)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -259,7 +259,7 @@ def _add_student_copy(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_student_copy(args: argparse.Namespace) -> int:
-    from . import classroom
+    from .course import classroom
 
     for path in classroom.write_student_copies(args.root, args.out):
         print(path)
@@ -275,7 +275,7 @@ def _add_slides(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_slides(args: argparse.Namespace) -> int:
-    from . import classroom
+    from .course import classroom
 
     for path in classroom.write_slides(args.root, args.out, only=args.only, execute_smoke=args.execute_smoke):
         print(path)
@@ -403,71 +403,14 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from . import bench, evaluation, figures, images, viz
-    from .files import check_writable
-    from .gatys import gatys_encoder
-    from .model import load_pretrained, prepare_masks
-    from .weights import RANDOM_WEIGHTS_BANNER
+    from .reproduce import reproduce
 
-    known = (*figures.FIGURES, *evaluation.QUANTITATIVE, "table1")
-    wanted = list(known) if "all" in args.fig else []
-    for f in args.fig:
-        if f != "all" and f not in known:
-            raise UserError(f"unknown figure {f!r} for --fig: choose from {', '.join(known)} or all")
-        if f != "all" and f not in wanted:
-            wanted.append(f)
-    if args.size is not None and args.size < images.MIN_SIDE:
-        raise UserError(f"--size {args.size} is too small: the encoder needs at least {images.MIN_SIDE} px per side")
-    if args.mask is not None and not Path(args.mask).is_file():
-        raise UserError(f"--mask: no such file: {args.mask}")
-    if args.mask is not None and "10" not in wanted:
-        raise UserError("--mask is used by Fig. 10 (spatial control) only: add --fig 10")
-    if args.iterations is not None and args.iterations < 1:
-        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
-    for flag, folder in (("--content-dir", args.content_dir), ("--style-dir", args.style_dir)):
-        if folder is not None and not Path(folder).is_dir():
-            raise UserError(f"{flag}: no such folder: {folder}")
-    stems = {**figures.FIGURE_STEMS, **evaluation.QUANTITATIVE_STEMS, "table1": "table1_speed"}
-    for fig in wanted:  # the .json beside each .png is the longer name; a bad --out fails before the weights load
-        png = Path(args.out) / f"{stems[fig]}.png"
-        if png.is_dir():
-            raise UserError(f"cannot write to {png}: it is a folder; choose another --out")
-        check_writable(Path(args.out) / f"{stems[fig]}.json", "choose another --out")
-    device = _device(args.device)
-    weights = args.weights or ("random" if args.smoke else "auto")
-    pictures = [f for f in wanted if f in figures.FIGURES]
+    note = lambda line: print(f"note: {line}", file=sys.stderr)
     with offline_hint("run with --smoke for an offline demonstration"):
-        # every input first, so that a bad image or mask fails before the weights load
-        inputs = {fig: figures.load_inputs(fig, args.smoke, args.size, mirror=args.mirror) for fig in pictures}
-        mask = images.load_mask(args.mask) if args.mask else None
-        if mask is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a resize note comes once, below
-                prepare_masks(mask, 2, tuple(inputs["10"]["content"].shape[-2:]), 1)
-        model = load_pretrained(weights, device)
-        if model.random_weights:
-            viz.banner(RANDOM_WEIGHTS_BANNER)
-        gatys_vgg = gatys_encoder(weights, device) if {"3", "table1"} & set(wanted) else None
-        written, lines = [], []
-        for fig in wanted:
-            if fig == "table1":
-                paths, said = bench.reproduce_table1(model, gatys_vgg, args.out, smoke=args.smoke)
-            elif fig in evaluation.QUANTITATIVE:
-                paths, said = evaluation.reproduce(
-                    fig, model, gatys_vgg, args.out, smoke=args.smoke, weights=weights, progress=args.progress,
-                    mirror=args.mirror, fig3_style_loss=args.fig3_style_loss, iterations=args.iterations,
-                    content_dir=args.content_dir, style_dir=args.style_dir)
-            else:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    image, settings = figures.make_figure(fig, model, inputs[fig], mask=mask if fig == "10" else None)
-                for w in caught:
-                    print(f"note: {w.message}", file=sys.stderr)
-                if mask is not None and fig == "10":
-                    settings["mask_file"] = str(args.mask)
-                paths, said = figures.save_figure(image, settings, args.out, figures.FIGURE_STEMS[fig]), []
-            written += paths
-            lines += said
+        written, lines = reproduce(
+            args.fig, args.out, smoke=args.smoke, weights=args.weights, device=args.device, size=args.size,
+            mask=args.mask, mirror=args.mirror, fig3_style_loss=args.fig3_style_loss, iterations=args.iterations,
+            content_dir=args.content_dir, style_dir=args.style_dir, progress=args.progress, note=note)
     for line in lines:
         print(line)
     for path in written:
@@ -478,6 +421,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------
 # bench
 # ------------------------------------------------------------------------------------------------
+
+
+#: Where ``bench`` writes its JSON report unless told: under ``output/``, which git ignores.
+BENCH_JSON = "output/bench.json"
 
 
 def _add_bench(p: argparse.ArgumentParser) -> None:
@@ -495,7 +442,8 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="both", choices=["both", "with-style", "cached"],
                    help="with style encoding, with cached style statistics, or both (default)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's, one per core)")
-    p.add_argument("--json", default="bench.json", help="where to write the JSON report (default: ./bench.json)")
+    p.add_argument("--json", default=BENCH_JSON,
+                   help=f"where to write the JSON report (default: ./{BENCH_JSON}, a folder git ignores)")
     p.add_argument("--train", action="store_true",
                    help="also time the training step (batch 8, 256 px): naive loop vs tuned")
     p.add_argument("--train-steps", type=int, default=20, help="timed training steps per loop (default: 20)")
@@ -539,6 +487,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--sizes must be whole numbers of pixels from {MIN_SIDE} to 4096, got {args.sizes!r}")
     if args.quick and args.sizes != "256,512,1024":
         print("note: --quick measures 64 px only; --sizes is ignored", file=sys.stderr)
+    if args.json == BENCH_JSON:  # the default folder is made on first use; a folder the user names must exist
+        from .files import ensure_dir
+
+        ensure_dir(Path(BENCH_JSON).parent)
     json_dir = Path(args.json).expanduser().resolve().parent
     if Path(args.json).expanduser().is_dir():
         raise UserError(f"--json {args.json} is a folder: give a file name, e.g. {Path(args.json) / 'bench.json'}")
@@ -557,8 +509,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     modes = {"both": (True, False), "with-style": (True,), "cached": (False,)}[args.mode]
     devices = [_device(d) for d in args.device] if args.device else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    if args.train:  # fail early, before the long inference benchmark, if the training module is missing
-        bench.training_benchmark_function()
     if args.train_steps < 1:
         raise UserError("--train-steps must be >= 1")
     report = bench.run_benchmark(devices, [int(s) for s in sizes], methods, repeats=args.repeats,
@@ -582,7 +532,7 @@ def _add_rehearse(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
-    from .rehearse import rehearse
+    from .course.rehearse import rehearse
 
     if args.timeout < 1:
         raise UserError("--timeout must be >= 1 second")

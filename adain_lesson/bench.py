@@ -56,7 +56,6 @@ __all__ = [
     "conv_flops",
     "format_table",
     "matmul_tflops",
-    "naive_style_transfer",
     "plot_table1",
     "psnr",
     "reproduce_table1",
@@ -65,7 +64,6 @@ __all__ = [
     "run_train_benchmark",
     "table1_timing",
     "time_stylization",
-    "training_benchmark_function",
     "validate_report",
     "write_json",
 ]
@@ -210,10 +208,6 @@ def reproduce_table1(model: StyleTransfer, gatys_vgg: nn.Module, out_dir: str | 
 # ------------------------------------------------------------------------------------------------
 # The reference pipeline and the measures
 # ------------------------------------------------------------------------------------------------
-
-
-#: Deprecated name (kept for one release) of :func:`adain_lesson.model.reference_forward`.
-naive_style_transfer = reference_forward
 
 
 def psnr(output: Tensor, reference: Tensor) -> float:
@@ -619,11 +613,6 @@ def benchmark_playground(
                      "speedup_vs_fp32": (ref_median / median) if ref_median else None,
                      "device": str(models[preset].device)})
     return rows
-
-
-def training_benchmark_function() -> Callable[..., dict]:
-    """Deprecated (kept for one release): :func:`adain_lesson.train.benchmark_training` itself."""
-    return benchmark_training
 
 
 def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None

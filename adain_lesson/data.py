@@ -14,13 +14,19 @@ workers, and a resumed run restarts the stream at ``position = iteration * batch
 Downloads (:func:`download_dataset`): MS-COCO ``train2014`` (what the paper used) or ``val2017`` (a
 smaller 5,000-image set for a quick run), and a WikiArt archive. Archives are fetched with
 :func:`adain_lesson.hub.download` (resumable, size / SHA-256 checked where known) and unpacked by
-:func:`extract_archive`, which refuses any member that would land outside the target folder.
+:func:`extract_archive`, which refuses any member that would land outside the target folder, before
+anything is written: members too large or expanding too much, alone or together (:func:`_check_total`, which
+also checks the free space), names longer than the file system allows (the archive is kept), and, for a zip
+read part by part from a server, a central directory claimed larger than :data:`MAX_DIRECTORY_BYTES`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import stat
+import struct
 import sys
 import tarfile
 import zipfile
@@ -35,10 +41,12 @@ from torch.utils.data import Dataset, Sampler
 
 from . import hub
 from .errors import DownloadError, UserError
-from .files import cannot_write, ensure_dir, remove_stale_temporaries, temporary_name
+from .files import cannot_write, ensure_dir, name_limit, remove_stale_temporaries, temporary_name, too_long_name
+from .i18n import tr
 from .images import IMAGE_EXTENSIONS, MAX_PIXELS, MIN_SIDE, list_images, open_image, to_tensor
 
 __all__ = [
+    "MAX_DIRECTORY_BYTES",
     "MAX_MEMBER_BYTES",
     "MAX_RATIO",
     "PAPER_CROP_SIZE",
@@ -129,8 +137,9 @@ class ImageFolder(Dataset):
     pair from :class:`InfiniteSampler`, whose seed fixes the random crop. An unreadable file (corrupt,
     truncated, too large) is skipped: the next file is taken instead, a note goes to stderr once per
     process and file, and :meth:`load` reports how many were skipped, so a long run never dies on one
-    bad JPEG. ``max_images`` keeps only the first N files (a quick subset); ``exclude`` leaves out the files
-    with these names (without the extension), e.g. images held out for evaluation.
+    bad JPEG. ``max_images`` keeps only the first N files (a quick subset); files under a folder of ``exclude``
+    (a training run's own ``out`` inside ``root``) are left out, and so are the files named in ``hold_out``
+    (names without the extension: images held out for evaluation).
     """
 
     def __init__(
@@ -140,7 +149,8 @@ class ImageFolder(Dataset):
         *,
         max_images: int | None = None,
         what: str = "image",
-        exclude: Sequence[str] = (),
+        exclude: Sequence[str | os.PathLike] = (),
+        hold_out: Sequence[str] = (),
     ) -> None:
         root = Path(root).expanduser()
         if root.is_file():
@@ -148,8 +158,14 @@ class ImageFolder(Dataset):
         if not root.is_dir():
             raise UserError(f"{what} folder not found: {root} (check the path, or download a dataset first)")
         files = list_images(root, recursive=True)
-        if exclude:  # images kept out (for evaluation), by file name without the extension
-            files = [f for f in files if f.stem not in set(exclude)]
+        if hold_out:  # images kept out (for evaluation), by file name without the extension
+            files = [f for f in files if f.stem not in set(hold_out)]
+        base = root.resolve()
+        for e in exclude:  # e.g. a training run's own out folder inside its content folder: its samples are not data
+            e = Path(e).expanduser().resolve()
+            if e.is_relative_to(base):
+                inner = e.relative_to(base).parts
+                files = [f for f in files if f.relative_to(root).parts[: len(inner)] != inner]
         if max_images is not None:
             if max_images < 1:
                 raise UserError(f"max_images must be at least 1, got {max_images}")
@@ -340,6 +356,58 @@ def _check_bomb(name: str, member: str, size: int, packed: int | None) -> None:
                         "archive bomb?); extract it yourself if you trust it, and use the folder")
 
 
+def _check_total(name: str, members: list[tuple], packed: int, dest: Path) -> None:
+    """Refuse a set of members that together expand more than :data:`MAX_RATIO` over ``packed`` (the bytes they
+    take in the archive: 300 members of 1 MB of zeros pass the member check one by one, not together), or
+    that would not fit the free space at ``dest``; before anything is written."""
+    total = sum(m[2] for m in members)
+    if total > _RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
+        raise UserError(f"archive {name} would expand from {packed:,} to {total:,} bytes "
+                        f"({total // max(packed, 1):,}:1, the limit is {MAX_RATIO}:1): not extracting it (an "
+                        "archive bomb?); extract it yourself if you trust it, and use the folder")
+    need = sum(m[2] for m in members if not _present(m[1], m[2], "choose another destination folder (dest)"))
+    folder = next((q for q in (dest, *dest.parents) if q.is_dir()), None)
+    if folder is None:
+        return
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if need > free:
+        raise UserError(tr("extracting {count} files of {name} needs {need} bytes, but {folder} has {free} bytes "
+                           "free: nothing was extracted; free some space, or choose another destination folder (dest)",
+                           count=len(members), name=name, need=f"{need:,}", folder=folder, free=f"{free:,}"))
+
+
+def _present(target: Path, size: int, fix: str) -> bool:
+    """Whether ``target`` is already a file of ``size`` bytes (a resumed extraction skips it). A problem of the
+    destination (no permission, a name too long) is a :class:`UserError` about the destination, never taken
+    for a corrupt archive."""
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise cannot_write(target, exc, fix) from None
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
+
+
+def _check_name_lengths(name: str, members: list[tuple], dest: Path) -> None:
+    """Refuse, before anything is written, a member whose name (or one of its folders) is longer than the file
+    system of ``dest`` allows: that is no damage of the archive, which is kept."""
+    limit = name_limit(dest)
+    root = dest.resolve()
+    for member, target, _, _ in members:
+        long = too_long_name(target.relative_to(root) if root in target.parents else Path(target.name), limit)
+        if long:
+            part, n, allowed = long
+            raise UserError(tr("archive {name} holds {member!r}, whose name {part!r} is {n} bytes long, and this "
+                               "file system allows {limit} here: nothing was extracted and the archive is kept (it "
+                               "is not damaged); extract that member yourself under a shorter name, or choose a "
+                               "destination folder (dest) on a file system that allows longer names",
+                               name=name, member=member, part=part[:40] + "...", n=n, limit=allowed))
+
+
 def _check_zip_method(name: str, info: zipfile.ZipInfo) -> None:
     """A member zipfile cannot read (Deflate64, AES, encrypted) is one line saying what to do."""
     if info.flag_bits & 0x1 or info.compress_type == 99:
@@ -378,7 +446,7 @@ def _write_member(source, target: Path, size: int, fix: str) -> bool:  # noqa: A
     permission) is a :class:`UserError` ending with ``fix``. Either way no partial ``target`` or temp
     file is left behind.
     """
-    if target.is_file() and target.stat().st_size == size:
+    if _present(target, size, fix):
         return False
     ensure_dir(target.parent, fix)
     tmp = temporary_name(target)
@@ -461,7 +529,8 @@ def _extract_local(archive: Path, dest: Path, max_images: int | None, images_onl
     fix = "choose a writable destination folder with free space"
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            return _extract_zip(zf, archive.name, dest, max_images, images_only, progress, fix)
+            return _extract_zip(zf, archive.name, dest, max_images, images_only, progress, fix,
+                                archive.stat().st_size)
     try:
         tf = tarfile.open(archive)
     except tarfile.TarError:
@@ -482,21 +551,20 @@ def _extract_local(archive: Path, dest: Path, max_images: int | None, images_onl
             _check_bomb(archive.name, info.name, info.size, None)
             members.append((info.name, target, info.size, info))
         chosen = sorted(members, key=lambda m: m[0])[:max_images]
-        total, packed = sum(m[2] for m in chosen), archive.stat().st_size
-        if total > _RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
-            raise UserError(f"archive {archive.name} would expand from {packed:,} to {total:,} bytes "
-                            f"({total // max(packed, 1):,}:1, the limit is {MAX_RATIO}:1): not extracting it (an "
-                            "archive bomb?); extract it yourself if you trust it, and use the folder")
+        _check_name_lengths(archive.name, chosen, dest)
+        _check_total(archive.name, chosen, archive.stat().st_size, dest)
         return _write_members(chosen, tf.extractfile, dest, archive.name, None, progress, fix)
 
 
 def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | None, images_only: bool,
-                 progress: bool, fix: str) -> list[Path]:
+                 progress: bool, fix: str, archive_size: int) -> list[Path]:
     """:func:`extract_archive` for an open zip (a local file or a :class:`~adain_lesson.hub.RemoteFile`).
 
-    Every name is checked before anything is written (``dest`` is created after the checks); a member
-    already present with the right size is not read again; each member's CRC-32 is checked as it is read
-    (``zipfile.BadZipFile`` otherwise).
+    Every name is checked before anything is written (``dest`` is created after the checks): its place, its
+    length, each member's size and expansion, and the members' total expansion over the bytes they take in
+    the archive (at most ``archive_size``, whatever the headers claim); a member already present with the
+    right size is not read again; each member's CRC-32 is checked as it is read (``zipfile.BadZipFile``
+    otherwise).
     """
     members = []
     for info in zf.infolist():
@@ -510,6 +578,8 @@ def _extract_zip(zf: zipfile.ZipFile, name: str, dest: Path, max_images: int | N
     for _, _, size, info in chosen:  # before anything is written
         _check_zip_method(name, info)
         _check_bomb(name, info.filename, size, info.compress_size)
+    _check_name_lengths(name, chosen, dest)
+    _check_total(name, chosen, min(archive_size, sum(info.compress_size for *_, info in chosen)), dest)
     return _write_members(chosen, zf.open, dest, name, None, progress, fix)
 
 
@@ -525,7 +595,7 @@ def _write_members(members: list[tuple], open_member: Callable, dest: Path, name
               file=sys.stderr)
     bar = _bar(len(members), name, progress)
     for _, target, size, info in members:
-        if not (target.is_file() and target.stat().st_size == size):
+        if not _present(target, size, fix):
             src = open_member(info)
             if src is not None:  # tar: None for what is not a regular file (excluded above)
                 with src:
@@ -533,6 +603,48 @@ def _write_members(members: list[tuple], open_member: Callable, dest: Path, name
         bar.update(1)
     bar.close()
     return [target for _, target, _, _ in members]
+
+
+#: The largest central directory (a zip's list of members) read from a server: 32 MiB holds about 350,000
+#: names like COCO's (``train2014/COCO_train2014_000000000009.jpg``; train2014's own is about 7 MB). A zip
+#: that claims more is refused before it is read, as zipfile would read it into memory at once.
+MAX_DIRECTORY_BYTES = 32 << 20
+_EOCD = struct.Struct("<4s4H2LH")  # the end of central directory record
+_LOCATOR64 = struct.Struct("<4sLQL")  # the zip64 end of central directory locator
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")  # the zip64 end of central directory record
+
+
+def _directory_size(f, size: int) -> int | None:  # noqa: ANN001 - a seekable binary file
+    """The size of the central directory that the zip ``f`` of ``size`` bytes claims (its end records, zip64
+    included), or ``None`` where they cannot be found (then zipfile says what is wrong)."""
+    tail_len = min(size, _EOCD.size + 0xFFFF + _LOCATOR64.size)  # the record, the longest comment, a locator
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        return None
+    cd_size = _EOCD.unpack_from(tail, at)[5]
+    loc = at - _LOCATOR64.size
+    if cd_size == 0xFFFFFFFF and loc >= 0 and tail[loc:loc + 4] == b"PK\x06\x07":
+        offset = _LOCATOR64.unpack_from(tail, loc)[2]
+        if offset + _EOCD64.size <= size:
+            f.seek(offset)
+            record = f.read(_EOCD64.size)
+            if len(record) == _EOCD64.size and record[:4] == b"PK\x06\x06":
+                cd_size = _EOCD64.unpack(record)[8]
+    return cd_size
+
+
+def _check_directory(remote: hub.RemoteFile, url: str) -> None:
+    """Refuse a remote zip whose claimed central directory is larger than the file or than
+    :data:`MAX_DIRECTORY_BYTES`, before zipfile reads it (a 1 GB claim made a 4.3 GB peak)."""
+    claimed = _directory_size(remote, remote.size)
+    if claimed is not None and claimed > min(remote.size, MAX_DIRECTORY_BYTES):
+        raise DownloadError(tr("the zip at {url} claims a list of members (central directory) of {claimed} bytes, "
+                               "more than {limit}: it is no image archive this can read part by part; use another "
+                               "address, or download the whole archive, check it, and pass it as archive",
+                               url=url, claimed=f"{claimed:,}", limit=f"{min(remote.size, MAX_DIRECTORY_BYTES):,}"),
+                            param="archive")
 
 
 def extract_remote_zip(url: str, dest: str | os.PathLike, *, max_images: int | None = None,
@@ -556,9 +668,10 @@ def extract_remote_zip(url: str, dest: str | os.PathLike, *, max_images: int | N
     created = not dest.exists()
     try:
         try:
+            _check_directory(remote, url)
             with zipfile.ZipFile(remote) as zf:
                 return _extract_zip(zf, name, dest, max_images, images_only, progress,
-                                    "choose a writable destination folder with free space")
+                                    "choose a writable destination folder with free space", remote.size)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise DownloadError(f"reading {name} from {url} gave corrupt data ({_reason(exc)}); nothing of it was "
                                 "kept: run it again once (a transfer error), and if it fails the same way, the archive "

@@ -21,8 +21,6 @@ __all__ = ["DECODER_CONV_INDICES", "UPSAMPLE_INDICES", "make_decoder"]
 
 #: Where the decoder's convolutions sit (not the VGG's: see :data:`adain_lesson.vgg.VGG_CONV_INDICES`).
 DECODER_CONV_INDICES = (1, 5, 8, 11, 14, 18, 21, 25, 28)
-#: Deprecated name (kept for one release) of :data:`DECODER_CONV_INDICES`.
-CONV_INDICES = DECODER_CONV_INDICES
 UPSAMPLE_INDICES = (3, 16, 23)
 # (in, out) channels of the nine convolutions; "U" is a nearest x2 upsampling.
 _CFG = [(512, 256), "U", (256, 256), (256, 256), (256, 256), (256, 128), "U", (128, 128), (128, 64), "U",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import UserError
+from .i18n import tr
 
 __all__ = [
     "FileLock",
@@ -32,9 +33,11 @@ __all__ = [
     "cannot_write",
     "check_writable",
     "ensure_dir",
+    "name_limit",
     "open_regular",
     "remove_stale_temporaries",
     "temporary_name",
+    "too_long_name",
 ]
 
 
@@ -115,6 +118,30 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
 _TEMP_EXTRA = len("..") + 10 + len("-") + 8 + len(".part")
 
 
+def name_limit(folder: str | os.PathLike) -> int:
+    """The longest file name (bytes) the file system of ``folder`` allows (its nearest existing ancestor's)."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.is_dir()), Path("."))
+    try:
+        return int(os.pathconf(existing, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return 255
+
+
+def too_long_name(path: str | os.PathLike, limit: int | None = None) -> tuple[str, int, int] | None:
+    """``(name, length, limit)`` of the first component of ``path`` longer than the file system allows, the
+    last one counted with its temporary name's suffix (:func:`temporary_name`), else ``None``."""
+    path = Path(path)
+    limit = name_limit(path.parent) if limit is None else limit
+    parts = path.parts
+    for i, part in enumerate(parts):
+        extra = _TEMP_EXTRA if i == len(parts) - 1 else 0
+        n = len(os.fsencode(part))
+        if n + extra > limit:
+            return part, n, limit - extra
+    return None
+
+
 def check_writable(path: str | os.PathLike, fix: str = "choose a writable folder") -> Path:
     """Check, before any heavy work, that the file ``path`` can be written as :func:`atomic_write` will.
 
@@ -130,10 +157,7 @@ def check_writable(path: str | os.PathLike, fix: str = "choose a writable folder
     missing = [p for p in (path.parent, *path.parent.parents) if not p.exists() and not p.is_symlink()]
     folder = ensure_dir(path.parent, fix)
     try:
-        try:
-            limit = os.pathconf(folder, "PC_NAME_MAX")
-        except (OSError, ValueError, AttributeError):
-            limit = 255
+        limit = name_limit(folder)
         name_len = len(os.fsencode(path.name))
         if name_len + _TEMP_EXTRA > limit:
             raise UserError(f"cannot write to {path}: the name is {name_len} bytes long and this file system "
@@ -192,9 +216,10 @@ def remove_stale_temporaries(folder: str | os.PathLike, *, recursive: bool = Fal
 
 
 def open_regular(path: str | os.PathLike, flags: int, what: str = "file") -> int:
-    """``os.open(path, flags | O_NOFOLLOW)`` that refuses a symbolic link or anything but a regular file.
+    """``os.open(path, flags | O_NOFOLLOW)`` that refuses a link or anything but a regular file.
 
-    Returns the descriptor. A planted link is never followed (nor written through): that, a folder, a
+    Returns the descriptor. A planted link is never followed (nor written through): a symbolic link, a hard
+    link (a file with more than one name: writing it would change the other name's file too), a folder, a
     FIFO or a device at ``path`` is a one-line :class:`UserError` saying to delete it.
     """
     path = Path(path)
@@ -212,9 +237,15 @@ def open_regular(path: str | os.PathLike, flags: int, what: str = "file") -> int
         if exc.errno in (errno.ELOOP, errno.EISDIR, getattr(errno, "EMLINK", -1)):
             raise refuse from None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise refuse
+    if st.st_nlink > 1:
+        os.close(fd)
+        raise UserError(tr("{path} is a hard link (the same file as {n} other name(s)), so it was not made by "
+                           "adain-lesson: not writing through it; delete it (after checking what it is) and run it "
+                           "again", path=path, n=st.st_nlink - 1))
     return fd
 
 

@@ -72,10 +72,6 @@ STYLE_LOSSES = ("gram", "mean_std")
 PAPER_TABLE1_GATYS = {256: 14.17, 512: 46.75}
 #: The same row's times *with* the style's encoding (Table 1's bracketed values).
 PAPER_TABLE1_GATYS_WITH_STYLE = {256: 14.19, 512: 46.79}
-#: Deprecated names (kept for one release): :data:`adain_lesson.vgg.GATYS_STYLE_LAYERS`,
-#: :data:`PAPER_TABLE1_GATYS`; ``stylize`` is :func:`optimize_image` (defined below).
-STYLE_LAYERS = GATYS_STYLE_LAYERS
-PAPER_TABLE1 = PAPER_TABLE1_GATYS
 
 #: ``callback(step, image, losses)``: step counts from 1; ``image`` is a detached copy ``[1, 3, H, W]``;
 #: ``losses`` maps "total", "content", "style", "tv" to floats.
@@ -371,6 +367,3 @@ def optimize_image(
         snapshots=snapshots,
     )
 
-
-#: Deprecated name (kept for one release) of :func:`optimize_image`.
-stylize = optimize_image

@@ -38,12 +38,12 @@ from torch import Tensor, nn
 from . import hub, images, memory
 from .color import match_color
 from .decoder import make_decoder
-from .device import cpu_has_fast_bf16, default_device, resolve_device  # noqa: F401 - re-exported for one release
+from .device import cpu_has_fast_bf16, resolve_device
 from .errors import UserError, offline_hint
 from .i18n import tr
 from .norms import EPS, adaptive_instance_norm, adaptive_instance_norm_from_stats, calc_mean_std
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
-from .weights import (  # noqa: F401 - RANDOM_WEIGHTS_BANNER, random_init_, load_weights_file: re-exported for one release
+from .weights import (
     NOTEBOOK_OFFLINE_FIX,
     RANDOM_WEIGHTS_BANNER,
     TRAINED_HERE,
@@ -57,15 +57,11 @@ from .weights import (  # noqa: F401 - RANDOM_WEIGHTS_BANNER, random_init_, load
 
 __all__ = [
     "FUSIONS",
-    "RANDOM_WEIGHTS_BANNER",
     "InferenceOptions",
     "StyleStats",
     "StyleTransfer",
     "lesson_model",
     "load_pretrained",
-    "load_weights_file",
-    "cpu_has_fast_bf16",
-    "default_device",
     "masked_adain",
     "mix_features",
     "normalize_weights",
@@ -73,8 +69,6 @@ __all__ = [
     "fuse",
     "prepare_masks",
     "reference_forward",
-    "random_init_",
-    "resolve_device",
 ]
 
 

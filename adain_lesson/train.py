@@ -51,10 +51,11 @@ from .errors import UserError
 from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
 from .i18n import tr
 from .losses import adain_losses, adain_targets
-from .model import FUSIONS, fuse  # noqa: F401 - fuse and FUSIONS: re-exported here for one release
+from .model import FUSIONS, fuse
 from .vgg import Encoder
 from .weights import (  # noqa: F401 - the checkpoint readers live in weights (stylize reads runs): re-exported
     CHECKPOINT_FORMAT,
+    checkpoint_iteration,
     decoder_from_checkpoint,
     find_checkpoints,
     load_checkpoint,
@@ -66,12 +67,10 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainResult",
-    "FUSIONS",
     "PRESETS",
     "benchmark_training",
     "decoder_from_checkpoint",
     "describe_config",
-    "fuse",
     "find_checkpoints",
     "held_out",
     "learning_rate",
@@ -375,6 +374,21 @@ def _check_config(c: TrainConfig) -> None:
         raise UserError("give both content_dir and style_dir (folders of images)", param=("content_dir", "style_dir"))
 
 
+def _check_layout(out: Path, config: TrainConfig) -> None:
+    """What a run writes in ``out`` must be of the right kind: a file where its folder goes (``checkpoints``,
+    ``samples``) or a folder where its file goes (the log, ``config.json``) is one line before any work."""
+    if out.exists() and not out.is_dir():
+        raise UserError(tr("the out folder {path} is a file: choose another out folder", path=out), param="out")
+    for name in ("checkpoints", "samples"):
+        if (out / name).exists() and not (out / name).is_dir():
+            raise UserError(tr("{path} is a file, but the run keeps its {name} in a folder of that name: move the file "
+                               "away or choose another out folder", path=out / name, name=name), param="out")
+    for path in (_log_path(out, config.log_format), out / "config.json"):
+        if path.is_dir():
+            raise UserError(tr("{path} is a folder, but the run writes a file of that name: move the folder away or "
+                               "choose another out folder", path=path), param="out")
+
+
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -450,6 +464,21 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
         if old["dir"] != now["dir"]:
             print(f"note: the {what} images moved from {old['dir']} to {now['dir']} (the same files)",
                   file=sys.stderr)
+
+
+def _check_resumable(ckpt: dict, path: Path, dist: _Dist) -> None:
+    """A checkpoint to resume from needs its decoder and iteration; without the optimizer's state (Adam's moments)
+    or the random state (the crops) it still resumes, with a note that the run is not an exact continuation."""
+    iteration = ckpt.get("iteration")
+    if not isinstance(ckpt.get("decoder"), dict) or not isinstance(iteration, int) or iteration < 0:
+        raise UserError(tr("checkpoint {name} lacks its decoder weights or its iteration: it cannot be resumed; "
+                           "resume from another checkpoint or start a new out folder", name=path.name),
+                        param=("resume", "out"))
+    missing = [k for k in ("optimizer", "rng") if not isinstance(ckpt.get(k), dict)]
+    if missing and dist.main:
+        print(tr("note: checkpoint {name} holds no {what} state: the run resumes from its decoder with a fresh "
+                 "{what} state, not as an exact continuation", name=path.name, what=" or ".join(missing)),
+              file=sys.stderr)
 
 
 def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path: Path) -> None:
@@ -635,8 +664,10 @@ class _StopFlag:
 def _datasets(config: TrainConfig) -> tuple[ImageFolder, ImageFolder]:
     tf = PaperTransform(config.load_size, config.crop_size, config.squash)
     held = held_out(config)
-    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content", exclude=held)
-    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style", exclude=held)
+    own = [Path(config.out).expanduser() / "samples"]  # the run's own pictures, should out lie inside a data folder
+    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content", exclude=own,
+                          hold_out=held)
+    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style", exclude=own, hold_out=held)
     if held:
         from .images import list_images
 
@@ -727,6 +758,7 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
     amp = _flag(config.amp, device, "amp", config.preset)
     channels_last = _flag(config.channels_last, device, "channels_last", config.preset)
     out = Path(config.out).expanduser()
+    _check_layout(out, config)
     content_ds, style_ds = _datasets(config)
     for ds, what in ((content_ds, "content"), (style_ds, "style")):
         shard = len(range(dist.rank, len(ds), dist.world))
@@ -795,6 +827,7 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
     ckpt = None
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
+        _check_resumable(ckpt, resume_path, dist)
         _check_compatible(ckpt, config, decoder, resume_path)
         _check_data(ckpt, config, resume_path, data_ids)
         if "amp" in ckpt and bool(ckpt["amp"]) != amp and dist.main:
@@ -853,10 +886,12 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
     start = 0
     if ckpt is not None:
         decoder.load_state_dict(ckpt["decoder"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        if isinstance(ckpt.get("optimizer"), dict):  # else a fresh Adam (noted by _check_resumable)
+            optimizer.load_state_dict(ckpt["optimizer"])
         if amp and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
-        _set_rng_state(ckpt["rng"], device)
+        if isinstance(ckpt.get("rng"), dict):
+            _set_rng_state(ckpt["rng"], device)
         start = int(ckpt["iteration"])
     model: nn.Module = decoder
     if dist.world > 1:
@@ -1011,8 +1046,7 @@ def _finite(decoder: nn.Module) -> bool:
 def _diverged(out: Path, iteration: int, value: str, config: TrainConfig) -> UserError:
     """The error for a run whose loss became NaN / inf: it names the last finite checkpoint (checkpoints
     are only written while the weights are finite) and advice that ``resume`` accepts."""
-    found = [p for p in find_checkpoints(out)
-             if int(p.stem.split("-")[-1]) < iteration]  # written before the divergence
+    found = [p for p in find_checkpoints(out) if checkpoint_iteration(p) < iteration]  # written before the divergence
     lower = f"{config.lr / 2:g}"
     if found:
         return UserError(f"training diverged: the loss became {value} at iteration {iteration}; the last finite "

@@ -51,9 +51,6 @@ ADAIN_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: Where the VGG's convolutions sit: 0 is the 1x1 input conversion, the rest are 3x3.
 VGG_CONV_INDICES = (0, 2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
-#: Deprecated names (kept for one release): :data:`ADAIN_STYLE_LAYERS` and :data:`VGG_CONV_INDICES`.
-STYLE_LAYERS = ADAIN_STYLE_LAYERS
-CONV_INDICES = VGG_CONV_INDICES
 # (in, out) channels of the sixteen 3x3 convolutions, block by block; "M" is a 2x2 max-pool.
 _CFG = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256), (256, 256), (256, 256), "M",
         (256, 512), (512, 512), (512, 512), (512, 512), "M",

@@ -223,9 +223,14 @@ KOREAN_FONT = "NanumGothic"
 
 def use_korean_font() -> str:
     """Let matplotlib draw Hangul (the Korean notebooks' titles and labels): register the NanumGothic font
-    that the ``koreanize-matplotlib`` package ships (the optional extra ``[ko]``), make it the first font
-    family and keep the others as fallbacks. Needs no system font, so it works on Colab, in CI and on a
-    bare Linux. Returns the font file used.
+    that the ``koreanize-matplotlib`` package ships (the optional extra ``[ko]``) as the fallback after the
+    font families already set (matplotlib's default: DejaVu Sans). Text draws each character from the first
+    family that has it, so Hangul comes from NanumGothic and everything else stays as before. NanumGothic is
+    not made the first family: mathtext (the ``10^{-1}`` labels of log axes, ``$\alpha$``) draws from the
+    first family only, without fallback, and NanumGothic has no minus sign (U+2212); ``axes.unicode_minus``
+    is turned off too, so a minus outside mathtext is the ASCII hyphen whatever the fonts. (Mathtext itself
+    cannot draw Hangul: keep Hangul outside ``$...$`` in one label.) Needs no system font, so it works on
+    Colab, in CI and on a bare Linux. Returns the font file used.
 
     The font file is found without importing ``koreanize_matplotlib``: its 0.1.x import needs ``distutils``,
     which Python 3.12 (Colab's) no longer has unless setuptools provides it.
@@ -245,6 +250,7 @@ def use_korean_font() -> str:
     from matplotlib import font_manager
 
     font_manager.fontManager.addfont(str(font))
-    families = [f for f in matplotlib.rcParams["font.family"] if f != KOREAN_FONT]
-    matplotlib.rcParams["font.family"] = [KOREAN_FONT, *families]
+    families = [f for f in matplotlib.rcParams["font.family"] if f != KOREAN_FONT] or ["sans-serif"]
+    matplotlib.rcParams["font.family"] = [*families, KOREAN_FONT]
+    matplotlib.rcParams["axes.unicode_minus"] = False
     return str(font)

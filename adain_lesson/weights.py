@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "RANDOM_WEIGHTS_BANNER",
     "TRAINED_HERE",
     "TrainedRun",
+    "checkpoint_iteration",
     "decoder_from_checkpoint",
     "find_checkpoints",
     "find_run",
@@ -243,10 +245,23 @@ def provenance_label(obj: nn.Module) -> str | None:
 # --------------------------------------------------------------------------------------------------
 
 
+#: The name :func:`adain_lesson.train.train` gives its checkpoints: ``ckpt-<iteration, 8 digits>.pt``. Other files
+#: in ``checkpoints/`` (a user's ``ckpt-best.pt``) are the user's: never resumed from, never deleted.
+_CKPT_NAME = re.compile(r"ckpt-(\d{8,})\.pt")
+
+
 def find_checkpoints(out: str | os.PathLike) -> list[Path]:
-    """The checkpoints in ``out/checkpoints``, oldest first."""
+    """The checkpoints train wrote in ``out/checkpoints`` (named ``ckpt-<iteration>.pt``), oldest first."""
     folder = Path(out) / "checkpoints"
-    return sorted(folder.glob("ckpt-*.pt")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_NAME.fullmatch(p.name)) and p.is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def checkpoint_iteration(path: Path) -> int:
+    """The iteration in the name of a checkpoint :func:`find_checkpoints` found."""
+    return int(_CKPT_NAME.fullmatch(path.name).group(1))  # type: ignore[union-attr]
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -329,7 +344,7 @@ def _loads(path: Path) -> bool:
 
 
 def _is_checkpoint_file(path: Path) -> bool:
-    return path.is_file() and path.parent.name == "checkpoints" and path.name.startswith("ckpt-")
+    return path.is_file() and path.parent.name == "checkpoints" and path.suffix == ".pt"
 
 
 def is_run_folder(path: str | os.PathLike) -> bool:

@@ -14,9 +14,8 @@ Its callbacks only read the widgets into a :class:`~adain_lesson.playground.Sett
 show the result, or the error as a one-line message, never a traceback. Updates are debounced: a burst of
 slider events (a drag) gives one render, after the burst.
 
-The engine's names (``PlaygroundEngine``, ``Settings``, ``Render``, ``parse_upload``, ``Debouncer``,
-``png_bytes``, ...) are still importable from here for one release; their home is
-:mod:`adain_lesson.playground`. ``benchmark_playground`` moved to :mod:`adain_lesson.bench`.
+The engine (``PlaygroundEngine``, ``Settings``, ``Render``, ``parse_upload``, ``Debouncer``, ``png_bytes``, ...)
+lives in :mod:`adain_lesson.playground`; ``benchmark_playground`` in :mod:`adain_lesson.bench`.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import torch
 from . import images
 from .errors import UserError
 from .model import StyleTransfer
-from .playground import (  # noqa: F401 - the engine's names, re-exported here for one release
+from .playground import (
     MASK_SPLITS,
     MAX_STYLES,
     NO_MASK,
@@ -49,13 +48,6 @@ from .viz import image_grid
 from .weights import RANDOM_WEIGHTS_BANNER
 
 __all__ = ["Playground"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "benchmark_playground":
-        raise AttributeError("benchmark_playground moved to adain_lesson.bench: "
-                             "use 'from adain_lesson.bench import benchmark_playground'")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from torch import nn
 from adain_lesson import bench
 from adain_lesson.__main__ import main
 from adain_lesson.errors import UserError
-from adain_lesson.model import InferenceOptions, StyleTransfer, lesson_model, load_pretrained
+from adain_lesson.model import InferenceOptions, StyleTransfer, lesson_model, load_pretrained, reference_forward
 
 SIZE = 64
 
@@ -36,7 +36,7 @@ def images() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.fixture(scope="module")
 def reference(model, images) -> torch.Tensor:
     content, style = images
-    return bench.naive_style_transfer(model.encoder.body, model.decoder, content[:1], style)
+    return reference_forward(model.encoder.body, model.decoder, content[:1], style)
 
 
 def _stylize(model: StyleTransfer, options: InferenceOptions, content, style) -> torch.Tensor:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from adain_lesson import classroom, course
+from adain_lesson import course
 from adain_lesson.__main__ import main
+from adain_lesson.course import classroom
 from adain_lesson.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ def _cell(source: str, kind: str = "code", tags: tuple[str, ...] = (), cell_id: 
 
 def test_notebook_metadata_and_student_copies_are_up_to_date() -> None:
     changes = classroom.update_notebooks(ROOT, write=False)
-    fix = 'python -c "from adain_lesson import classroom; classroom.update_notebooks(\'.\')"; then nbstripout'
+    fix = 'python -c "from adain_lesson.course import classroom; classroom.update_notebooks(\'.\')"; then nbstripout'
     assert changes == [], f"run {fix}:\n" + "\n".join(changes)
 
 
@@ -136,7 +137,7 @@ def test_stub_keeps_the_names_and_signatures_and_the_checks_wait(capsys: pytest.
     assert "import torch" not in stub and "return" not in stub and "timeit" not in stub
     namespace: dict = {}
     exec(stub, namespace)
-    from adain_lesson import exercises
+    from adain_lesson.course import exercises
 
     assert exercises.check_d_star(namespace["d_star"]) is False
     assert exercises.check_optimal_value(namespace["value"]) is False
@@ -146,7 +147,7 @@ def test_stub_keeps_the_names_and_signatures_and_the_checks_wait(capsys: pytest.
 def test_solution_leaks_are_found() -> None:
     nb = {"cells": [
         _cell("# @title Solution 1\nanswer = 3\ndef f(x):\n    return x\n", tags=("solution",)),
-        _cell("from adain_lesson import exercises\nexercises.check_cin_parameters(answer, 1, 1)\ncheck_x(f(2))"),
+        _cell("from adain_lesson.course import exercises\nexercises.check_cin_parameters(answer, 1, 1)\ncheck_x(f(2))"),
         _cell("answer = 4\nprint(answer)"),  # rebinds it first: fine
         _cell("print(answer + 1)"),
         _cell("%timeit f(1)"),  # a magic: not parsed
@@ -232,7 +233,7 @@ def test_a_student_copy_runs_in_smoke_mode(tmp_path: Path, monkeypatch: pytest.M
 def test_instructor_guide_lists_each_notebooks_checks_and_the_commands() -> None:
     import re
 
-    from adain_lesson import exercises
+    from adain_lesson.course import exercises
 
     guide = (ROOT / classroom.INSTRUCTOR_GUIDE).read_text(encoding="utf-8")
     for cmd in ("python -m adain_lesson student-copy --out", "python -m adain_lesson slides --out",

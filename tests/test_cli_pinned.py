@@ -19,12 +19,7 @@ import torch
 
 from adain_lesson import images
 from adain_lesson.__main__ import main
-from adain_lesson.model import InferenceOptions, load_pretrained
-
-try:  # the reference forward pass's home since issue 12; the benchmark's name before it
-    from adain_lesson.model import reference_forward
-except ImportError:  # pragma: no cover - the code before the reorganisation, for comparing the two
-    from adain_lesson.bench import naive_style_transfer as reference_forward
+from adain_lesson.model import InferenceOptions, load_pretrained, reference_forward
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

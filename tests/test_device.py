@@ -10,7 +10,7 @@ from adain_lesson.errors import UserError
 
 
 def test_every_caller_resolves_devices_the_same_way() -> None:
-    from adain_lesson import bench, gatys, model, train
+    from adain_lesson import bench, gatys, train
 
     assert device.resolve_device("auto") == device.resolve_device(None) == device.default_device()
     cfg = train.TrainConfig(device="auto")  # training once called "auto" an unknown device
@@ -25,7 +25,6 @@ def test_every_caller_resolves_devices_the_same_way() -> None:
         with pytest.raises(UserError) as via_bench:
             bench.run_benchmark(devices=[bad], quick=True)
         assert str(direct.value) == str(via_train.value) == str(via_gatys.value) == str(via_bench.value)
-    assert model.resolve_device is device.resolve_device  # the old home answers for one release
 
 
 def test_seconds_synchronises_and_median_seconds_takes_the_median(monkeypatch: pytest.MonkeyPatch) -> None:

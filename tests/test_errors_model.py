@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain_lesson import hub, model
+from adain_lesson import hub
 from adain_lesson.errors import UserError
 from adain_lesson.images import MIN_SIDE, sample_image, split_mask
 from adain_lesson.model import load_pretrained
@@ -95,7 +95,8 @@ def test_bool_masks_count_as_zero_one(random_model, pair) -> None:
 
 
 def test_resolve_device() -> None:
-    resolve_device = model.resolve_device
+    from adain_lesson.device import resolve_device
+
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
     assert resolve_device(None) == resolve_device("auto")

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adain_lesson import exercises as E
+from adain_lesson.course import exercises as E
 from adain_lesson.device import default_device
 from adain_lesson.figures import bilinear_weights
 from adain_lesson.norms import adaptive_instance_norm, relative_difference

@@ -374,21 +374,6 @@ def test_median_seconds_warms_up_and_takes_the_median() -> None:
         device.median_seconds(fn, "cpu", runs=0)
 
 
-def test_experiments_still_answers_for_one_release() -> None:
-    """The split module's old names keep working, with a warning that names the new homes."""
-    import importlib
-    import sys
-
-    sys.modules.pop("adain_lesson.experiments", None)
-    with pytest.warns(DeprecationWarning, match="adain_lesson.figures"):
-        old = importlib.import_module("adain_lesson.experiments")
-    from adain_lesson import evaluation
-
-    assert old.make_figure is FG.make_figure and old.fig3_losses is evaluation.fig3_losses
-    assert old.median_seconds is device.median_seconds and old.time_stylization is bench.time_stylization
-    assert old.PAPER_TABLE1 == {256: (0.018, 0.027), 512: (0.065, 0.098)}
-
-
 # ------------------------------------------------------------------------------------------------
 # Labels on the tiles, "random weights" in the title
 # ------------------------------------------------------------------------------------------------

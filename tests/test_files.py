@@ -88,3 +88,23 @@ def test_a_file_system_without_locks_is_a_note_not_a_failure(tmp_path: Path, mon
     lock = FileLock(tmp_path / "z.lock").acquire(wait=False)
     lock.release()
     assert "cannot lock files" in capsys.readouterr().err
+
+
+def test_open_regular_and_locks_never_write_through_a_hard_link(tmp_path: Path) -> None:
+    """Issue 20 (5): a planted hard link is the victim's file under a second name; O_NOFOLLOW does not see it,
+    the link count does. Every writer of a fixed name (a download's .part, a lock, the training log) opens
+    through open_regular, so each refuses it."""
+    from adain_lesson.files import FileLock, open_regular
+
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    os.link(victim, tmp_path / "log.jsonl")
+    with pytest.raises(UserError, match=r"is a hard link \(the same file as 1 other name\(s\)\)") as info:
+        open_regular(tmp_path / "log.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    assert "\n" not in str(info.value)
+    os.link(victim, tmp_path / "run.lock")
+    with pytest.raises(UserError, match="is a hard link"):
+        FileLock(tmp_path / "run.lock").acquire(wait=False)
+    assert victim.read_bytes() == b"precious"
+    fd = open_regular(tmp_path / "fresh.part", os.O_RDWR | os.O_CREAT)  # a file of its own: fine
+    os.close(fd)

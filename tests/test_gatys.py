@@ -226,9 +226,3 @@ def test_min_side_follows_the_poolings_of_the_released_layout() -> None:
     assert min_side([gatys.CONTENT_LAYER, *GATYS_STYLE_LAYERS]) == 17 and min_side(ADAIN_STYLE_LAYERS) == 9
 
 
-def test_old_names_answer_for_one_release() -> None:
-    from adain_lesson import decoder, vgg
-
-    assert gatys.stylize is gatys.optimize_image and gatys.PAPER_TABLE1 is gatys.PAPER_TABLE1_GATYS
-    assert gatys.STYLE_LAYERS == vgg.GATYS_STYLE_LAYERS and len(vgg.STYLE_LAYERS) == 4
-    assert vgg.CONV_INDICES is vgg.VGG_CONV_INDICES and decoder.CONV_INDICES is decoder.DECODER_CONV_INDICES

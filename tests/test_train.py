@@ -235,7 +235,7 @@ def test_benchmark_training_reports_both_loops(train_dirs) -> None:
         assert r["it_per_s"] > 0 and 0.0 <= r["data_wait_share"] <= 1.0 and r["steps"] == 2
         assert r["images_per_s"] == pytest.approx(r["it_per_s"] * 2)
     assert (naive["workers"], tuned["workers"]) == (0, 1) and not naive["tuned"] and tuned["tuned"]
-    from adain_lesson.model import cpu_has_fast_bf16
+    from adain_lesson.device import cpu_has_fast_bf16
 
     # the tuned CPU loop uses bfloat16 + channels_last only where the CPU computes bfloat16 natively
     assert tuned["amp"] == tuned["channels_last"] == cpu_has_fast_bf16()

@@ -180,3 +180,76 @@ def test_a_planted_log_link_is_never_appended_to(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="symbolic link"):
         T._write_rows(log, [{"iteration": 1, "loss": 1.0}])
     assert outside.read_text() == "keep me\n"
+
+
+# ---- issue 20, item 13: resume edge cases ----
+
+
+@pytest.mark.parametrize("dropped", ["rng", "optimizer"])
+def test_a_checkpoint_without_rng_or_optimizer_resumes_with_a_note(train_dirs, tmp_path: Path, capsys,
+                                                                    dropped: str) -> None:
+    """Before: ``KeyError: 'rng'`` / ``'optimizer'``. The run resumes from the decoder and says it is not exact."""
+    out = tmp_path / "run"
+    T.train(tiny_train_config(train_dirs, out, max_iter=2, checkpoint_every=2))
+    path = T.find_checkpoints(out)[-1]
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt[dropped]
+    torch.save(ckpt, path)
+    capsys.readouterr()
+    res = T.train(tiny_train_config(train_dirs, out, max_iter=4, checkpoint_every=2, resume="latest"))
+    assert res.iteration == 4 and [r["iteration"] for r in T.read_log(out / "log.jsonl")] == [1, 2, 3, 4]
+    err = capsys.readouterr().err
+    assert f"holds no {dropped} state" in err and "not as an exact continuation" in err
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["decoder"]
+    torch.save(ckpt, path)
+    with pytest.raises(UserError, match="lacks its decoder weights") as info:
+        T.train(tiny_train_config(train_dirs, out, max_iter=6, resume=str(path)))
+    _one_line(info.value)
+
+
+def test_a_users_own_file_in_checkpoints_is_never_resumed_from_nor_deleted(train_dirs, tmp_path: Path) -> None:
+    """Before: ``ckpt-best.pt`` sorted after ``ckpt-00000006.pt`` and was resumed from (iteration 2 over 6), and the
+    divergence message crashed on ``int('best')``; keep_last could delete the user's file."""
+    out = tmp_path / "run"
+    T.train(tiny_train_config(train_dirs, out, max_iter=2, checkpoint_every=2))
+    best = out / "checkpoints" / "ckpt-best.pt"
+    shutil.copy(T.find_checkpoints(out)[-1], best)  # the user keeps iteration 2 as "best"
+    (out / "checkpoints" / "ckpt-notes.pt.txt").write_text("mine")
+    T.train(tiny_train_config(train_dirs, out, max_iter=6, checkpoint_every=2, keep_last=1, resume="latest"))
+    assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000006.pt"]
+    assert best.is_file() and (out / "checkpoints" / "ckpt-notes.pt.txt").is_file()
+    res = T.train(tiny_train_config(train_dirs, out, max_iter=8, checkpoint_every=2, keep_last=1, resume="latest"))
+    assert res.iteration == 8 and T.read_log(out / "log.jsonl")[-1]["iteration"] == 8  # from 6, not from "best"
+    error = T._diverged(out, 10, "nan", tiny_train_config(train_dirs, out))
+    assert "ckpt-00000008.pt" in str(error) and "best" not in str(error)
+
+
+def test_out_inside_the_content_folder_does_not_change_the_training_data(train_dirs, tmp_path: Path) -> None:
+    """Before: ``out`` inside ``content_dir`` made the run's own sample grids count as changed training data, and the
+    resume was refused ("other or changed files")."""
+    content = tmp_path / "content"
+    shutil.copytree(train_dirs[0], content)
+    out = content / "run"
+    cfg = dict(max_iter=2, checkpoint_every=2, sample_every=1)
+    T.train(tiny_train_config((content, train_dirs[1]), out, **cfg))
+    assert list((out / "samples").glob("*.png"))  # pictures the run wrote under the content folder
+    res = T.train(tiny_train_config((content, train_dirs[1]), out, **{**cfg, "max_iter": 4}, resume="latest"))
+    assert res.iteration == 4
+    ds = T._datasets(tiny_train_config((content, train_dirs[1]), out))[0]
+    assert not [f for f in ds.files if "samples" in f.parts] and len(ds) == 4
+
+
+@pytest.mark.parametrize("planted", ["checkpoints", "samples", "log.jsonl", "config.json"])
+def test_a_file_where_a_folder_goes_or_the_reverse_is_one_line(train_dirs, tmp_path: Path, planted: str) -> None:
+    """Before: a traceback (``FileExistsError`` / ``IsADirectoryError``) from deep inside the run."""
+    out = tmp_path / "run"
+    out.mkdir()
+    if planted in ("checkpoints", "samples"):
+        (out / planted).write_text("a file")
+    else:
+        (out / planted).mkdir()
+    with pytest.raises(UserError, match=planted) as info:
+        T.train(tiny_train_config(train_dirs, out, sample_every=1))
+    _one_line(info.value)
+    assert info.value.params == ("out",)

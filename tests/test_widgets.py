@@ -412,14 +412,6 @@ def test_benchmark_playground_reports_each_update_against_fp32(tmp_path, capsys)
     assert "| 64 | auto | alpha |" in out and (tmp_path / "pg.json").is_file()
 
 
-def test_widgets_keeps_the_engine_names_for_one_release() -> None:
-    from adain_lesson import playground, widgets
-
-    assert widgets.PlaygroundEngine is playground.PlaygroundEngine and widgets.png_bytes is playground.png_bytes
-    with pytest.raises(AttributeError, match="moved to adain_lesson.bench"):
-        widgets.benchmark_playground  # noqa: B018
-
-
 # --------------------------------------------------------------------------------------------------
 # Hostile uploads and settings (issue 14)
 # --------------------------------------------------------------------------------------------------

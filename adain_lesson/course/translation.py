@@ -45,8 +45,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
-from .files import atomic_write_text, ensure_dir
+from ..errors import UserError
+from ..files import atomic_write_text, ensure_dir
 
 __all__ = [
     "HANGUL_LINES", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_differences",
@@ -65,10 +65,15 @@ BADGE_PLACEHOLDER = "{colab-badge}"
 CANNOT_FIX = "(fix it by hand)"
 
 #: Appended to the setup cell of every Korean notebook (after the install, so that on Colab the ``[ko]``
-#: extra is there): figures in the Korean notebooks carry Hangul, which matplotlib's default font lacks. Not a
-#: cell of its own: nbstripout renumbers cell ids, and the Korean cells keep the English ids.
+#: extra is there): the package speaks Korean from then on (:func:`adain_lesson.i18n.set_language`), and
+#: figures in the Korean notebooks carry Hangul, which matplotlib's default font lacks. Not a cell of its own:
+#: nbstripout renumbers cell ids, and the Korean cells keep the English ids.
 HANGUL_LINES = (
-    "\n\n# 그림 속 한글: koreanize-matplotlib의 NanumGothic 글꼴을 matplotlib에 등록합니다 ([ko] extra).\n"
+    "\n\n# 한국어판: 패키지가 출력하고 그리는 문장도 한국어로 바꿉니다 (adain_lesson.i18n).\n"
+    "from adain_lesson.i18n import set_language\n"
+    "\n"
+    "set_language(\"ko\")\n"
+    "\n# 그림 속 한글: koreanize-matplotlib의 NanumGothic 글꼴을 matplotlib에 등록합니다 ([ko] extra).\n"
     "from adain_lesson.viz import use_korean_font\n"
     "\n"
     "use_korean_font()"

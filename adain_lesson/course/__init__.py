@@ -1,4 +1,9 @@
-"""The course itself: the list of notebooks, and the Colab links made from the one repository constant.
+"""The course machinery, apart from the science; this ``__init__`` is the course itself: the list of
+notebooks, their full-mode plans, and the Colab links made from the one repository constant.
+
+The subpackage, lowest first (the science in :mod:`adain_lesson` never imports it): :mod:`.translation`
+(builds the Korean edition) -> this catalogue -> :mod:`.exercises` (the notebooks' answer checks),
+:mod:`.classroom` (student copies, slides, Colab metadata), :mod:`.rehearse` (the full-mode rehearsal).
 
 :data:`adain_lesson.REPO_URL` is the single place the repository's address lives. The notebooks and the
 README hold copies of it (a Markdown badge cannot import Python), so :func:`sync` rewrites those copies
@@ -19,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import REPO_BRANCH, REPO_URL, env, translation
-from .errors import UserError
-from .files import atomic_write_text
+from .. import REPO_BRANCH, REPO_URL, env
+from ..errors import UserError
+from ..files import atomic_write_text
+from . import translation
 
 __all__ = ["CANNOT_FIX", "NOTEBOOKS", "PAPER_MINUTES_CPU", "QUICK_MINUTES_CPU", "Notebook", "Plan", "badge", "clone_command", "colab_url",
            "full_mode_plan", "install_command", "korean_links", "readme_table", "require", "sync"]
@@ -81,7 +87,7 @@ def install_command(extras: str = "") -> str:
 
 
 def korean_links() -> translation.Links:
-    """The badges and install lines the Korean edition is built with (:mod:`adain_lesson.translation`)."""
+    """The badges and install lines the Korean edition is built with (:mod:`adain_lesson.course.translation`)."""
     return translation.Links(en_badge=badge, ko_badge=lambda nb: badge(f"ko/{nb}"),
                              en_install=install_command(), ko_install=install_command("ko"))
 

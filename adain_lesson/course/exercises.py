@@ -40,10 +40,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import data, device, gan, images, losses, norms, train, vgg
-from .color import color_stats, match_color
-from .figures import bilinear_weights
-from .model import StyleStats, masked_adain, mix_features, normalize_weights
+from .. import data, device, gan, images, losses, norms, train, vgg
+from ..color import color_stats, match_color
+from ..figures import bilinear_weights
+from ..model import StyleStats, masked_adain, mix_features, normalize_weights
 
 __all__ = [
     "ABLATION_QUESTIONS",

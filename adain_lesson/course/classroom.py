@@ -21,7 +21,7 @@ nbconvert.
 :data:`adain_lesson.course.NOTEBOOKS` is not ``"no"`` asks Colab for a GPU runtime (``accelerator: "GPU"``
 and ``colab.gpuType``); the others ask for none.
 
-Notebook authors run ``python -c "from adain_lesson import classroom; classroom.update_notebooks('.')"``
+Notebook authors run ``python -c "from adain_lesson.course import classroom; classroom.update_notebooks('.')"``
 after editing a notebook (``tests/test_classroom.py`` fails until the metadata and the student copies are
 up to date).
 """
@@ -36,9 +36,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import course
-from .errors import UserError
-from .files import atomic_write, ensure_dir
+from .. import course
+from ..errors import UserError
+from ..files import atomic_write, ensure_dir
 
 __all__ = [
     "COLAB_GPU_TYPE",

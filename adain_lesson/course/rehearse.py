@@ -35,14 +35,14 @@ from pathlib import Path
 
 import torch
 
-from . import hub
-from .course import NOTEBOOKS
-from .data import SOURCES
-from .decoder import make_decoder
-from .errors import UserError
-from .images import SAMPLE_CONTENTS, SAMPLE_STYLES, sample_image, save_image, split_mask, to_pil
-from .vgg import make_vgg
-from .weights import random_init_
+from .. import hub
+from ..data import SOURCES
+from ..decoder import make_decoder
+from ..errors import UserError
+from ..images import SAMPLE_CONTENTS, SAMPLE_STYLES, sample_image, save_image, split_mask, to_pil
+from ..vgg import make_vgg
+from ..weights import random_init_
+from . import NOTEBOOKS
 
 __all__ = ["CPU_NOTEBOOKS", "DATASETS", "NotebookRun", "Server", "build", "dataset_zip", "default_shared", "rehearse",
            "stand_in_weights"]
@@ -55,7 +55,7 @@ DATASETS = ("coco-val2017",)
 DATASET_IMAGES = 160
 #: torchvision's ImageNet VGG-19 (notebook 04's pitfall); the rehearsal serves a stand-in under this name.
 TORCHVISION_VGG19 = "vgg19-dcbb9e9d.pth"
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_shared() -> Path:
