@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from . import env
 from .errors import UserError, offline_hint
+from .i18n import tr
 
 # ------------------------------------------------------------------------------------------------
 # stylize
@@ -96,12 +97,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     weights = _floats(args.style_weights, "--style-weights")
     alphas = _floats(args.alpha, "--alpha")
     # everything that can be checked without the network first: a mistake fails before the weights load
+    device = _device(args.device)
     plan = batch.plan_batch(args.content, args.style, style_weights=weights, mask=args.mask, alpha=alphas or [],
                             preserve_color=args.preserve_color, content_size=args.content_size,
                             style_size=args.style_size, crop=args.crop, video_batch=args.video_batch,
-                            smooth=args.smooth, note=note)
+                            smooth=args.smooth, note=note, device=device)  # memory checked before decoding
     batch.check_outputs(plan, args.out, args.ext)  # a full or read-only --out fails before the weights load too
-    device = _device(args.device)
     batch.check_memory(plan, device)  # and so does an image too large for the device's free memory
     with offline_hint(_RANDOM_FIX):
         model = load_pretrained(args.weights, device)
@@ -160,7 +161,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     from . import images, viz
     from .batch import load_source
     from .files import check_writable, ensure_dir
-    from .gatys import CONTENT_LAYER, gatys_encoder, optimize_image
+    from .gatys import CONTENT_LAYER, check_memory, gatys_encoder, optimize_image
     from .vgg import GATYS_STYLE_LAYERS, min_side
     from .weights import provenance_label
 
@@ -185,6 +186,7 @@ def cmd_gatys(args: argparse.Namespace) -> int:
     label = provenance_label(encoder)
     if label:
         viz.banner(label)
+    check_memory((args.size, args.size), (args.size, args.size), device)  # before decoding: both are square crops
     content = images.center_crop(load_source(c_src, args.size, False), args.size).to(device)
     style = images.center_crop(load_source(s_src, args.size, False), args.size).to(device)
     out_dir = ensure_dir(args.out)
@@ -230,12 +232,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.scaffold is not None and args.check:
         raise UserError("--scaffold writes to-do entries into the translation files: use it without --check")
     if args.scaffold is not None:
-        for name in translation.scaffold(args.root, course.korean_links(), args.scaffold or None):
+        written = translation.scaffold(args.root, course.korean_links(), args.scaffold or None)
+        for name in written:
             print("to do: " + name)
+        if not written:
+            print(tr("to do: nothing new (every cell is translated or has its to-do entry already)"))
     # The English notebooks' metadata and student copies first, then the copies built from them (links,
     # README tables, the Korean edition): one command leaves every generated file up to date.
     problems = classroom.update_notebooks(args.root, write=not args.check)
     problems = list(dict.fromkeys(problems + course.sync(args.root, write=not args.check)))  # each problem once
+    problems += classroom.update_korean_student_copies(args.root, write=not args.check)  # from the built ko/
     fixable = [line for line in problems if not line.endswith(course.CANNOT_FIX)]
     for line in fixable:
         print(("differs: " if args.check else "updated: ") + line)
@@ -450,6 +456,12 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--playground", action="store_true",
                    help="only time the playground's updates (notebook 08): a fresh render and an alpha change, "
                         "fp32 vs the device's fast settings, at --sizes (default here: 256,512)")
+    p.add_argument("--video", action="store_true",
+                   help="only time video (notebook 09): frames per second of a generated clip, model only and end "
+                        "to end (decode, stylize, encode), naive vs best, at --sizes (default here: 256,512), on "
+                        "every --device (default: cpu, and cuda when present)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames of the --video clip (default: 8 on a CPU, 64 on CUDA)")
 
 
 def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
@@ -478,6 +490,29 @@ def _bench_playground(args: argparse.Namespace, sizes: list[int]) -> int:
     return 0
 
 
+def _bench_video(args: argparse.Namespace, sizes: list[int]) -> int:
+    from . import bench
+
+    if args.train or args.methods or args.mode != "both" or args.playground:
+        raise UserError("--video times video only: drop --train, --methods, --mode and --playground")
+    if args.frames is not None and args.frames < 2:
+        raise UserError("--frames must be at least 2")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # this process only
+    devices = [_device(d) for d in args.device] if args.device else None
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    rows = bench.benchmark_video(devices, sizes, frames=args.frames or (4 if args.quick else None),
+                                 repeats=args.repeats or (1 if args.quick else None), log=log)
+    print("video on a generated moving clip (random weights of the released layout; model = frames in memory, "
+          "end to end = decode + stylize + encode H.264)")
+    print(bench.format_video_table(rows))
+    path = bench.write_json({"video": rows}, args.json)
+    print(f"\nJSON: {path}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
     from .images import MIN_SIDE
@@ -498,6 +533,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--json {args.json}: the folder {json_dir} does not exist or is not writable")
     if args.repeats is not None and args.repeats < 1:
         raise UserError("--repeats must be >= 1")
+    if args.video:
+        chosen = [int(s) for s in sizes] if args.sizes != "256,512,1024" else [256, 512]
+        return _bench_video(args, [64] if args.quick else chosen)
     if args.playground:
         chosen = [int(s) for s in sizes] if args.sizes != "256,512,1024" else [256, 512]
         return _bench_playground(args, [64] if args.quick else chosen)
@@ -525,9 +563,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _add_rehearse(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", default=None,
-                   help="comma-separated notebook numbers (default: 00,04,06,08 on cpu, all nine on cuda)")
+                   help="comma-separated notebook numbers (default: 00,04,06,08,09 on cpu, all ten on cuda)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
-                   help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: the paper's settings")
+                   help="cpu hides the GPU from the notebooks (their QUICK settings); cuda: full mode's settings")
     p.add_argument("--timeout", type=int, default=900, help="seconds one cell may run (default 900)")
 
 
@@ -621,6 +659,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except (RuntimeError, MemoryError) as exc:  # an allocation failure no estimate foresaw: one line, not a traceback
+        from .memory import is_out_of_memory
+
+        if not is_out_of_memory(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        print("error: " + tr("ran out of memory ({first}): use smaller images or sizes, free some memory, or use "
+                             "another device", first=first), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

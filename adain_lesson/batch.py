@@ -21,11 +21,12 @@ names its flags.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -193,6 +194,7 @@ def plan_batch(
     video_batch: int | None = None,
     smooth: float = 0.0,
     note: Callable[[str], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> BatchPlan:
     """Check a batch before any network work. ``content``: an image, a folder or ``sample:NAME``; ``style``:
     the same, or several images comma-separated (``a,b``: interpolated with ``style_weights``, Eq. 15, or
@@ -200,7 +202,9 @@ def plan_batch(
     trade-off, one value or, with masks, one per region. Sizes are the shorter side (0: original size). A video
     content (or a folder's videos) is stylized at ``content_size`` and written at its own size, ``video_batch``
     frames at a time, with ``smooth`` (our flicker remedy, 0: off).
-    A content that cannot be read is skipped with a ``note`` when there are several, else it raises."""
+    A content that cannot be read is skipped with a ``note`` when there are several, else it raises. Given the
+    ``device``, the first content's size is checked against its free memory (:func:`check_memory`) from the image's
+    header, before it is decoded."""
     contents = expand_sources(content, "content")
     whole = str(style).strip()
     if "," in whole and Path(whole).expanduser().exists():
@@ -252,6 +256,18 @@ def plan_batch(
     plan = BatchPlan(contents, combos, alphas, weights, masks, preserve_color, content_size, style_size, crop,
                      [Path(m).stem for m in masks_given] if masks_given else None, video_batch=video_batch,
                      smooth=smooth)
+    if device is not None:  # memory first, from the first readable image's header: never decode what cannot fit
+        for _, c_src in contents:
+            if video.is_video(c_src) or c_src.startswith("sample:"):
+                break
+            try:
+                w0, h0 = images.image_size(c_src)
+            except UserError:
+                continue  # unreadable: skipped below, with its note
+            size_hw = ((content_size, content_size) if crop and content_size else
+                       images.shorter_side_shape(h0, w0, content_size) if content_size else (h0, w0))
+            check_memory(replace(plan, first_size=size_hw, first_count=1), device)
+            break
     for _, s_src in combos[0]:
         load_source(s_src, style_size, crop)  # the first style(s): a bad file fails before any work
     first = None
@@ -306,16 +322,20 @@ def check_outputs(plan: BatchPlan, out_dir: str | os.PathLike, ext: str = ".png"
 
 def check_memory(plan: BatchPlan, device: torch.device | str) -> None:
     """Refuse, before the weights load, a first content too large for ``device``'s free memory (the
-    estimate of :mod:`adain_lesson.memory`), naming a content_size that fits."""
+    estimate of :mod:`adain_lesson.memory`, with room kept for the weights), naming a content_size that fits."""
     if plan.first_size is None:
         return
     h, w = plan.first_size
     n = plan.first_count
-    try:
-        memory.check_fits("stylize", n * h * w, device, f"stylizing {w}x{h}" if n == 1 else f"stylizing {n} x {w}x{h}",
-                          lambda most: f"use a smaller content_size (at most {memory.side_that_fits(most, h, w, n)})")
-    except UserError as exc:
-        raise UserError(str(exc), param="content_size") from None
+
+    def fix(side: int) -> str:
+        if side == 0:
+            return tr("no content_size fits: free some memory, or use another device")
+        return tr("use a smaller content_size (at most {side})", side=side)
+
+    memory.check_side("stylize", min(h, w), lambda side: n * math.prod(images.shorter_side_shape(h, w, side)),
+                      device, f"stylizing {w}x{h}" if n == 1 else f"stylizing {n} x {w}x{h}", fix,
+                      smallest=images.MIN_SIDE, reserve=memory.MODEL_BYTES, param="content_size")
 
 
 def _skip(plan: BatchPlan, src: str, exc: UserError, note: Callable[[str], None] | None) -> None:

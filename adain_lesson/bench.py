@@ -16,6 +16,10 @@ Eq. 10) over method x size x (with / without style encoding) x device and prints
   median mixes quiet and busy moments, the minimum is the least disturbed estimate.
 - the ceiling: the convolution FLOPs of the row divided by the device's measured matmul throughput in
   the row's precision; ``of ceiling`` = ceiling time / measured time.
+- video (:func:`benchmark_video`, ``bench --video``): frames per second of a generated clip, model only (frames
+  already in memory) and end to end (decode, stylize, encode: :func:`adain_lesson.video.stylize_video`), naive
+  (float32 reference settings, the style encoded again for every frame, one frame at a time) against best (the
+  device's winners, the style's statistics encoded once, frames batched as ``stylize`` batches them).
 - parity of every row's output with the naive one: max |difference| (float32 rows: within 1e-5 relative)
   and PSNR (reduced precision: above 40 dB), peak = the naive output's range.
 
@@ -47,6 +51,8 @@ from .files import atomic_write
 from .model import InferenceOptions, StyleTransfer, load_pretrained, reference_forward
 from .playground import PlaygroundEngine, Settings
 from .train import benchmark_training
+from .video import default_batch_size, moving_clip, stylize_frames, stylize_video, write_clip
+from .weights import weights_kind
 
 __all__ = [
     "METHODS",
@@ -60,6 +66,8 @@ __all__ = [
     "psnr",
     "reproduce_table1",
     "benchmark_playground",
+    "benchmark_video",
+    "format_video_table",
     "run_benchmark",
     "run_train_benchmark",
     "table1_timing",
@@ -199,7 +207,7 @@ def reproduce_table1(model: StyleTransfer, gatys_vgg: nn.Module, out_dir: str | 
                      f"timed iterations) on {r['device']}")
     if smoke:
         lines.append("Table 1: not meaningful in smoke mode (tiny sizes, a busy CPU): the mechanics only")
-    numbers = {"rows": rows, "weights": "random" if model.random_weights else "pretrained", "smoke": smoke,
+    numbers = {"rows": rows, "weights": weights_kind(model), "smoke": smoke,
                "settings": dict(cfg, sizes=list(cfg["sizes"]))}
     fig = plot_table1(rows, random_weights=bool(model.random_weights))
     return save_plot(fig, numbers, out_dir, "table1_speed", rows), lines
@@ -613,6 +621,101 @@ def benchmark_playground(
                      "speedup_vs_fp32": (ref_median / median) if ref_median else None,
                      "device": str(models[preset].device)})
     return rows
+
+
+#: The paper's frame rates, from its speed analysis: "Excluding the time for style encoding, our algorithm runs at
+#: 56 and 15 FPS for 256 x 256 and 512 x 512 images respectively" (Pascal Titan X).
+PAPER_FPS = {256: 56, 512: 15}
+
+
+def benchmark_video(
+    devices: Sequence[str | torch.device] | None = None,
+    sizes: Sequence[int] = (256, 512),
+    *,
+    frames: int | None = None,
+    repeats: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Frames per second on a generated moving clip of ``frames`` square ``size`` frames (H.264, in a temporary
+    folder), for each device (default: CPU, and CUDA when present) and size: ``model`` (the frames already
+    decoded, in memory: what Table 1 times) and ``end_to_end`` (:func:`adain_lesson.video.stylize_video`:
+    decode, stylize, encode), ``naive`` against ``best`` timed round by round in the same process. Random
+    weights of the released layout (the speed does not depend on them). One row per (device, size, method)."""
+    import tempfile
+
+    say = log or (lambda _msg: None)
+    devs = [resolve_device(d) for d in (devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))]
+    rows = []
+    base = load_pretrained("random", "cpu")
+    with tempfile.TemporaryDirectory(prefix="adain-bench-video-") as tmp:
+        for dev in devs:
+            cuda = dev.type == "cuda"
+            n_frames = frames or (64 if cuda else 8)
+            reps = repeats or (3 if cuda else 2)
+            naive = copy.deepcopy(base).to(dev).optimize("none")
+            best = copy.deepcopy(base).to(dev).optimize("auto")
+            for size in sizes:
+                clip = moving_clip(n_frames, (size, size), speed=2.0)
+                source = write_clip(clip, Path(tmp) / f"clip{size}.mp4", 30)
+                style = moving_clip(1, (size, size), content="mountains")[0]
+                with torch.inference_mode():
+                    stats = best.encode_style(style)
+                batch = default_batch_size(dev, size * size)
+                setups = {"naive": (naive, style, 1), "best": (best, stats, batch)}
+                runs: dict[tuple[str, str], list[float]] = {}
+
+                on_device = clip.to(dev)
+
+                def model_only(model, styles, n, frames_=on_device):  # noqa: ANN001
+                    for i in range(0, frames_.shape[0], n):
+                        stylize_frames(model, frames_[i : i + n], styles)
+
+                def end_to_end(model, styles, n, src=source, name=f"out{size}.mp4"):  # noqa: ANN001
+                    stylize_video(model, src, Path(tmp) / name, styles, size=0, batch_size=n, progress=False)
+
+                for model, styles, n in setups.values():  # warm-up: allocation, autotuning
+                    model_only(model, styles, n)
+                for rnd in range(reps):
+                    for method, (model, styles, n) in setups.items():
+                        runs.setdefault((method, "model"), []).append(
+                            seconds(functools.partial(model_only, model, styles, n), dev))
+                        runs.setdefault((method, "end_to_end"), []).append(
+                            seconds(functools.partial(end_to_end, model, styles, n), dev))
+                    say(f"video {dev} {size} px: round {rnd + 1}/{reps}")
+                for method, (model, _styles, n) in setups.items():
+                    model_s = statistics.median(runs[(method, "model")])
+                    e2e_s = statistics.median(runs[(method, "end_to_end")])
+                    rows.append({
+                        "device": str(dev), "size": int(size), "method": method, "frames": n_frames, "batch": n,
+                        "settings": _describe(model.options), "model_fps": n_frames / model_s,
+                        "end_to_end_fps": n_frames / e2e_s, "model_ms_per_frame": 1e3 * model_s / n_frames,
+                        "end_to_end_ms_per_frame": 1e3 * e2e_s / n_frames, "paper_fps": PAPER_FPS.get(int(size)),
+                        "repeats": reps,
+                    })
+            for row in rows:
+                ref = next((r for r in rows if r["device"] == row["device"] and r["size"] == row["size"]
+                            and r["method"] == "naive"), None)
+                if ref is not None:
+                    row["speedup_model"] = row["model_fps"] / ref["model_fps"]
+                    row["speedup_end_to_end"] = row["end_to_end_fps"] / ref["end_to_end_fps"]
+    if not any(d.type == "cuda" for d in devs):
+        rows.append({"device": "cuda", "skipped": "not yet run: no CUDA device in this run"})
+    return rows
+
+
+def format_video_table(rows: Sequence[dict]) -> str:
+    """The rows of :func:`benchmark_video` as a Markdown table, with the paper's frame rates beside them."""
+    lines = ["| device | size | method | batch | model FPS | end-to-end FPS | model speedup | end-to-end speedup "
+             "| paper (Titan X, model) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("skipped"):
+            lines.append(f"| {r['device']} | | | | {r['skipped']} | | | | |")
+            continue
+        paper = f"{r['paper_fps']} FPS" if r.get("paper_fps") else "-"
+        lines.append(f"| {r['device']} | {r['size']} | {r['method']} | {r['batch']} | {r['model_fps']:.2f} "
+                     f"| {r['end_to_end_fps']:.2f} | {_fmt(r.get('speedup_model'), '.2f')}x "
+                     f"| {_fmt(r.get('speedup_end_to_end'), '.2f')}x | {paper} |")
+    return "\n".join(lines)
 
 
 def run_train_benchmark(steps: int, device: str | torch.device | None = None, log: Callable[[str], None] | None = None

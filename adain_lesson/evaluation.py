@@ -34,9 +34,11 @@ from .i18n import tr
 from .losses import adain_losses, adain_targets, content_loss, mean_std_loss
 from .model import StyleTransfer, fuse
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
+from .weights import weights_kind
 
 __all__ = [
     "ABLATION_VARIANTS",
+    "PUBLISHED_OUTPUTS",
     "FIG3_CONTENT_LAYER",
     "FIG6_PAPER_ITERATIONS",
     "QUANTITATIVE",
@@ -54,6 +56,7 @@ __all__ = [
     "plot_fig3",
     "plot_fig6",
     "reproduce",
+    "score_published_outputs",
 ]
 
 #: Fig. 3's content layer. The paper: "The content loss shown here is the same as in [52, 16]", i.e. against
@@ -111,6 +114,49 @@ def evaluate_losses(encoder: Encoder, content: Tensor, style: Tensor, output: Te
         loss_c = content_loss(out_feats[-1].float(), target, reduction)
         loss_s = mean_std_loss([f.float() for f in out_feats[:-1]], [f.float() for f in style_feats], reduction)
     return loss_c, loss_s
+
+
+#: The authors' own published AdaIN outputs (their repository's ``examples/``, made by the released model at
+#: 512 x 512 from the ``*_cropped`` inputs beside them): (content, style, output) file names.
+PUBLISHED_OUTPUTS = (
+    ("avril_cropped.jpg", "impronte_d_artista_cropped.jpg", "avril_stylized_impronte_d_artista.jpg"),
+    ("chicago_cropped.jpg", "ashville_cropped.jpg", "chicago_stylized_asheville.jpg"),
+    ("cornell_cropped.jpg", "woman_with_hat_matisse_cropped.jpg", "cornell_stylized_woman_with_hat_matisse.jpg"),
+    ("lenna_cropped.jpg", "en_campo_gris_cropped.jpg", "lenna_stylized_en_campo_gris.jpg"),
+    ("modern_cropped.jpg", "goeritz_cropped.jpg", "modern_stylized_goeritz.jpg"),
+    ("sailboat_cropped.jpg", "sketch_cropped.png", "sailboat_stylized_sketch.jpg"),
+)
+
+
+def score_published_outputs(encoder: Encoder, examples: str | os.PathLike, size: int = 512) -> dict:
+    """Fig. 3's scores of the authors' own published AdaIN outputs (:data:`PUBLISHED_OUTPUTS`, in the folder
+    ``examples`` of their repository), with the content and the style image as references: real numbers for
+    the paper's method without the released decoder. Scored as :func:`fig3_losses` scores (content loss at
+    relu4_2 against the content image, Eq. 13 style loss over relu1_1 ... relu4_1, mean squared errors) on
+    ``encoder`` (a VGG-19 that reaches relu4_2, e.g. ``gatys_encoder("vgg19-pip")``), every image resized to
+    ``size`` (512: as published). The paper, Section 7.1: "our style loss is much smaller than that of the
+    original content image". Returns ``{"pairs": [...], "ours"|"content_image"|"style_image": {"content",
+    "style", "ln_content", "ln_style"}, "settings": {...}}`` (means over the pairs; the outputs are JPEGs)."""
+    from .images import load_image
+
+    folder = Path(examples)
+    missing = [name for row in PUBLISHED_OUTPUTS for name in row if not (folder / name).is_file()]
+    if missing:
+        raise UserError(f"{folder} lacks {missing[0]} (and {len(missing) - 1} more): give the examples folder of "
+                        "the original AdaIN-style repository", param="examples")
+    device = next(encoder.parameters()).device
+    rows = {key: torch.zeros(len(PUBLISHED_OUTPUTS), 2) for key in ("ours", "content_image", "style_image")}
+    pairs = []
+    for k, names in enumerate(PUBLISHED_OUTPUTS):
+        c, s, out = (load_image(folder / n, size=size, crop=True).to(device) for n in names)
+        for key, image in (("ours", out), ("content_image", c), ("style_image", s)):
+            rows[key][k] = torch.stack(evaluate_losses(encoder, c, s, image, content_layer=FIG3_CONTENT_LAYER)).cpu()
+        pairs.append({"content": names[0], "style": names[1], "output": names[2],
+                      **{key: {"content": float(v[k, 0]), "style": float(v[k, 1])} for key, v in rows.items()}})
+    return {"pairs": pairs, **{key: _summary(value) for key, value in rows.items()},
+            "settings": {"size": size, "content_layer": FIG3_CONTENT_LAYER, "style_layers": list(ADAIN_STYLE_LAYERS),
+                         "reduction": "mse", "weights": weights_kind(encoder),
+                         "source": "the authors' published outputs (AdaIN-style examples/), released model"}}
 
 
 def linear_steps(steps: int, every: int | None = None) -> list[int]:
@@ -261,12 +307,19 @@ def fig3_losses(
                      "content_target": "content image features", "reduction": "mse",
                      "contents": len(contents), "styles": len(styles),
                      "size": [int(contents[0].shape[-2]), int(contents[0].shape[-1])],
-                     "weights": "random" if model.random_weights else "pretrained", "device": str(device)},
+                     "weights": weights_kind(model), "device": str(device)},
     }
 
 
-def _random_suffix(random_weights: bool) -> str:
-    return " (random weights: mechanics only)" if random_weights else ""
+def _random_suffix(random_weights: bool, weights: str | None = None) -> str:
+    """What a figure's title adds: random weights, or the label of an encoder that is not the released one."""
+    if random_weights:
+        return " (random weights: mechanics only)"
+    if weights == "vgg19-pip":
+        from .vgg_pip import label
+
+        return f"\n({label()})"
+    return ""
 
 
 def plot_fig3(result: dict, axes=None, *, random_weights: bool | None = None):
@@ -308,7 +361,8 @@ def plot_fig3(result: dict, axes=None, *, random_weights: bool | None = None):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         extra = "; extra: baselines with the Gram loss, not the paper's setting" if gram else ""
-        ax.set_title(f"Fig. 3: {key} loss, {result['pairs']} pairs{extra}{_random_suffix(random_weights)}",
+        ax.set_title(f"Fig. 3: {key} loss, {result['pairs']} pairs{extra}"
+                     f"{_random_suffix(random_weights, result.get('settings', {}).get('weights'))}",
                      fontsize=9)
     fig.tight_layout()
     return fig
@@ -530,7 +584,7 @@ def fig1_curves(
             "settings": {"steps": steps, "batch_size": batch_size, "width": width, "lr": lr, "seed": seed,
                          "contents": int(contents.shape[0]), "size": [int(contents.shape[-2]), int(contents.shape[-1])],
                          "style_loss": "mean_std (Eq. 13)",
-                         "weights": "random" if model.random_weights else "pretrained", "device": str(device)}}
+                         "weights": weights_kind(model), "device": str(device)}}
 
 
 FIG1_TITLES = {"original": "(a) original images", "contrast_normalized": "(b) contrast normalized",
@@ -580,7 +634,8 @@ def plot_fig1(result: dict, axes=None, *, random_weights: bool | None = None, sm
         ax.set_yscale("log")
         ax.set_xlabel(tr("Iteration (ours: {steps}; the paper's Fig. 1: 5000)", steps=steps), fontsize=9)
         ax.tick_params(labelsize=9)
-        ax.set_title(f"Fig. 1 {FIG1_TITLES.get(set_name, set_name)}{_random_suffix(random_weights)}", fontsize=9)
+        ax.set_title(f"Fig. 1 {FIG1_TITLES.get(set_name, set_name)}"
+                     f"{_random_suffix(random_weights, result.get('settings', {}).get('weights'))}", fontsize=9)
     axes[0].set_ylabel(tr("style loss (Eq. 13), log scale (ours)"), fontsize=10)
     axes[0].legend(fontsize=8)
     fig.tight_layout()

@@ -202,14 +202,13 @@ def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: S
 
 def random_title(model: StyleTransfer, figure: str) -> str | None:
     """The title a figure made with ``model`` carries: "Fig. N: random weights (mechanics only)" when the
-    model's weights are random (smoke mode), "Fig. N: not the released model: a decoder trained here ..." when
-    its decoder is a training run's (:func:`adain_lesson.weights.provenance_label`), else None (no title strip)."""
+    model's weights are random (smoke mode), "Fig. N: <the label>" when its encoder is not the released one
+    (``vgg19-pip``: :func:`adain_lesson.weights.provenance_label`), else None (no title strip)."""
     name = "Beyond the paper (regions)" if figure == "regions" else f"Fig. {figure}"
     if model.random_weights:
         return f"{name}: random weights (mechanics only)"
-    if model.trained_run is not None:
-        return f"{name}: {provenance_label(model)}"  # the label speaks the reader's language already
-    return None
+    label = provenance_label(model)
+    return f"{name}: {label}" if label else None
 
 
 def _input_names(names: dict | None, key: str, n: int, default: str) -> list[str]:
@@ -232,7 +231,7 @@ def _common(model: StyleTransfer, fig: str, content: Tensor) -> dict:
     return {
         "figure": fig,
         "weights": weights_kind(model),
-        **({"weights_label": provenance_label(model)} if model.trained_run is not None else {}),
+        "weights_label": provenance_label(model) if not model.random_weights else None,
         "device": str(model.device),
         "content_size": [int(content.shape[-2]), int(content.shape[-1])],
         "torch": torch.__version__,

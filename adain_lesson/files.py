@@ -30,6 +30,7 @@ __all__ = [
     "LockBusy",
     "atomic_write",
     "atomic_write_text",
+    "cannot_read",
     "cannot_write",
     "check_writable",
     "ensure_dir",
@@ -39,6 +40,15 @@ __all__ = [
     "temporary_name",
     "too_long_name",
 ]
+
+
+def cannot_read(path: str | os.PathLike, exc: OSError, fix: str) -> UserError:
+    """The one-line error for a file that exists but cannot be read: "permission denied" (or the system's reason)
+    said as such, never taken for a damaged file, ending with ``fix``."""
+    if isinstance(exc, PermissionError):
+        return UserError(tr("cannot read {path}: permission denied; {fix}", path=path, fix=fix))
+    return UserError(tr("cannot read {path}: {reason}; {fix}", path=path, reason=exc.strerror or type(exc).__name__,
+                        fix=fix))
 
 
 def cannot_write(path: str | os.PathLike, exc: OSError, fix: str = "choose a writable folder") -> UserError:

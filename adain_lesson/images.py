@@ -17,8 +17,10 @@ from typing import Union
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import memory
 from .errors import UserError
-from .files import atomic_write
+from .files import atomic_write, cannot_read
+from .i18n import tr
 
 #: The smallest side the encoder accepts: relu4_1 sits after three 2x poolings, and its 3x3 reflection
 #: padding needs at least 2 positions per side there (and relu5_1, for Gatys, one pooling more).
@@ -47,6 +49,7 @@ __all__ = [
     "center_crop",
     "check_image",
     "fit_mask",
+    "image_size",
     "list_images",
     "load_image",
     "load_mask",
@@ -54,6 +57,7 @@ __all__ = [
     "resize_shorter",
     "sample_image",
     "save_image",
+    "shorter_side_shape",
     "split_mask",
     "to_pil",
     "to_tensor",
@@ -101,6 +105,36 @@ def check_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS, min_side: int
     return w, h
 
 
+def image_size(src: ImageSource) -> tuple[int, int]:
+    """The ``(width, height)`` of ``src`` as stored, from its header alone (nothing is decoded)."""
+    im = _open_lazy(src, _describe(src))
+    return im.size
+
+
+#: Images with more pixels than this are decoded at a reduced scale when a ``size`` is asked for (a JPEG by its
+#: DCT scaling, ``draft``; other formats by ``Image.reduce`` before they become float tensors). Smaller images are
+#: decoded in full as before, so the results of ordinary images do not change.
+REDUCE_ABOVE = 4096 * 4096
+
+
+def _decode_bytes(im: Image.Image) -> int:
+    """The bytes PIL needs to hold ``im`` decoded (its mode's bands and bit depth), a little rounded up."""
+    w, h = im.size
+    bands = len(im.getbands())
+    depth = 4 if im.mode in ("I", "F", "I;16", "I;16B", "I;16L", "I;16N") else 1
+    return w * h * max(bands, 1) * depth + (1 << 20)
+
+
+def _check_decode(im: Image.Image, name: str) -> None:
+    """Refuse (one :class:`UserError` line) to decode an image whose pixels alone need more memory than is free."""
+    need, free = _decode_bytes(im), memory.available("cpu")
+    if free is not None and need > free:
+        w, h = im.size
+        raise UserError(tr("image {name} is {w}x{h}: decoding it needs about {need} MB of memory, but only {free} MB "
+                           "are free: downscale it first (or free some memory)", name=name, w=w, h=h,
+                           need=need // 1_000_000, free=free // 1_000_000))
+
+
 def _open_lazy(src: ImageSource, name: str) -> Image.Image:
     """``Image.open`` (header only) with the one-line errors of :func:`open_image`."""
     if isinstance(src, Image.Image):
@@ -111,15 +145,21 @@ def _open_lazy(src: ImageSource, name: str) -> Image.Image:
         fp: object = io.BytesIO(bytes(src))
     else:
         path = Path(src)
-        if not path.exists():
-            raise UserError(f"image not found: {path} (check the path, or list the folder to see what is there)")
-        if path.is_dir():
-            raise UserError(f"{path} is a folder, not an image (pass one image file)")
-        if path.stat().st_size == 0:
-            raise UserError(f"image file is empty (0 bytes): {path} (download or copy it again)")
+        try:
+            if not path.exists():
+                raise UserError(f"image not found: {path} (check the path, or list the folder to see what is there)")
+            if path.is_dir():
+                raise UserError(f"{path} is a folder, not an image (pass one image file)")
+            if path.stat().st_size == 0:
+                raise UserError(f"image file is empty (0 bytes): {path} (download or copy it again)")
+        except OSError as exc:  # a folder on the way we may not enter
+            raise cannot_read(path, exc, tr("make it readable by you (chmod u+r), or use a copy you can read")
+                              ) from None
         fp = path
     try:
         return Image.open(fp)  # type: ignore[arg-type]
+    except PermissionError as exc:  # a file we may not read is "permission denied", not "damaged"
+        raise cannot_read(name, exc, tr("make it readable by you (chmod u+r), or use a copy you can read")) from None
     except UnidentifiedImageError:
         raise UserError(f"not an image file PIL can read: {name} (use a JPEG, PNG, BMP, TIFF or WebP)") from None
     except Image.DecompressionBombError as exc:
@@ -135,6 +175,13 @@ def open_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     EXIF orientation is applied; greyscale, palette, RGBA/LA (composited on white), CMYK and 16-bit or
     float images are converted to 8-bit RGB.
     """
+    return _open(src, max_pixels=max_pixels)
+
+
+def _open(src: ImageSource, *, max_pixels: int = MAX_PIXELS, at_least: tuple[int, int] | None = None) -> Image.Image:
+    """:func:`open_image`; with ``at_least`` (W, H), an image of more than :data:`REDUCE_ABOVE` pixels is decoded
+    at a reduced scale that keeps at least twice that size (a JPEG by ``draft``, others by ``reduce``), and the
+    memory its decoding needs is checked before it is decoded."""
     name = _describe(src)
     im = _open_lazy(src, name)
     w, h = im.size
@@ -143,8 +190,23 @@ def open_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             f"image {name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}: "
             "downscale it first (or raise max_pixels if you really mean it)"
         )
+    factor = 1
+    if at_least is not None and w * h > REDUCE_ABOVE:
+        factor = max(1, min(w // max(1, 2 * at_least[0]), h // max(1, 2 * at_least[1])))
+        if factor > 1 and im.format == "JPEG":
+            im.draft("RGB", (-(-w // factor), -(-h // factor)))  # scales 1/2 to 1/8, never below the request
+    if not isinstance(src, Image.Image):
+        _check_decode(im, name)
     try:
-        im.load()
+        with memory.guard(tr("decoding image {name}", name=name), "cpu", tr("downscale it first")):
+            im.load()
+            left = 1 if factor == 1 else min(im.size[0] // (2 * at_least[0]), im.size[1] // (2 * at_least[1]))
+            if left > 1:  # what draft did not do (or a PNG, TIFF ...): average left x left blocks, still in 8 bits
+                if im.mode in ("1", "P"):  # palette indices cannot be averaged: colours first
+                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                elif im.mode.startswith("I;16"):
+                    im = im.convert("I")
+                im = im.reduce(left)
     except OSError as exc:
         raise UserError(f"image file is truncated or corrupt: {name} ({exc}); download or copy it again") from None
     im = ImageOps.exif_transpose(im)
@@ -197,12 +259,15 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     return Image.frombytes("RGB", (arr.shape[1], arr.shape[0]), arr.numpy().tobytes())
 
 
-def _shorter_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
+def shorter_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
     """The (H, W) that :func:`resize_shorter` gives a ``w`` x ``h`` image for shorter side ``size``."""
     if min(h, w) == size:
         return h, w
     scale = size / min(h, w)
     return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+_shorter_side_shape = shorter_side_shape
 
 
 def resize_shorter(t: torch.Tensor, size: int) -> torch.Tensor:
@@ -244,12 +309,20 @@ def load_image(
         min_side: reject results smaller than this on either side (the encoder needs it).
         max_pixels: reject larger images, before decoding them and (with ``size``) before resizing them.
     """
-    im = open_image(src, max_pixels=max_pixels)
+    if size and size < min_side:
+        raise UserError(f"size {size} is too small: the encoder needs at least {min_side} px per side")
+    at_least = None
+    if size:  # decode a huge image at a reduced scale: a 13000 x 13000 PNG wanted at 64 px never becomes 2 GB of floats
+        w_stored, h_stored = image_size(src)
+        if min(w_stored, h_stored) >= 1:
+            th, tw = shorter_side_shape(h_stored, w_stored, size)
+            at_least = (tw, th)
+    im = _open(src, max_pixels=max_pixels, at_least=at_least)
     if size:
-        if size < min_side:
-            raise UserError(f"size {size} is too small: the encoder needs at least {min_side} px per side")
         # Check the resized shape before allocating it: a 100000x3 strip at size 64 would become 64 x 2.1M px.
         w0, h0 = im.size
+        if at_least is not None and (w0, h0) not in ((w_stored, h_stored), (h_stored, w_stored)):
+            w0, h0 = (w_stored, h_stored) if (w0 >= h0) == (w_stored >= h_stored) else (h_stored, w_stored)
         nh, nw = _shorter_side_shape(h0, w0, size)
         budget = min(max_pixels, MAX_RESIZED_PIXELS)
         if nh * nw > budget:
@@ -262,11 +335,12 @@ def load_image(
                 f"image {_describe(src)} is {w0}x{h0}; resized to shorter side {size} it would be {nw}x{nh} = "
                 f"{nw * nh:,} pixels, more than the limit of {budget:,}: {hint} to a less elongated shape first"
             )
-    t = to_tensor(im)
-    if size:
-        t = resize_shorter(t, size)
-        if crop:
-            t = center_crop(t, size)
+    with memory.guard(tr("loading image {name}", name=_describe(src)), "cpu", tr("use a smaller size")):
+        t = to_tensor(im)
+        if size:
+            t = resize_shorter(t, size)
+            if crop:
+                t = center_crop(t, size)
     h, w = t.shape[-2:]
     if min(h, w) < min_side:
         raise UserError(

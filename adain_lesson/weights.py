@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from . import hub, vgg_pip
 from .decoder import make_decoder
 from .device import resolve_device
 from .errors import UserError
+from .files import cannot_read
 from .i18n import tr
 from .vgg import LAYER_INDEX, Encoder, make_vgg
 
@@ -42,6 +44,7 @@ __all__ = [
     "find_checkpoints",
     "find_run",
     "load_checkpoint",
+    "check_layout",
     "load_encoder",
     "load_strict",
     "load_weights_file",
@@ -83,13 +86,47 @@ def random_init_(module: nn.Module, seed: int = 0) -> nn.Module:
     return module
 
 
-def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Load a state dict with ``torch.load(weights_only=True)`` and check every tensor is finite."""
+def _tensor_bytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def _stored_bytes(path: Path) -> int:
+    """The bytes of tensor data ``path`` holds, read without loading it: the sizes of the storage records in the
+    zip directory of a file ``torch.save`` wrote (the records' stated sizes, so a small file whose records inflate
+    to gigabytes is seen for what it holds), or the file's own size for the older, uncompressed format."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return sum(i.file_size for i in z.infolist() if "/data/" in i.filename and not i.filename.endswith("/"))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return path.stat().st_size
+
+
+def load_weights_file(path: str | os.PathLike, like: nn.Module | None = None,
+                      released: str | None = None) -> dict[str, Tensor]:
+    """Load a state dict with ``torch.load(weights_only=True)`` and check every tensor is finite.
+
+    Given ``like`` (the module the weights are for), the file is checked against it before anything large is
+    read: the bytes its storage records declare (at most the module's own plus 5% and 1 MB), then, loaded lazily
+    (``mmap``: tensors stay on disk until touched), its keys and shapes (:func:`load_strict`'s check); a file that
+    carries an extra 1.5 GB tensor is refused without allocating it."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"weights file not found: {path}")
+    if like is not None:
+        expected = _tensor_bytes(like)
+        try:
+            stored = _stored_bytes(path)
+        except PermissionError as exc:
+            raise cannot_read(path, exc, tr("make it readable by you (chmod u+r)")) from None
+        if stored > expected * 1.05 + (1 << 20):
+            raise UserError(tr("{path} holds {stored} MB of tensors, but {name} has {expected} MB: it carries other "
+                               "data, or is not the right file; use the released {released}", path=path,
+                               stored=stored // 1_000_000, expected=max(1, expected // 1_000_000),
+                               name=type(like).__name__, released=released or path.name))
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickles arbitrary code
+        state = _load(path, mmap=like is not None)  # never unpickles arbitrary code
+    except PermissionError as exc:  # not a damaged file: say so
+        raise cannot_read(path, exc, tr("make it readable by you (chmod u+r)")) from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         if _holds_pickled_module(exc):
             raise UserError(
@@ -99,10 +136,20 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:
         raise UserError(f"cannot read weights file {path} ({type(exc).__name__}): download it again") from None
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise UserError(f"{path} is not a state dict of tensors: use the released vgg_normalised.pth / decoder.pth")
+    if like is not None:
+        check_layout(like, state, path, released)  # keys and shapes, before any value is read
     for key, value in state.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise UserError(f"weights file {path} contains NaN or infinite values (in {key}): download it again")
     return state
+
+
+def _load(path: Path, mmap: bool) -> object:
+    """``torch.load(weights_only=True)``, memory-mapped where the file's format allows it (a zip file; the older
+    format cannot be mapped and is read whole)."""
+    if mmap and zipfile.is_zipfile(path):
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _holds_pickled_module(exc: Exception) -> bool:
@@ -126,6 +173,19 @@ def load_strict(module: nn.Module, state: dict[str, Tensor], path: str | os.Path
     """Load ``state`` (read from the file ``path``) into ``module`` with strict keys and shapes; a mismatch is
     one short :class:`UserError` line naming the file (and ``released``, the released file it should be)."""
     path = Path(path)
+    check_layout(module, state, path, released)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # anything left: keep it to its first line
+        first = str(exc).strip().splitlines()[-1].strip()[:160]
+        raise UserError(f"{path.name} does not fit the expected layout ({first}): is it the right file?") from None
+
+
+def check_layout(module: nn.Module, state: dict[str, Tensor], path: str | os.PathLike,
+                 released: str | None = None) -> None:
+    """The keys and shapes of ``state`` are exactly ``module``'s (they are read from the file's index: a lazily
+    loaded state is not touched), else one :class:`UserError` line naming the file."""
+    path = Path(path)
     expected = module.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -147,11 +207,6 @@ def load_strict(module: nn.Module, state: dict[str, Tensor], path: str | os.Path
             f"{path.name} does not fit the expected layout: {len(wrong)} tensors of another shape (e.g. {k!r} is "
             f"{tuple(state[k].shape)}, expected {tuple(expected[k].shape)}); is it the right file?"
         )
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:  # anything left: keep it to its first line
-        first = str(exc).strip().splitlines()[-1].strip()[:160]
-        raise UserError(f"{path.name} does not fit the expected layout ({first}): is it the right file?") from None
 
 
 
@@ -195,7 +250,7 @@ def load_encoder(
         random_init_(vgg, seed)
     elif str(weights) == vgg_pip.NAME:
         path = vgg_pip.convert(progress=progress)
-        load_strict(vgg, load_weights_file(path), path, _VGG_FILE)
+        load_strict(vgg, load_weights_file(path, vgg, _VGG_FILE), path, _VGG_FILE)
         provenance = vgg_pip.NAME
     else:
         if str(weights) == "auto":
@@ -208,7 +263,7 @@ def load_encoder(
                 raise UserError(tr("{param} must be auto, random, {pip}, a folder with {file}, that file, or a "
                                    "training run's folder; {path} does not exist", param=param, pip=vgg_pip.NAME,
                                    file=_VGG_FILE, path=str(path)), param=param)
-        load_strict(vgg, load_weights_file(path), path, _VGG_FILE)
+        load_strict(vgg, load_weights_file(path, vgg, _VGG_FILE), path, _VGG_FILE)
     encoder = Encoder(vgg, last_layer)
     if device is not None:
         encoder = encoder.to(device)
@@ -272,6 +327,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise UserError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as exc:  # not a damaged file: say so
+        raise cannot_read(path, exc, tr("make it readable by you (chmod u+r)")) from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         raise UserError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is damaged or not a checkpoint"
                         ) from None

@@ -29,6 +29,7 @@ import torch
 
 from . import images
 from .errors import UserError
+from .i18n import tr
 from .model import StyleTransfer
 from .playground import (
     MASK_SPLITS,
@@ -101,34 +102,45 @@ class Playground:
             f'<div style="border:2px solid #b00020;color:#b00020;padding:4px;font-weight:bold">'
             f"{html.escape(RANDOM_WEIGHTS_BANNER)}</div>" if model.random_weights else ""
         )
-        self.content = W.Dropdown(options=self.engine.choices("content"), value=self.engine.default("content"),
-                                  description="content", style=wide)
-        self.content_upload = W.FileUpload(accept="image/*", multiple=False, description="upload content")
-        style_options = [("(none)", NO_STYLE)] + self.engine.choices("style")
+        self.content = W.Dropdown(options=self._choices("content"), value=self.engine.default("content"),
+                                  description=tr("content"), style=wide)
+        self.content_upload = W.FileUpload(accept="image/*", multiple=False, description=tr("upload content"))
+        style_options = self._style_options()
         self.style_sources = [
             W.Dropdown(options=style_options, value=self.engine.default("style") if i == 0 else NO_STYLE,
-                       description=f"style {i + 1}", style=wide)
+                       description=tr("style {number}", number=i + 1), style=wide)
             for i in range(MAX_STYLES)
         ]
         self.weights = [
-            W.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="weight", readout_format=".2f")
+            W.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description=tr("weight"), readout_format=".2f")
             for _ in range(MAX_STYLES)
         ]
-        self.style_upload = W.FileUpload(accept="image/*", multiple=False, description="upload style")
-        self.alpha = W.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="α (Eq. 14)",
+        self.style_upload = W.FileUpload(accept="image/*", multiple=False, description=tr("upload style"))
+        self.alpha = W.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description=tr("α (Eq. 14)"),
                                    readout_format=".2f", style=wide)
-        self.preserve_color = W.Checkbox(value=False, description="preserve colour (Fig. 9)", indent=False)
-        self.mask = W.Dropdown(options=self._mask_options(), value=NO_MASK, description="mask (Fig. 10)", style=wide)
-        self.softness = W.FloatSlider(value=0.0, min=0.0, max=0.3, step=0.02, description="soft edge",
+        self.preserve_color = W.Checkbox(value=False, description=tr("preserve colour (Fig. 9)"), indent=False)
+        self.mask = W.Dropdown(options=self._mask_options(), value=NO_MASK, description=tr("mask (Fig. 10)"),
+                               style=wide)
+        self.softness = W.FloatSlider(value=0.0, min=0.0, max=0.3, step=0.02, description=tr("soft edge"),
                                       readout_format=".2f", style=wide)
-        self.mask_upload = W.FileUpload(accept="image/*", multiple=False, description="upload mask")
-        self.size = W.Dropdown(options=sorted({*SIZES, size}), value=size, description="output size", style=wide)
+        self.mask_upload = W.FileUpload(accept="image/*", multiple=False, description=tr("upload mask"))
+        self.size = W.Dropdown(options=sorted({*SIZES, size}), value=size, description=tr("output size"),
+                               style=wide)
         self.result = W.Image(format="png")
         self.preview = W.Image(format="png")
         self.timing = W.HTML()
         self.message = W.HTML()
-        self.save_path = W.Text(value=str(save_path), description="save to", style=wide)
-        self.save_button = W.Button(description="save", icon="save")
+        self.save_path = W.Text(value=str(save_path), description=tr("save to"), style=wide)
+        self.save_button = W.Button(description=tr("save"), icon="save")
+        #: How many results the playground has shown (the timing readout counts them).
+        self.renders = 0
+        # CSS classes a page (or a browser test) finds the controls by, whatever the language of the labels
+        for name in ("content", "alpha", "preserve_color", "mask", "softness", "size", "result", "preview",
+                     "timing", "message", "save_path", "save_button"):
+            getattr(self, name).add_class(f"adain-{name.replace('_', '-')}")
+        for i, (s, w) in enumerate(zip(self.style_sources, self.weights)):
+            s.add_class(f"adain-style-{i + 1}")
+            w.add_class(f"adain-weight-{i + 1}")
 
         controls = [self.content, self.alpha, self.preserve_color, self.mask, self.softness, self.size,
                     *self.style_sources, *self.weights]
@@ -141,21 +153,37 @@ class Playground:
 
         style_rows = [W.HBox([s, wt]) for s, wt in zip(self.style_sources, self.weights)]
         left = W.VBox([
-            W.HTML("<b>Content</b>"), W.HBox([self.content, self.content_upload]),
-            W.HTML("<b>Styles</b> (weights: interpolation, Eq. 15)"), *style_rows, self.style_upload,
-            W.HTML("<b>Controls</b>"), self.alpha, self.preserve_color,
+            W.HTML(f"<b>{html.escape(tr('Content'))}</b>"), W.HBox([self.content, self.content_upload]),
+            W.HTML(f"<b>{html.escape(tr('Styles'))}</b> {html.escape(tr('(weights: interpolation, Eq. 15)'))}"),
+            *style_rows, self.style_upload,
+            W.HTML(f"<b>{html.escape(tr('Controls'))}</b>"), self.alpha, self.preserve_color,
             W.HBox([self.mask, self.mask_upload]), self.softness, self.size,
         ])
         right = W.VBox([self.result, self.timing, self.message, W.HBox([self.save_path, self.save_button]),
-                        W.HTML("<small>inputs: content, styles, mask</small>"), self.preview])
+                        W.HTML(f"<small>{html.escape(tr('inputs: content, styles, mask'))}</small>"), self.preview])
         #: The root widget (display it, or display the playground itself).
         self.widget = W.VBox([self.banner, W.HBox([left, right])])
+        self.widget.add_class("adain-playground")
         self._sync_enabled()
 
     # -- reading the widgets ---------------------------------------------------------------------
+    def _choices(self, kind: str) -> list[tuple[str, str]]:
+        """The engine's (label, key) choices of ``kind`` with the labels in the reader's language."""
+        where = {"sample": tr("built-in"), "paper": tr("paper"), "upload": tr("uploaded")}
+        out = []
+        for _, key in self.engine.choices(kind):
+            source, name = key.split(":", 1)
+            name = name.split(":", 1)[1] if source == "upload" else Path(name).stem if source == "paper" else name
+            out.append((f"{name} ({where[source]})", key))
+        return out
+
+    def _style_options(self) -> list[tuple[str, str]]:
+        return [(tr("(none)"), NO_STYLE), *self._choices("style")]
+
     def _mask_options(self) -> list[tuple[str, str]]:
-        splits = [(label, kind) for label, kind in MASK_SPLITS.items()]
-        return [("none", NO_MASK), *splits, *self.engine.choices("mask")]
+        splits = {"left": tr("left | right"), "top": tr("top | bottom"), "ellipse": tr("ellipse | outside")}
+        return [(tr("none"), NO_MASK), *[(splits[kind], kind) for kind in MASK_SPLITS.values()],
+                *self._choices("mask")]
 
     def settings(self) -> Settings:
         """The widgets' current values as a :class:`Settings`."""
@@ -218,10 +246,10 @@ class Playground:
         self._quiet = True
         try:
             if kind == "content":
-                self.content.options = self.engine.choices("content")
+                self.content.options = self._choices("content")
                 target = self.content
             elif kind == "style":
-                options = [("(none)", NO_STYLE)] + self.engine.choices("style")
+                options = self._style_options()
                 values = [s.value for s in self.style_sources]
                 for s, v in zip(self.style_sources, values):
                     s.options = options
@@ -235,7 +263,7 @@ class Playground:
                 target = self.mask
         finally:
             self._quiet = False
-        self._info = f"uploaded {name}"  # shown now, and with the next result
+        self._info = tr("uploaded {name}", name=name)  # shown now, and with the next result
         self.show_message(self._info, "ok")
         target.value = key  # an observed change: triggers the (debounced) update
         self._sync_enabled()
@@ -260,11 +288,13 @@ class Playground:
         thumbs = [images.resize_shorter(t, 64) for t in r.inputs]
         self.preview.value = png_bytes(image_grid(thumbs, nrow=len(thumbs), padding=2))
         h, w = r.image.shape[-2:]
-        content = "content from cache" if r.content_cached else "content encoded"
-        styles = f"{r.encoded} style(s) encoded, {r.cached} from cache; {content}"
-        self.timing.value = (
-            f"<b>{r.ms:.0f} ms</b> for {w}x{h} on {self.engine.model.device.type} ({html.escape(styles)})"
-        )
+        self.renders += 1
+        content = tr("content from cache") if r.content_cached else tr("content encoded")
+        styles = tr("{encoded} style(s) encoded, {cached} from cache; {content}", encoded=r.encoded,
+                    cached=r.cached, content=content)
+        self.timing.value = tr("result {n}: <b>{ms} ms</b> for {w}x{h} on {device} ({styles})", n=self.renders,
+                               ms=f"{r.ms:.0f}", w=w, h=h, device=self.engine.model.device.type,
+                               styles=html.escape(styles))
         info, self._info = ([self._info] if self._info else []), ""
         self.show_message("; ".join(info + r.notes), "note" if r.notes else "ok")
         return r

@@ -107,9 +107,10 @@ def test_an_image_too_large_for_the_free_memory_is_refused_before_the_weights_lo
                                                                                     capsys) -> None:
     from adain_lesson import memory
 
-    monkeypatch.setattr(memory, "available", lambda device: 50_000_000)
-    assert main(["stylize", *SMALL[:2], "--content-size", "256", "--device", "cpu", "--content", str(inputs["c.png"]),
+    monkeypatch.setattr(memory, "available", lambda device: 400_000_000)  # 250 MB of it kept for the weights
+    assert main(["stylize", *SMALL[:2], "--content-size", "512", "--device", "cpu", "--content", str(inputs["c.png"]),
                  "--style", str(inputs["s1.png"]), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: stylizing 320x256 needs about") and "--content-size (at most" in err
+    assert err.startswith("error: stylizing 640x512 needs about") and "--content-size (at most" in err
+    assert "400 MB free, 250 MB of which the model's weights will take" in err
     assert no_weights == []

@@ -258,3 +258,17 @@ def test_a_destination_that_cannot_be_searched_is_not_a_corrupt_archive(tmp_path
         data.extract_archive(archive, tmp_path / "out", progress=False)
     monkeypatch.undo()
     assert "corrupt" not in _one_line(info.value) and archive.exists()
+
+
+def test_a_tar_member_name_too_long_says_so_too(tmp_path: Path) -> None:
+    archive = tmp_path / "a.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        for name, seed in (("imgs/0.png", 0), ("imgs/" + "b" * 260 + ".png", 1)):
+            payload = _png(seed)
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tf.addfile(info, io.BytesIO(payload))
+    with pytest.raises(UserError, match=r"whose name .* is 264 bytes long.* the archive is kept") as info:
+        data.extract_archive(archive, tmp_path / "out", progress=False)
+    assert "corrupt" not in _one_line(info.value)
+    assert archive.exists() and not (tmp_path / "out").exists()

@@ -44,13 +44,13 @@ def test_the_course_smoke_switch_uses_the_same_parser(monkeypatch: pytest.Monkey
     from adain_lesson import course
 
     monkeypatch.setenv("ADAIN_LESSON_SMOKE", "on")
-    assert course.full_mode_plan("00", "cpu", announce=False, SIZE=(1, 2, 3)).smoke is True
+    assert course.full_mode_plan("00", "cpu", announce=False, SIZE=(1, 2, 3, "ours")).smoke is True
     monkeypatch.setenv("ADAIN_LESSON_SMOKE", "maybe")
     with pytest.raises(UserError, match="ADAIN_LESSON_SMOKE"):
-        course.full_mode_plan("00", "cpu", announce=False, SIZE=(1, 2, 3))
+        course.full_mode_plan("00", "cpu", announce=False, SIZE=(1, 2, 3, "ours"))
     monkeypatch.setenv("ADAIN_LESSON_SMOKE", "0")
     monkeypatch.setenv("ADAIN_LESSON_QUICK", "off")
-    assert course.full_mode_plan("00", "cpu", announce=False, SIZE=(1, 2, 3)).quick is False
+    assert course.full_mode_plan("00", "cpu", announce=False, SIZE=(1, 2, 3, "ours")).quick is False
 
 
 def test_no_module_or_notebook_reads_a_switch_by_hand() -> None:

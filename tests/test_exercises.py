@@ -19,6 +19,13 @@ def _stub(*args):  # what a student copy's "your code here" function returns
     ...
 
 
+def _ema(values, beta):  # notebook 09's exponential moving average, written as a learner would
+    out = [values[0]]
+    for x in values[1:]:
+        out.append(beta * out[-1] + (1 - beta) * x)
+    return torch.stack(out)
+
+
 def _mean_std(x: torch.Tensor, unbiased: bool = True):
     return x.mean(dim=(2, 3), keepdim=True), torch.sqrt(x.var(dim=(2, 3), keepdim=True, unbiased=unbiased) + 1e-5)
 
@@ -75,8 +82,11 @@ _ABSENT = "cpu" if _HERE == "cuda" else "cuda"  # on a CUDA machine the CPU is t
 # (check, right answers, [(wrong answer, words the hint must contain)], stub); answers are argument tuples
 CASES = {
     "check_smoke_mode": (
-        [("b",), ("B)",), ("That the code runs, with random weights",)],
-        [(("a",), "random weights"), (("c",), "time full mode"), (("d",), "downloads nothing"),
+        [("b",), ("B)",), ("That the code runs, with random weights",),
+         ("코드가 처음부터 끝까지 돌아간다는 것",)],
+        [(("a",), "random weights"),
+         (("AdaIN이 무엇을 할 수 있는지 보여 준다",), "pick one letter"),
+         (("c",), "time full mode"), (("d",), "downloads nothing"),
          (("it looks nice",), "pick one letter"), ((2,), "one letter")],
         (...,),
     ),
@@ -153,8 +163,11 @@ CASES = {
         (_stub,),
     ),
     "check_optimization_cost": (
-        [("b",), ("B)",), ("Every image needs hundreds of forward and backward passes through VGG",)],
-        [(("a",), "AdaIN runs VGG-19 too"), (("c",), "Adam usually needs more steps"), (("d",), "matrix product"),
+        [("b",), ("B)",), ("Every image needs hundreds of forward and backward passes through VGG",),
+         ("이미지마다 VGG-19를 지나는 순전파와 역전파를 수백 번 해야 하기 때문",)],
+        [(("a",), "AdaIN runs VGG-19 too"),
+         (("VGG-19가 너무 큰 네트워크라서",), "count the passes"),
+         (("c",), "Adam usually needs more steps"), (("d",), "matrix product"),
          (("it is slow",), "count the passes"), ((2,), "one letter")],
         (...,),
     ),
@@ -168,8 +181,10 @@ CASES = {
         (_stub,),
     ),
     "check_alpha_zero": (
-        [("b",), ("B",), ("The decoder's reconstruction of the content features",)],
-        [(("a",), "not an exact inverse"), (("d",), "alpha = 1"), (("c",), "Eq. 14"), (("the style",), "Eq. 14"),
+        [("b",), ("B",), ("The decoder's reconstruction of the content features",),
+         ("디코더가 콘텐츠 특징을 복원한 이미지",)],
+        [(("a",), "not an exact inverse"),
+         (("스타일 이미지 그대로",), "Eq. 14"), (("d",), "alpha = 1"), (("c",), "Eq. 14"), (("the style",), "Eq. 14"),
          ((3,), "one letter")],
         (...,),
     ),
@@ -180,8 +195,11 @@ CASES = {
         (None,),
     ),
     "check_content_target": (
-        [("b",), ("so that the decoder learns to invert t",)],
-        [(("a",), "computed anyway"), (("c",), "costs more"), (("d",), "style loss"), (("it is faster",), "trained")],
+        [("b",), ("so that the decoder learns to invert t",),
+         ("디코더가 AdaIN 출력 t를 되돌리도록 배우기 때문",)],
+        [(("a",), "computed anyway"),
+         (("t가 더 빨리 계산되기 때문",), "trained"),
+         (("c",), "costs more"), (("d",), "style loss"), (("it is faster",), "trained")],
         (...,),
     ),
     "check_learning_rate": (
@@ -207,8 +225,11 @@ CASES = {
         (...,),
     ),
     "check_color_preservation": (
-        [("b",), ("The style image gets the content's colour mean and covariance",)],
-        [(("a",), "which image gives up"), (("c",), "before the network"), (("d",), "AdaIN is unchanged"),
+        [("b",), ("The style image gets the content's colour mean and covariance",),
+         ("스타일 이미지가 인코딩 전에 콘텐츠의 색 통계를 받는다",)],
+        [(("a",), "which image gives up"), (("the content image takes the style's palette",), "which input image"),
+         (("콘텐츠 이미지가 스타일의 색으로 바뀐다",), "which input image"),
+         (("c",), "before the network"), (("d",), "AdaIN is unchanged"),
          (("the colours are kept",), "which input image"), ((2,), "one letter")],
         (...,),
     ),
@@ -264,6 +285,33 @@ CASES = {
         [(("down", "down"), "content distance"), (("up", "up"), "style distance"), (("sideways", "down"), "up")],
         (..., "down"),
     ),
+    "check_table1_fps": (
+        [(1 / 0.018, 1 / 0.065), (55.6, 15.4)],
+        [((1 / 0.027, 1 / 0.098), "with style encoding"), ((1 / 18, 1 / 65), "in seconds"),
+         ((1 / 0.065, 1 / 0.018), "swapped"), ((30, 30), "1 / 0.018")],
+        (..., 15.4),
+    ),
+    "check_video_cache": (
+        [("b",), ("the style statistics, computed once",), ("스타일의 통계",)],
+        [(("a",), "changes with the frame"), (("c",), "each frame's own"), (("d",), "new one for every frame"),
+         (("the decoder",), "does not involve the frame"), ((3,), "one letter")],
+        (...,),
+    ),
+    "check_temporal_change": (
+        [(lambda f: (f[1:] - f[:-1]).abs().mean(dim=(1, 2, 3)),)],
+        [((lambda f: (f[1:] - f[:-1]).abs().mean(),), "one number per pair"),
+         ((lambda f: (f[1:] - f[:-1]).pow(2).mean(dim=(1, 2, 3)),), "squared"),
+         ((lambda f: (f[1:] - f[:-1]).mean(dim=(1, 2, 3)).abs(),), "absolute value of the change before"),
+         ((lambda f: (f[1:] - f[:-1]).abs().mean(dim=(0, 2, 3)),), "shape")],
+        (_stub,),
+    ),
+    "check_smoothed_statistics": (
+        [(_ema,)],
+        [((lambda v, b: _ema(v, 1 - b),), "beta weighs the past"),
+         ((lambda v, b: v.cumsum(0) / torch.arange(1, v.shape[0] + 1, dtype=v.dtype)[:, None],), "running mean"),
+         ((lambda v, b: v * 0,), "start from row 0"), ((lambda v, b: v[1:],), "shape")],
+        (_stub,),
+    ),
 }
 
 
@@ -271,7 +319,7 @@ def test_every_check_is_tested_and_listed_by_notebook() -> None:
     checks = {name for name in E.__all__ if name.startswith("check_")}
     assert set(CASES) == checks
     listed = [name for names in E.CHECKS.values() for name in names]
-    assert set(listed) == checks and set(E.CHECKS) == {f"{i:02d}" for i in range(9)}
+    assert set(listed) == checks and set(E.CHECKS) == {f"{i:02d}" for i in range(10)}
     assert len(listed) == len(set(listed)) + 1  # one check serves two notebooks: check_style_weights (06 and 08)
 
 

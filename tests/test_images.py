@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -244,3 +248,32 @@ def _small_png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _without_read_override(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a Python that cannot read a file its permissions forbid. The tests run as root, which reads
+    a ``chmod 000`` file anyway (CAP_DAC_OVERRIDE); ``setpriv`` starts the child without that capability (and
+    CAP_DAC_READ_SEARCH). A child switched to ``nobody`` could not start this interpreter, which lies under
+    ``/root`` (mode 700); a root without the override still owns it."""
+    cmd = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: a chmod 000 file stays readable")
+        drop = "-dac_override,-dac_read_search"
+        cmd = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_an_image_the_user_cannot_read_is_permission_denied_not_damaged(tmp_path: Path) -> None:
+    """Issue 20, item 9: a ``chmod 000`` content file was reported as "truncated or damaged"."""
+    path = tmp_path / "locked.png"
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(path)
+    path.chmod(0)
+    code = ("import sys\nfrom adain_lesson import images\nfrom adain_lesson.errors import UserError\n"
+            f"try:\n    images.load_image({str(path)!r}, 32)\nexcept UserError as exc:\n    print(exc)\n")
+    result = _without_read_override(code)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert "permission denied" in line and str(path) in line and "damaged" not in line and "\n" not in line

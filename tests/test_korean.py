@@ -457,3 +457,20 @@ def test_deck_map_check_fails_on_a_renamed_heading(tmp_path: Path) -> None:
     problems = _deck_map_problems(bad, tmp_path)
     assert any(p.startswith("row 4: 'A first stylization") for p in problems)
     assert "row 18: 05 is named but not linked" in problems
+
+
+def test_korean_pages_link_to_files_that_exist() -> None:
+    """README.ko.md and the Korean documents link to the Korean notebooks, student copies and guides: every
+    relative link resolves (the student copies and the Korean instructor guide included)."""
+    pages = [ROOT / "README.ko.md"] + sorted((ROOT / "notebooks" / "ko").glob("*.md"))
+    assert ROOT / "notebooks" / "ko" / "INSTRUCTOR.md" in pages
+    linked = set()
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://", "#", "mailto:")):
+                continue
+            path = (page.parent / target.split("#", 1)[0]).resolve()
+            assert path.exists(), (page.name, target)
+            linked.add(path)
+    assert (ROOT / "notebooks" / "ko" / "student").resolve() in linked
+    assert (ROOT / "notebooks" / "ko" / "INSTRUCTOR.md").resolve() in linked

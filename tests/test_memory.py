@@ -183,3 +183,128 @@ def test_guard_passes_other_errors_and_knows_the_kinds_of_failure() -> None:
         with pytest.raises(UserError, match=r"^x ran out of memory on cpu \(.*\): fix$"), \
                 memory.guard("x", "cpu", "fix"):
             raise exc
+
+
+# ---- issue 20, item 8: memory before allocation ----
+
+_LIMITED = r"""
+import contextlib, io, resource, sys
+import torch
+torch.set_num_threads(1)
+import tqdm.auto  # noqa: F401 - imported before the cap, as everything the commands import lazily
+from PIL import Image
+Image.init()
+from adain_lesson import batch, gatys, images, memory, model, weights  # noqa: F401
+from adain_lesson.__main__ import main
+from adain_lesson.errors import UserError
+
+def cap(extra):
+    with open("/proc/self/statm") as f:
+        vm = int(f.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (vm + extra, resource.RLIM_INFINITY))
+
+def cli(*argv):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(list(argv))
+    lines = [x for x in err.getvalue().splitlines() if x.startswith("error:")]
+    return rc, lines[-1] if lines else "", err.getvalue().count("Traceback")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc")
+def test_a_huge_image_wanted_small_is_decoded_at_a_reduced_size(tmp_path: Path) -> None:
+    """A 13,000 x 13,000 PNG (0.2 MB on disk) and a 9,000 x 9,000 JPEG, loaded at 64 px by a process capped at its
+    size plus 400 MB. Before: the PNG became a 507 MB RGB image, two copies of its bytes and a 2 GB float tensor
+    (3.8 GB peak): an allocation failure. Now the JPEG is decoded at 1/8 scale (``draft``) and the PNG is reduced
+    in 8 bits (``Image.reduce``) before it becomes floats; the results equal a plain resize's up to filtering."""
+    from PIL import Image
+
+    png, jpg = tmp_path / "huge.png", tmp_path / "huge.jpg"
+    Image.new("L", (13_000, 13_000), 77).save(png)
+    Image.new("L", (9_000, 9_000), 200).save(jpg, quality=90)
+    code = _LIMITED + r"""
+cap(400_000_000)
+for path in sys.argv[1:]:
+    t = images.load_image(path, 64)
+    print(tuple(t.shape), round(float(t.mean()) * 255))
+"""
+    done = _run(code, str(png), str(jpg))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[:2] == ["(3, 64, 64) 77", "(3, 64, 64) 200"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc")
+def test_a_decode_that_cannot_fit_is_refused_before_decoding(tmp_path: Path) -> None:
+    from PIL import Image
+
+    png = tmp_path / "huge.png"
+    Image.new("RGB", (12_000, 12_000), (1, 2, 3)).save(png)  # 432 MB decoded, and no size to reduce it to
+    code = _LIMITED + r"""
+cap(250_000_000)
+try:
+    images.load_image(sys.argv[1])
+except UserError as exc:
+    print(exc)
+"""
+    done = _run(code, str(png))
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip()
+    assert "12000x12000: decoding it needs about 43" in line and "downscale it first" in line and "\n" not in line
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc")
+def test_the_size_a_memory_refusal_names_fits_for_stylize_and_gatys(tmp_path: Path) -> None:
+    """``stylize --content-size 8000`` and ``gatys --size 8000`` with little free memory: before, a
+    ``DefaultCPUAllocator`` traceback (the image was decoded and resized before any check), and for gatys a suggested
+    size that the same check refused again (it left out the style's share). Now one line each, before decoding, and
+    the size it names runs."""
+    from PIL import Image
+
+    content = tmp_path / "c.jpg"
+    Image.effect_noise((1024, 1024), 40).convert("RGB").save(content)
+    code = _LIMITED + r"""
+import re
+cap(700_000_000)
+c, out = sys.argv[1], sys.argv[2]
+for cmd, flag, extra in (("stylize", "--content-size", ["--style-size", "64"]),
+                         ("gatys", "--size", ["--style", c, "--steps", "1"])):
+    rc, line, tracebacks = cli(cmd, "--weights", "random", "--device", "cpu", "--content", c, flag, "8000",
+                               "--out", out, *extra)
+    side = int(re.search(r"at most (\d+)", line).group(1))
+    print(cmd, rc, tracebacks, "needs about" in line and flag in line, side > 16)
+    rc, line, tracebacks = cli(cmd, "--weights", "random", "--device", "cpu", "--content", c, flag, str(side),
+                               "--out", out, *extra)
+    print(cmd, rc, tracebacks, line or "ok")
+"""
+    done = _run(code, str(content), str(tmp_path / "out"), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = [line for line in done.stdout.splitlines() if line.startswith(("stylize ", "gatys "))]
+    assert said == ["stylize 2 0 True True", "stylize 0 0 ok", "gatys 2 0 True True", "gatys 0 0 ok"], \
+        done.stdout + done.stderr[-2000:]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc")
+def test_an_allocation_failure_while_loading_an_image_is_one_line(tmp_path: Path) -> None:
+    """With every estimate blinded (``available`` unknown), the allocation failure itself, inside the image loader
+    and anywhere else under the command line, is one line."""
+    from PIL import Image
+
+    content = tmp_path / "c.jpg"
+    Image.effect_noise((512, 512), 40).convert("RGB").save(content)
+    code = _LIMITED + r"""
+memory.available = lambda device: None
+cap(300_000_000)
+try:
+    images.load_image(sys.argv[1], 8000)
+except UserError as exc:
+    print(str(exc).replace("\n", "<NL>"))
+print(*cli("stylize", "--weights", "random", "--device", "cpu", "--content", sys.argv[1], "--content-size", "8000",
+           "--out", sys.argv[2]), sep="|")
+"""
+    done = _run(code, str(content), str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded, via_cli = done.stdout.strip().split("\n")[-2:]
+    assert loaded.startswith("loading image") and "ran out of memory on cpu" in loaded and "<NL>" not in loaded
+    rc, line, tracebacks = via_cli.split("|")
+    assert rc == "2" and tracebacks == "0" and "ran out of memory" in line

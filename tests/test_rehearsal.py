@@ -1,4 +1,4 @@
-"""The full-mode rehearsal: notebooks 00, 04, 06 and 08 run in full mode (not smoke) through the real download
+"""The full-mode rehearsal: notebooks 00, 04, 06, 08 and 09 run in full mode (not smoke) through the real download
 code, against stand-in weights and the paper's images served from 127.0.0.1 (adain_lesson.course.rehearse).
 
 The heavy test is marked ``rehearsal`` (``python -m pytest -m rehearsal`` runs it alone, ``-m "not rehearsal"``
@@ -122,7 +122,7 @@ def test_cli_errors_are_one_line_and_nbclient_is_named(capsys, monkeypatch) -> N
 
 @pytest.mark.rehearsal
 def test_inference_notebooks_pass_in_full_mode_on_the_cpu(monkeypatch) -> None:
-    """00, 04, 06 and 08 in full mode (their QUICK settings on a CPU): every one passes, and each downloaded
+    """00, 04, 06, 08 and 09 in full mode (their QUICK settings on a CPU): every one passes, and each downloaded
     the weights through the loopback server (a fresh cache each)."""
     pytest.importorskip("nbclient")
     monkeypatch.delenv("ADAIN_LESSON_SMOKE", raising=False)

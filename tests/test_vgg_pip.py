@@ -15,8 +15,8 @@ from adain_lesson.vgg import LAYER_INDEX, make_vgg
 from adain_lesson.weights import load_encoder, provenance_label, weights_kind
 
 #: The converted state's digest (keys, shapes, dtypes, values): the conversion is the same bit for bit on every
-#: machine, because the normalisation factors are rounded to 12 significant bits (see vgg_pip).
-CONVERTED_DIGEST = "5116bd26a1ea0d7d8c4137d29db14fd686972d1e43c141e625a4836337179aff"
+#: machine, because the normalisation factors are rounded to 8 significant bits (see vgg_pip).
+CONVERTED_DIGEST = "27c6372b038e9ba6b18d4a53b9ff5a4db222c37e9e75609bd875107dc0ff0d5e"
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +94,11 @@ def test_features_are_a_positive_per_channel_rescaling_of_the_unnormalised_port(
 
 def test_each_channel_has_mean_activation_one_on_the_pinned_set(converted: dict) -> None:
     means = vgg_pip.channel_means(converted["state"], vgg_pip.normalisation_images())
-    for m in means[:-1]:  # a few channels never fire on one photograph (up to relu5_3: at most 2 per layer)
+    for m in means[:-1]:  # a few channels never fire on the set (up to relu5_3: at most 2 per layer)
         alive = m[m > 0]
         assert alive.numel() >= m.numel() - 2
-        torch.testing.assert_close(alive, torch.ones_like(alive), rtol=0, atol=1e-3)
-    assert (means[-1] > 0).float().mean() > 0.75  # relu5_4 (no loss uses it): a fifth is silent on this set
+        torch.testing.assert_close(alive, torch.ones_like(alive), rtol=0, atol=5e-3)  # factors: 8 significant bits
+    assert (means[-1] > 0).float().mean() > 0.9  # relu5_4 (no loss uses it): a few dozen are silent on this set
 
 
 def test_the_cache_is_reused_and_a_corrupt_one_is_converted_again(converted: dict,
@@ -124,3 +124,21 @@ def test_load_encoder_takes_vgg19_pip_and_says_what_it_is(converted: dict, monke
     torch.testing.assert_close(encoder.body[2].weight, converted["state"]["2.weight"])
     random = load_encoder("random", "relu4_1")
     assert weights_kind(random) == "random" and "RANDOM WEIGHTS" in provenance_label(random)
+
+
+def test_the_notebooks_encoder_falls_back_to_vgg19_pip_when_the_release_cannot_be_downloaded(
+        converted: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from adain_lesson.gatys import lesson_encoder
+
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(converted["home"]))  # holds the conversion, not the released VGG
+    monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")
+    monkeypatch.delenv("ADAIN_LESSON_ENCODER", raising=False)
+    encoder = lesson_encoder(False, "cpu")
+    assert encoder.provenance == "vgg19-pip"
+    said = capsys.readouterr()
+    assert "using vgg19-pip instead" in said.out and "not the released file" in said.out + said.err
+    monkeypatch.setattr(vgg_pip, "available", lambda: False)  # without the wheel: the offline message as before
+    with pytest.raises(UserError, match="ADAIN_LESSON_SMOKE=1"):
+        lesson_encoder(False, "cpu")
+    with pytest.raises(UserError, match="encoder must be auto or vgg19-pip"):
+        lesson_encoder(False, "cpu", encoder="released")

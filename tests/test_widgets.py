@@ -128,6 +128,42 @@ def test_widget_tree_holds_every_control(pg: Playground) -> None:
     assert sum(isinstance(t, W.FileUpload) for t in tree) == 3
     assert "RANDOM WEIGHTS" in pg.banner.value  # random weights are announced
     assert pg.size.value == SIZE and SIZE in pg.size.options
+
+
+def test_controls_carry_the_classes_a_page_finds_them_by(pg: Playground) -> None:
+    """tests/test_browser.py finds the controls by these CSS classes, in any language."""
+    assert "adain-playground" in pg.widget._dom_classes
+    for name in ("alpha", "preserve_color", "mask", "result", "timing", "message"):
+        assert f"adain-{name.replace('_', '-')}" in getattr(pg, name)._dom_classes
+    assert [s._dom_classes for s in pg.style_sources] == [(f"adain-style-{i}",) for i in range(1, MAX_STYLES + 1)]
+
+
+def test_labels_speak_the_readers_language(model, monkeypatch) -> None:
+    from adain_lesson import i18n
+
+    monkeypatch.setattr(i18n, "_current", "ko")
+    ko = Playground(model, size=SIZE, debounce_s=0)
+    assert ko.alpha.description == "α (식 14)" and ko.preserve_color.description == "색 보존 (그림 9)"
+    assert ko.style_sources[1].description == "스타일 2"
+    assert ko.style_sources[0].options[0][0] == "(없음)" and "(내장)" in ko.style_sources[0].options[1][0]
+    assert [label for label, _ in ko.mask.options[:2]] == ["없음", "왼쪽 | 오른쪽"]
+    assert [key for _, key in ko.mask.options] == [key for _, key in Playground(model, size=SIZE).mask.options]
+    ko.update_now()
+    assert ko.timing.value.startswith("결과 1:") and "ms" in ko.timing.value
+    monkeypatch.setattr(i18n, "_current", "en")
+    en = Playground(model, size=SIZE, debounce_s=0)
+    assert en.alpha.description == "α (Eq. 14)" and en.style_sources[0].options[0][0] == "(none)"
+
+
+def test_the_timing_readout_counts_results(pg: Playground) -> None:
+    """Each new result changes the readout (the browser tier waits for that), even at the same speed."""
+    pg.update_now()
+    first = pg.timing.value
+    pg.set(alpha=0.3)
+    pg.update_now()
+    assert first.startswith("result 1:") and pg.timing.value.startswith("result 2:")
+    pg.update_now()  # nothing changed: no new result, the same readout
+    assert pg.timing.value.startswith("result 2:")
     assert [s.value for s in pg.style_sources] == ["sample:mosaic", "", "", ""]
 
 
@@ -478,3 +514,14 @@ def test_a_nan_style_weight_is_named_as_nan(pg: Playground) -> None:
                    size=s.size)
     with pytest.raises(UserError, match=r"the weight of style 2 is nan \(not a number\)"):
         pg.engine.render(bad)
+
+
+@pytest.mark.parametrize("data", ["photo.jpg", None, 42, [1, 2, 3]])
+def test_an_upload_that_is_not_bytes_is_one_user_error(pg: Playground, data) -> None:  # noqa: ANN001
+    """Issue 20, item 9: ``add_upload`` given a ``str`` or ``None`` raised ``TypeError`` (from ``bytes(data)``)."""
+    with pytest.raises(UserError, match=f"data must be the file's bytes .*got {type(data).__name__}") as info:
+        pg.engine.add_upload("content", "photo.jpg", data)
+    assert "\n" not in str(info.value)
+    with pytest.raises(UserError, match="name must be text"):
+        pg.engine.add_upload("content", None, png())  # type: ignore[arg-type]
+    assert pg.engine.add_upload("content", "ok.png", memoryview(png())).endswith("ok.png")

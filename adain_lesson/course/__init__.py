@@ -10,7 +10,7 @@ README hold copies of it (a Markdown badge cannot import Python), so :func:`sync
 from the constant, and ``tests/test_repo.py`` fails while any copy disagrees:
 change the constant, run ``python -m adain_lesson sync-notebooks``, commit.
 
-Each notebook's ``parameters`` cell calls :func:`full_mode_plan` (smoke, quick or the paper's settings for
+Each notebook's ``parameters`` cell calls :func:`full_mode_plan` (smoke, quick or full mode's settings for
 the device it found, announced with the expected minutes), and cells after a long one call :func:`require`
 (a one-line "re-run ..." instead of a ``NameError`` when the long cell was interrupted).
 """
@@ -27,9 +27,10 @@ from typing import Any
 from .. import REPO_BRANCH, REPO_URL, env
 from ..errors import UserError
 from ..files import atomic_write_text
+from ..i18n import tr
 from . import translation
 
-__all__ = ["CANNOT_FIX", "NOTEBOOKS", "PAPER_MINUTES_CPU", "QUICK_MINUTES_CPU", "Notebook", "Plan", "badge", "clone_command", "colab_url",
+__all__ = ["CANNOT_FIX", "FULL_MINUTES_CPU", "NOTEBOOKS", "QUICK_MINUTES_CPU", "SOURCES", "Notebook", "Plan", "badge", "clone_command", "colab_url",
            "full_mode_plan", "install_command", "korean_links", "readme_table", "require", "sync"]
 
 
@@ -52,6 +53,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("06_runtime_controls.ipynb", "Runtime controls", "Figs. 7-10 beside the paper's: alpha trade-off, style interpolation, colour preservation, spatial control; 3+ regions, soft masks, alpha per region", 45, "recommended"),
     Notebook("07_ablations.ipynb", "Ablations and evaluation", "Figs. 1, 3, 5 and 6 of Sections 4 and 7: IN performs style normalization (IN vs BN texture networks); Enc-Concat-Dec and BN/IN decoders trained beside Enc-AdaIN-Dec, and why they fail; Gatys et al. vs texture networks vs AdaIN on the content and IN-statistics style losses", 45, "needed"),
     Notebook("08_playground.ipynb", "Playground", "AdaIN's runtime controls on sliders: alpha (Eq. 14), interpolation (Eq. 15), colour (Fig. 9), masks (Fig. 10), your own photos", 45, "recommended"),
+    Notebook("09_real_time.ipynb", "Real time: video and the webcam", "frames per second against a frame budget, the cost of Fig. 2's parts, caching Eq. 8's style statistics, batching and reduced precision, FPS measured model-only and end to end against Table 1's 56 and 15 FPS, a clip played inline, flicker measured and damped (ours), the webcam", 45, "recommended"),
 )  # fmt: skip
 
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
@@ -181,58 +183,80 @@ def _sync_readme(readme: Path, table: str, write: bool) -> list[str]:
                 atomic_write_text(readme, cloned)
     return problems
 
-
 # --------------------------------------------------------------------------------------------------
-# Full mode on the device at hand: the paper's settings, or smaller ones on a CPU (announced)
+# Full mode on the device at hand: full mode's settings, or smaller ones on a CPU (announced)
 # --------------------------------------------------------------------------------------------------
 
-#: Minutes that a notebook's full mode with the paper's settings takes on a 2-core CPU: measured (00, 04, 06,
-#: 08) or estimated (02, 03, 05, 07) in issue 17's trial run with stand-in weights (our numbers, not the
-#: paper's). 01 has no paper setting (no weights, no images): its entry is its own full setting (4 ring seeds),
-#: estimated from its QUICK run (2 seeds; the ring's training dominates). 02's estimate is for 02 without Fig. 1
-#: (moved to 07): two encode/decode experiments at 512 px.
-PAPER_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
-                                       "08": 0.5}
+#: Where a full-mode value comes from, as each notebook's parameters cell labels it: the paper's text, the
+#: paper's figure (read from it), the authors' Torch code (xunhuang1995/AdaIN-style), the PyTorch port
+#: (naoto0804/pytorch-AdaIN), or our own choice. Full mode is "full mode", never "the paper's settings":
+#: most of its values are the paper's, some are not, and each says which.
+SOURCES = ("paper", "paper's figure", "authors' code", "port", "ours")
+
+#: Minutes that a notebook's full mode takes on a 2-core CPU: measured (00, 04, 06, 08) or estimated (02, 03,
+#: 05, 07) in issue 17's trial run with stand-in weights (our numbers, not the paper's). 01's entry is its own
+#: full setting (4 ring seeds), estimated from its QUICK run (2 seeds; the ring's training dominates). 02's
+#: estimate is for 02 without Fig. 1 (moved to 07): two encode/decode experiments at 512 px.
+FULL_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04": 13, "05": 720, "06": 4, "07": 1700,
+                                      "08": 0.5}
 #: Minutes of a notebook's QUICK settings on a 2-core CPU, measured by the rehearsal
 #: (``python -m adain_lesson rehearse``, stand-in weights): announced before the notebook starts.
 #: 02 and 03 were rehearsed on a 2-core machine shared with other runs: 02 in 23 s; 03 in 7.5 min of wall time at
 #: load ~5 (about 4 CPU-minutes, so about 4 min on a quiet 2-core CPU, our estimate).
 QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "02": 1, "03": 4, "04": 1.5, "05": 5, "06": 1, "08": 0.5,
-                                       "07": 4}  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
+                                       "07": 4,  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
+                                       "09": 4}  # 09: 16 min wall at load 8-13 (2026-12-07); quiet: our estimate
 
 
 @dataclass(frozen=True)
 class Plan:
     """What a notebook runs with: ``smoke`` (CI's tiny mode), ``quick`` (full mode with smaller settings,
-    chosen on a CPU), the ``device`` type, and the chosen value of each setting (``plan["SIZE"]``)."""
+    chosen on a CPU), the ``device`` type, the chosen value of each setting (``plan["SIZE"]``), and each
+    setting's full-mode value (``full``) with its source (``sources``, one of :data:`SOURCES`)."""
 
     notebook: str
     device: str
     smoke: bool
     quick: bool
     values: Mapping[str, Any] = field(default_factory=dict)
-    paper: Mapping[str, Any] = field(default_factory=dict)
+    full: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
     message: str = ""
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
 
 
+def _source_text(source: str) -> str:
+    if source == "paper":
+        return tr("the paper")
+    if source == "paper's figure":
+        return tr("read from the paper's figure")
+    if source == "authors' code":
+        return tr("the authors' code")
+    if source == "port":
+        return tr("the PyTorch port")
+    return tr("ours")
+
+
 def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, quick: bool | None = None,
-                   announce: bool = True, **settings: tuple[Any, Any, Any]) -> Plan:
+                   announce: bool = True, **settings: tuple[Any, Any, Any, str]) -> Plan:
     """Choose a notebook's settings for the device it runs on, and say so before anything long starts.
 
-    Each setting is a triple ``(smoke, quick, paper)``: ``SIZE=(64, 256, 512)``. ``smoke`` defaults to
-    ``ADAIN_LESSON_SMOKE=1``. In full mode ``quick`` defaults to ``ADAIN_LESSON_QUICK`` (``1``/``0``) if set,
-    else to "the device is not a GPU": on a CPU the quick values are used, and the plan announces them with
-    the minutes the paper's settings would take there (:data:`PAPER_MINUTES_CPU`). ``quick=False`` (or
-    ``ADAIN_LESSON_QUICK=0``) forces the paper's settings on any device.
+    Each setting is ``(smoke, quick, full, source)``: ``SIZE=(64, 256, 512, "authors' code")``, where
+    ``source`` (one of :data:`SOURCES`) says where the full-mode value comes from; the announcement names it.
+    ``smoke`` defaults to ``ADAIN_LESSON_SMOKE=1``. In full mode ``quick`` defaults to ``ADAIN_LESSON_QUICK``
+    (``1``/``0``) if set, else to "the device is not a GPU": on a CPU the quick values are used, and the plan
+    announces them with the minutes full mode would take there (:data:`FULL_MINUTES_CPU`). ``quick=False``
+    (or ``ADAIN_LESSON_QUICK=0``) forces full mode's settings on any device.
     """
     key = str(notebook)[:2]
     kind = getattr(device, "type", None) or str(device).split(":")[0]
-    for name, triple in settings.items():
-        if not (isinstance(triple, tuple) and len(triple) == 3):
-            raise UserError(f"setting {name} must be a triple (smoke, quick, paper), got {triple!r}")
+    for name, setting in settings.items():
+        if not (isinstance(setting, tuple) and len(setting) == 4 and setting[3] in SOURCES):
+            raise UserError(tr("setting {name} must be (smoke, quick, full, source) with a source among {sources}, "
+                               "got {setting}", name=name, sources=", ".join(SOURCES), setting=repr(setting)),
+                            param=name)
     if smoke is None:
         smoke = bool(env.flag("ADAIN_LESSON_SMOKE"))
     if smoke:
@@ -241,45 +265,45 @@ def full_mode_plan(notebook: str, device: Any, *, smoke: bool | None = None, qui
         wanted = env.flag("ADAIN_LESSON_QUICK", None)
         quick = wanted if wanted is not None else kind not in ("cuda", "mps")
     index = 0 if smoke else 1 if quick else 2
-    values = {name: triple[index] for name, triple in settings.items()}
-    paper = {name: triple[2] for name, triple in settings.items()}
-    minutes = PAPER_MINUTES_CPU.get(key) if kind == "cpu" else None
+    values = {name: setting[index] for name, setting in settings.items()}
+    full = {name: setting[2] for name, setting in settings.items()}
+    sources = {name: setting[3] for name, setting in settings.items()}
+    minutes = FULL_MINUTES_CPU.get(key) if kind == "cpu" else None
     if smoke:
-        message = f"notebook {key}: SMOKE mode (tiny sizes, random weights): " + _settings_text(values)
+        message = tr("notebook {key}: SMOKE mode (tiny sizes, random weights): {settings}", key=key,
+                     settings=", ".join(f"{n} = {v!r}" for n, v in values.items()))
     elif quick:
-        changed = {n: v for n, v in values.items() if v != paper[n]}
+        changed = [n for n, v in values.items() if v != full[n]]
         quick_minutes = QUICK_MINUTES_CPU.get(key) if kind == "cpu" else None
-        took = f" (about {max(1, round(quick_minutes))} min here)" if quick_minutes is not None else ""
-        message = (f"notebook {key}: QUICK full mode on {kind}{took}: " + (_settings_text(changed, paper) or "as the paper")
-                   + ". " + _minutes_text(minutes, kind)
-                   + " To use the paper's settings anyway, set QUICK = False (or ADAIN_LESSON_QUICK=0).")
+        took = tr(" (about {minutes} min here)", minutes=max(1, round(quick_minutes))) if quick_minutes is not None else ""
+        text = ", ".join(tr("{name} = {value} (full mode: {full}, {source})", name=n, value=repr(values[n]),
+                            full=repr(full[n]), source=_source_text(sources[n])) for n in changed)
+        message = " ".join([tr("notebook {key}: QUICK full mode on {kind}{took}: {settings}.", key=key, kind=kind,
+                               took=took, settings=text or tr("the same as full mode")),
+                            _minutes_text(minutes, kind),
+                            tr("To use full mode's settings anyway, set QUICK = False (or ADAIN_LESSON_QUICK=0).")])
     else:
-        message = f"notebook {key}: the paper's settings on {kind}"
-        if values:
-            message += ": " + _settings_text(values)
+        text = ", ".join(tr("{name} = {value} ({source})", name=n, value=repr(v), source=_source_text(sources[n]))
+                         for n, v in values.items())
+        message = (tr("notebook {key}: full mode on {kind}: {settings}.", key=key, kind=kind, settings=text) if text
+                   else tr("notebook {key}: full mode on {kind}.", key=key, kind=kind))
         if minutes is not None and minutes >= 5:
-            message += f". {_minutes_text(minutes, kind)} Interrupting is safe: later cells say what to re-run"
-        message += "."
-    plan = Plan(key, kind, bool(smoke), bool(quick), values, paper, message)
+            message += " " + _minutes_text(minutes, kind) + " " + tr("Interrupting is safe: later cells say what to "
+                                                                     "re-run.")
+    plan = Plan(key, kind, bool(smoke), bool(quick), values, full, sources, message)
     if announce:
         print(message)
     return plan
 
 
-def _settings_text(values: Mapping[str, Any], paper: Mapping[str, Any] | None = None) -> str:
-    if paper is None:
-        return ", ".join(f"{n} = {v!r}" for n, v in values.items())
-    return ", ".join(f"{n} = {v!r} (paper: {paper[n]!r})" for n, v in values.items())
-
-
 def _minutes_text(minutes: float | None, kind: str) -> str:
     if minutes is None:
-        return f"The paper's settings' time on {kind} is not measured."
+        return tr("Full mode's time on {kind} is not measured.", kind=kind)
     if minutes >= 120:
-        return f"The paper's settings would take about {minutes / 60:.0f} hours on a 2-core {kind}."
+        return tr("Full mode would take about {hours} hours on a 2-core {kind}.", hours=f"{minutes / 60:.0f}", kind=kind)
     if minutes < 1.5:
-        return f"The paper's settings would take about a minute on a 2-core {kind}."
-    return f"The paper's settings would take about {round(minutes)} minutes on a 2-core {kind}."
+        return tr("Full mode would take about a minute on a 2-core {kind}.", kind=kind)
+    return tr("Full mode would take about {minutes} minutes on a 2-core {kind}.", minutes=round(minutes), kind=kind)
 
 
 def require(names: str | tuple[str, ...] | list[str], namespace: Mapping[str, Any], *, rerun: str) -> None:

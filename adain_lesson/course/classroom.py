@@ -12,6 +12,12 @@ still runs: each name the solution assigns becomes ``name = ...`` and each funct
 signature with the body ``...``, so the checks say "Not done yet". The copies live in ``notebooks/student/``
 (committed, so their Colab badges open them); :func:`update_notebooks` regenerates them.
 
+**Teachers' files are data too.** Each student copy carries a mark in its notebook metadata
+(:data:`STUDENT_MARK`: the file name it was written as). :func:`write_student_copies` and
+:func:`update_notebooks` replace or delete only files so marked (:func:`made_as_student_copy`): never the
+notebooks themselves (``notebooks/``, ``notebooks/ko/``), never a teacher's own notebook, and nothing through a
+link; they refuse, in one line, instead.
+
 **Slides** (:func:`slide_type`, one rule): a Markdown cell starting with ``# `` or ``## `` opens a slide, one
 starting with ``### `` a sub-slide (below it in reveal.js); the setup, parameters and solution cells are
 skipped; every other cell continues the current slide. :func:`write_slides` renders reveal.js decks with
@@ -33,12 +39,14 @@ import copy
 import json
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from .. import course
 from ..errors import UserError
 from ..files import atomic_write, ensure_dir
+from ..i18n import tr
 
 __all__ = [
     "COLAB_GPU_TYPE",
@@ -46,10 +54,12 @@ __all__ = [
     "SOLUTION_TAG",
     "STUB_TAG",
     "STUDENT_DIR",
+    "STUDENT_MARK",
     "apply_metadata",
     "colab_metadata",
     "instructor_table",
     "is_solution",
+    "made_as_student_copy",
     "notebook_paths",
     "slide_type",
     "solution_leaks",
@@ -59,6 +69,7 @@ __all__ = [
     "update_notebooks",
     "write_slides",
     "write_student_copies",
+    "update_korean_student_copies",
 ]
 
 #: The tag that marks a solution cell.
@@ -67,10 +78,15 @@ SOLUTION_TAG = "solution"
 STUB_TAG = "stub"
 #: Where the student copies live, relative to the repository root (their Colab badges point there).
 STUDENT_DIR = "notebooks/student"
+#: Where the Korean edition's student copies live (made from the Korean notebooks in ``notebooks/ko``).
+KO_STUDENT_DIR = "notebooks/ko/student"
+#: The key of a student copy's notebook metadata that marks it as one: ``{"student_copy_of": "<its file name>"}``.
+#: Only a file marked with its own name is replaced or deleted by this module.
+STUDENT_MARK = "adain_lesson"
 #: The GPU Colab is asked for (the free tier's).
 COLAB_GPU_TYPE = "T4"
 
-_TITLE_RE = re.compile(r"^# @title Solution(?: (\d+))?")
+_TITLE_RE = re.compile(r"^# @title (?:Solution|풀이)(?: (\d+))?")  # 풀이: the Korean edition's title
 _SKIPPED_TAGS = ("setup", "parameters", SOLUTION_TAG)
 
 
@@ -137,7 +153,8 @@ def solution_problems(nb: dict, name: str) -> list[str]:
         if SOLUTION_TAG in _tags(cell) and cell.get("cell_type") != "code":
             problems.append(f"{name}: cell {i} is tagged 'solution' but is not a code cell")
         elif is_solution(cell) and not _TITLE_RE.match(_source(cell)):
-            problems.append(f"{name}: solution cell {i} must start with '# @title Solution N'")
+            problems.append(f"{name}: solution cell {i} must start with '# @title Solution N' "
+                            "(Korean: '# @title 풀이 N')")
         elif is_solution(cell):
             try:
                 ast.parse(_python(_source(cell)))
@@ -181,19 +198,27 @@ def _bound_names(tree: ast.Module) -> tuple[list[str], list[ast.FunctionDef | as
     return list(dict.fromkeys(names)), funcs
 
 
-def student_stub(source: str) -> str:
+def student_stub(source: str, korean: bool = False) -> str:
     """The "your code here" stub for a solution cell's ``source``: the same number in its title, each name the
-    solution assigns set to ``...``, each function it defines with its signature and the body ``...``."""
+    solution assigns set to ``...``, each function it defines with its signature and the body ``...``. With
+    ``korean`` its comments are Korean (the Korean edition's student copies), the marker "your code here"
+    kept, since the Korean notebooks' text names the cells by it."""
     match = _TITLE_RE.match(source)
     number = f" {match.group(1)}" if match and match.group(1) else ""
     names, funcs = _bound_names(ast.parse(_python(source)))
-    lines = [f"# @title Exercise{number}: your code here",
-             "# Your code here: replace each ... with your answer, then run the cells below."]
+    if korean:
+        lines = [f"# @title 연습 문제{number}: 여기에 코드를 쓰세요 (your code here)",
+                 "# 여기에 코드를 쓰세요: 각 ...를 답으로 바꾼 뒤, 아래 셀들을 실행하세요."]
+        here = "# 여기에 코드를 쓰세요"
+    else:
+        lines = [f"# @title Exercise{number}: your code here",
+                 "# Your code here: replace each ... with your answer, then run the cells below."]
+        here = "# your code here"
     defined = {f.name for f in funcs}
     for f in funcs:
         prefix = "async def" if isinstance(f, ast.AsyncFunctionDef) else "def"
-        lines += [f"{prefix} {f.name}({ast.unparse(f.args)}):", "    ...  # your code here"]
-    lines += [f"{name} = ...  # your code here" for name in names if name not in defined]
+        lines += [f"{prefix} {f.name}({ast.unparse(f.args)}):", f"    ...  {here}"]
+    lines += [f"{name} = ...  {here}" for name in names if name not in defined]
     return "\n".join(lines) + "\n"
 
 
@@ -285,22 +310,37 @@ _SOLUTIONS_BELOW_RE = re.compile(r"(The )?[Ss]olutions are in the collapsed cell
 _ANSWERS_BELOW = "Write your answers in the cells marked *your code here* below."
 _STUDENT_NOTE = ("> **Student copy.** The solutions are replaced by cells marked *your code here*; after each one, "
                  "a check tells you whether your answer is right, or gives a hint.")
+# The same three for the Korean edition (its sentences about the collapsed solution cells vary a little)
+_KO_SOLUTIONS_BELOW_RE = re.compile(
+    r"풀이는 (?:아래의 )?접힌 셀에 있습니다(?: \((?:클릭하면 펼쳐집니다|클릭해서 펼치세요)\))?\.")
+_KO_SOLUTIONS_AND_RE = re.compile(r"풀이는 접힌 셀에 있고, ")
+_KO_ANSWERS_BELOW = "답은 아래의 *your code here* 셀에 쓰세요."
+_KO_STUDENT_NOTE = ("> **학생용 사본.** 풀이 셀이 *your code here* 셀로 바뀌어 있습니다. 셀마다 답을 쓰고 실행하면, "
+                    "그다음 확인 셀이 답이 맞는지 알려 주거나 힌트를 줍니다.")
 
 
-def student_copy(nb: dict, name: str) -> dict:
+def student_copy(nb: dict, name: str, korean: bool = False) -> dict:
     """The student copy of notebook ``nb`` (file name ``name``): solution cells become visible stubs (same ids,
     tag ``"stub"``), "Solutions are in the collapsed cells below." points to the stubs instead, and the header's
-    Colab badge opens the copy in :data:`STUDENT_DIR`."""
+    Colab badge opens the copy in :data:`STUDENT_DIR`. With ``korean``, ``nb`` is a Korean notebook (built in
+    ``notebooks/ko``): Korean stubs and note, and the badge opens the copy in :data:`KO_STUDENT_DIR`."""
     problems = solution_problems(nb, name)
     if problems:
         raise UserError("; ".join(problems))
     out = copy.deepcopy(nb)
     for cell in out["cells"]:
-        if cell.get("cell_type") == "markdown" and _SOLUTIONS_BELOW_RE.search(_source(cell)):
-            cell["source"] = _lines(_SOLUTIONS_BELOW_RE.sub(_ANSWERS_BELOW, _source(cell)))
+        if cell.get("cell_type") == "markdown":
+            text = _source(cell)
+            if korean:
+                new = _KO_SOLUTIONS_AND_RE.sub("답은 *your code here* 셀에 쓰고, ",
+                                               _KO_SOLUTIONS_BELOW_RE.sub(_KO_ANSWERS_BELOW, text))
+            else:
+                new = _SOLUTIONS_BELOW_RE.sub(_ANSWERS_BELOW, text)
+            if new != text:
+                cell["source"] = _lines(new)
         if not is_solution(cell):
             continue
-        cell["source"] = _lines(student_stub(_source(cell)))
+        cell["source"] = _lines(student_stub(_source(cell), korean))
         meta = cell["metadata"]
         meta["tags"] = [STUB_TAG if t == SOLUTION_TAG else t for t in meta["tags"]]
         meta.pop("cellView", None)
@@ -313,18 +353,121 @@ def student_copy(nb: dict, name: str) -> dict:
     header = out["cells"][0] if out["cells"] else None
     if header is not None and header.get("cell_type") == "markdown":
         text = _source(header)
-        student = course.badge(f"{Path(STUDENT_DIR).name}/{name}")
-        original = course.badge(name)
-        text = text.replace(original, f"{student}\n\n{_STUDENT_NOTE}") if original in text else (
-            text.rstrip() + f"\n\n{student}\n\n{_STUDENT_NOTE}\n")
+        where = "ko/" if korean else ""
+        student = course.badge(f"{where}{Path(STUDENT_DIR).name}/{name}")
+        original = course.badge(f"{where}{name}")
+        note = _KO_STUDENT_NOTE if korean else _STUDENT_NOTE
+        text = text.replace(original, f"{student}\n\n{note}") if original in text else (
+            text.rstrip() + f"\n\n{student}\n\n{note}\n")
         header["source"] = _lines(text)
+    out.setdefault("metadata", {})[STUDENT_MARK] = {"student_copy_of": name}
     return out
 
 
+#: The Korean instructor guide, relative to the repository root; its notebook table sits between the markers.
+KO_INSTRUCTOR_GUIDE = "notebooks/ko/INSTRUCTOR.md"
+_KO_RUNTIME = {True: f"GPU ({COLAB_GPU_TYPE})", False: "CPU"}
+
+
+def korean_instructor_table(root: str | os.PathLike = ".") -> str:
+    """The Korean instructor guide's table (Markdown): each Korean notebook's title (from its translation
+    file), time, GPU need, and the Colab links of the Korean notebook and of its Korean student copy."""
+    from .translation import _GPU_KO, load_translation
+
+    rows = ["| # | 노트북 | 시간 | GPU (전체 모드) | Colab 런타임 | 풀이 포함 | 학생용 사본 |",
+            "|---|---|---|---|---|---|---|"]
+    for nb in course.NOTEBOOKS:
+        data = load_translation(Path(root) / "notebooks" / "ko" / "translations" / f"{nb.file[:2]}.json")
+        runtime = _KO_RUNTIME[bool(colab_metadata(nb.gpu))]
+        title, gpu = data.get("title") or nb.title, _GPU_KO.get(nb.gpu, nb.gpu)
+        links = f"[열기]({course.colab_url(f'ko/{nb.file}')}) | [열기]({course.colab_url(f'ko/student/{nb.file}')})"
+        rows.append(f"| {nb.file[:2]} | {title} | {nb.minutes}분 | {gpu} | {runtime} | {links} |")
+    return "\n".join(rows)
+
+
+def update_korean_student_copies(root: str | os.PathLike = ".", write: bool = True) -> list[str]:
+    """Bring the Korean edition's student copies (:data:`KO_STUDENT_DIR`, one per Korean notebook in
+    ``notebooks/ko``) up to date: what was (with ``write=False``: would be) changed; [] when up to date. Run
+    after the Korean notebooks are built (``python -m adain_lesson sync-notebooks`` does both)."""
+    root = Path(root)
+    out_dir = root / KO_STUDENT_DIR
+    changes: list[str] = []
+    wanted = {}
+    for path in sorted((root / "notebooks" / "ko").glob("[0-9][0-9]_*.ipynb")):
+        nb = _read(path)
+        if solution_problems(nb, path.name) or solution_leaks(nb):
+            continue  # the English notebook's problem, reported by update_notebooks
+        wanted[path.name] = _dumps(student_copy(nb, path.name, korean=True))
+    for name, text in wanted.items():
+        target = out_dir / name
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            harm = _foreign(target)
+            if harm:  # never overwrite a file this module did not make
+                changes.append(f"{KO_STUDENT_DIR}/{name}: {harm} {course.CANNOT_FIX}")
+                continue
+            changes.append(f"{KO_STUDENT_DIR}/{name}: the Korean student copy")
+            if write:
+                ensure_dir(out_dir)
+                _write(target, text)
+    for path in sorted(out_dir.glob("*.ipynb")) if out_dir.is_dir() else []:
+        if path.name not in wanted and made_as_student_copy(path):  # only the copies this module wrote
+            changes.append(f"{KO_STUDENT_DIR}/{path.name}: a Korean student copy without its notebook (removed)")
+            if write:
+                path.unlink()
+    guide = root / KO_INSTRUCTOR_GUIDE
+    if guide.is_file():
+        text = guide.read_text(encoding="utf-8")
+        if _TABLE_START not in text or _TABLE_END not in text:
+            return changes + [f"{KO_INSTRUCTOR_GUIDE}: missing the {_TABLE_START} / {_TABLE_END} markers "
+                              f"{course.CANNOT_FIX}"]
+        head, rest = text.split(_TABLE_START, 1)
+        new = f"{head}{_TABLE_START}\n{korean_instructor_table(root)}\n{_TABLE_END}{rest.split(_TABLE_END, 1)[1]}"
+        if new != text:
+            changes.append(f"{KO_INSTRUCTOR_GUIDE}: the notebook table")
+            if write:
+                _write(guide, new)
+    return changes
+def made_as_student_copy(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a student copy this module wrote under this very name (its :data:`STUDENT_MARK`
+    says so). A link is never one: nothing is replaced or deleted through a link."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    mark = meta.get(STUDENT_MARK) if isinstance(meta, dict) else None
+    return isinstance(mark, dict) and mark.get("student_copy_of") == path.name
+
+
+def _foreign(path: Path) -> str | None:
+    """Why writing a student copy to ``path`` would harm a file it did not make (None: it would not)."""
+    if path.is_symlink():
+        return tr("{path} is a link: student copies are never written through a link", path=path)
+    if path.exists() and not made_as_student_copy(path):
+        return tr("{path} is not a student copy (a notebook, or a teacher's own file): it is kept", path=path)
+    return None
+
+
 def write_student_copies(root: str | os.PathLike, out: str | os.PathLike) -> list[Path]:
-    """Write the student copy of every notebook under ``root`` into the folder ``out``; returns the paths."""
+    """Write the student copy of every notebook under ``root`` into the folder ``out``; returns the paths.
+
+    Refused, before anything is written, when ``out`` is (or links to) the notebooks' own folder or the Korean
+    edition's, or when a file there that a copy would replace is not a student copy, or is a link."""
     paths = notebook_paths(root)
-    copies = [(Path(out) / p.name, _dumps(student_copy(apply_metadata(_read(p), p.name), p.name))) for p in paths]
+    out = Path(out)
+    sources = {(Path(root) / "notebooks").resolve(), (Path(root) / "notebooks" / "ko").resolve()}
+    if out.resolve() in sources:
+        raise UserError(tr("out {out} is a folder of the notebooks themselves: student copies would replace them; "
+                           "choose another folder (the committed copies live in {student})", out=out,
+                           student=STUDENT_DIR), param="out")
+    copies = [(out / p.name, _dumps(student_copy(apply_metadata(_read(p), p.name), p.name))) for p in paths]
+    for path, _ in copies:
+        why = _foreign(path)
+        if why:
+            raise UserError(tr("{why}; choose another out folder", why=why), param="out")
     ensure_dir(out)
     for path, text in copies:
         _write(path, text)
@@ -395,22 +538,44 @@ def update_notebooks(root: str | os.PathLike = ".", write: bool = True) -> list[
             if write:
                 _write(path, updated)
         wanted[path.name] = _dumps(student_copy(json.loads(updated), path.name))
+    if student_dir.is_symlink():  # neither written nor deleted through a link: the link may lead anywhere
+        changes.append(tr("{folder} is a link: the student copies are neither written nor deleted through it; "
+                          "make it a folder", folder=STUDENT_DIR) + f" {course.CANNOT_FIX}")
+        wanted = {}
     for name, text in wanted.items():
         target = student_dir / name
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            changes.append(f"{STUDENT_DIR}/{name}: the student copy")
-            if write:
-                ensure_dir(student_dir)
-                _write(target, text)
+        if target.is_file() and not target.is_symlink() and target.read_text(encoding="utf-8") == text:
+            continue
+        why = _foreign(target)
+        if why and not _legacy_copy(target):
+            changes.append(f"{why} {course.CANNOT_FIX}")
+            continue
+        changes.append(f"{STUDENT_DIR}/{name}: the student copy")
+        if write:
+            ensure_dir(student_dir)
+            _write(target, text)
     changes += _sync_guide(root, write)
-    stale = sorted(p for p in student_dir.glob("*.ipynb") if p.name not in wanted) if student_dir.is_dir() else []
     if any(line.endswith(course.CANNOT_FIX) for line in changes):
         return changes  # a broken notebook has no student copy this time: keep its old one
+    # only the copies this module made (marked with their own name); a teacher's own notebook stays
+    stale = sorted(p for p in student_dir.glob("*.ipynb") if p.name not in wanted and made_as_student_copy(p))
     for path in stale:
         changes.append(f"{STUDENT_DIR}/{path.name}: a student copy without its notebook (removed)")
         if write:
             path.unlink()
     return changes
+
+
+def _legacy_copy(path: Path) -> bool:
+    """A student copy written before copies carried :data:`STUDENT_MARK` (its header holds the student note):
+    replaced by its marked successor, never deleted."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells") or [{}]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
+    return isinstance(cells[0], dict) and _STUDENT_NOTE in _source(cells[0])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -433,19 +598,88 @@ def _execute_smoke(nb: dict, workdir: Path, timeout: int) -> dict:
     return node
 
 
+#: What a deck needs beside it to work offline: (Python package that ships it, folder inside the package,
+#: folder beside the decks, what to copy). reveal.js 5 comes with sphinx-revealjs, MathJax 2.7 with
+#: jupyter-server-mathjax (the copy Jupyter's own servers serve); both from PyPI, neither copied into this
+#: repository: :func:`write_slides` copies them next to the decks it writes.
+SLIDE_ASSETS = (
+    ("sphinx_revealjs", "_static/revealjs", "reveal.js", ("LICENSE", "dist", "plugin/notes")),
+    ("jupyter_server_mathjax", "static", "mathjax", (".",)),
+)
+#: MathJax's entry point beside the decks: its TeX and MathML configuration (the one that package ships).
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+_TEMPLATES = Path(__file__).resolve().parents[1] / "_data"  # adain_lesson/_data/slides: the deck template
+# a remote image in Markdown, ![alt](https://...): the deck shows its alt text instead (a badge in a link stays
+# a link), so that a deck asks nothing of the network
+_REMOTE_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\(\s*https?://[^)]*\)")
+
+
+def _package_dir(name: str) -> Path:
+    """The folder of the installed package ``name``, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"slides need the package {name.replace('_', '-')} (reveal.js and MathJax for offline "
+                        "decks): pip install 'adain-lesson[slides]'")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def copy_slide_assets(out: str | os.PathLike) -> list[Path]:
+    """Copy reveal.js and MathJax (:data:`SLIDE_ASSETS`) into the folder ``out``, beside the decks; returns
+    the folders. A folder already complete for the same package version is kept; an interrupted copy is
+    finished (each folder is written under a temporary name and renamed when complete)."""
+    from importlib.metadata import version
+
+    out = ensure_dir(out)
+    folders = []
+    for package, inside, name, parts in SLIDE_ASSETS:
+        source = _package_dir(package) / inside
+        stamp = f"{package} {version(package.replace('_', '-'))}\n"
+        target = out / name
+        folders.append(target)
+        partial = out / f".{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)  # what an interrupted copy left
+        if (target / ".complete").is_file() and (target / ".complete").read_text(encoding="utf-8") == stamp:
+            continue
+        for part in parts:
+            src = (source / part).resolve()
+            dst = partial / part
+            if src.is_dir():
+                shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.map"))
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        (partial / ".complete").write_text(stamp, encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+    return folders
+
+
+def _offline_markdown(node) -> None:
+    """Remote images in ``node``'s Markdown cells become their alt text (in place)."""
+    for cell in node.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _REMOTE_IMAGE_RE.sub(lambda m: m.group(1), cell.source)
+
+
 def write_slides(root: str | os.PathLike, out: str | os.PathLike, *, only: Sequence[str] | None = None,
                  execute_smoke: bool = False, timeout: int = 900) -> list[Path]:
     """Render reveal.js slide decks (``NN_name.slides.html``) of the notebooks under ``root`` into ``out``.
 
     ``only``: notebook numbers (``"04"``) to render; all by default. ``execute_smoke``: run each notebook in
     smoke mode first (CPU, random weights: minutes per notebook), so the deck shows outputs; otherwise the
-    deck shows the code only. The decks load reveal.js from a CDN when opened.
+    deck shows the code only.
+
+    The decks work without a network: reveal.js and MathJax are copied beside them
+    (:func:`copy_slide_assets`; the folder ``out`` moves as a whole, e.g. onto a USB stick), and remote
+    images in the Markdown (the Colab badges) are shown as their alt text, links kept.
     """
     try:
         import nbformat
         from nbconvert import SlidesExporter
     except ImportError:
-        raise UserError("slides need nbconvert: pip install nbconvert (or the package's [test] extra)") from None
+        raise UserError("slides need nbconvert: pip install 'adain-lesson[slides]'") from None
     paths = notebook_paths(root)
     if only:
         unknown = sorted(set(only) - {p.name[:2] for p in paths})
@@ -454,12 +688,17 @@ def write_slides(root: str | os.PathLike, out: str | os.PathLike, *, only: Seque
                             f"{', '.join(p.name[:2] for p in paths)}")
         paths = [p for p in paths if p.name[:2] in only]
     out = ensure_dir(out)
-    exporter = SlidesExporter()
+    copy_slide_assets(out)
+    exporter = SlidesExporter(extra_template_basedirs=[str(_TEMPLATES)], template_name="slides")
     exporter.reveal_scroll = True  # long cells scroll instead of overflowing the slide
+    exporter.reveal_url_prefix = "reveal.js"  # beside the deck
+    exporter.reveal_theme = "white"  # its fonts ship with reveal.js (nbconvert's default, simple, loads Google's)
+    exporter.mathjax_url = MATHJAX_URL
     written = []
     for path in paths:
         nb = apply_metadata(_read(path), path.name)
         node = _execute_smoke(nb, out, timeout) if execute_smoke else nbformat.reads(_dumps(nb), as_version=4)
+        _offline_markdown(node)
         body, _ = exporter.from_notebook_node(node)
         target = out / f"{path.stem}.slides.html"
         _write(target, body)

@@ -25,6 +25,8 @@ Which notebook uses which check (see :data:`CHECKS`):
           :func:`check_color_preservation`
 07        :func:`check_ablation`, :func:`check_fig3_content_loss`, :func:`check_relative_difference`
 08        :func:`check_alpha_effect`, :func:`check_style_weights`, :func:`check_split_mask`
+09        :func:`check_table1_fps`, :func:`check_video_cache`, :func:`check_temporal_change`,
+          :func:`check_smoothed_statistics`
 ========  ====================================================================================================
 """
 
@@ -43,6 +45,7 @@ from torch import Tensor
 from .. import data, device, gan, images, losses, norms, train, vgg
 from ..color import color_stats, match_color
 from ..figures import bilinear_weights
+from ..i18n import tr
 from ..model import StyleStats, masked_adain, mix_features, normalize_weights
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "SMOKE_MODE_CHOICES",
     "check_ablation",
     "check_adain",
+    "VIDEO_CACHE_CHOICES",
     "check_alpha_effect",
     "check_alpha_zero",
     "check_bilinear_weights",
@@ -79,7 +83,11 @@ __all__ = [
     "check_resized_size",
     "check_smoke_mode",
     "check_split_mask",
+    "check_smoothed_statistics",
     "check_style_weights",
+    "check_table1_fps",
+    "check_temporal_change",
+    "check_video_cache",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -172,15 +180,21 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _choice(answer: object, choices: dict[str, str], keywords: Sequence[str]) -> str | None:
-    """A letter of ``choices``, or the correct one's key if free text names all of ``keywords``."""
+def _choice(answer: object, choices: dict[str, str], keywords: Sequence[Sequence[str]], *,
+            ordered: bool = False) -> str | None:
+    """A letter of ``choices``, or ``"keywords"`` (the right answer) if a free-text answer names every group of
+    ``keywords``: each group lists the ways to say one thing, in English and in Korean (the Korean notebooks
+    ask the same questions), e.g. ``(("backward", "역전파"),)``. With ``ordered`` the groups must be named in
+    that order (the first word found of each group), which tells "the style image takes the content's colours"
+    from "the content image takes the style's"."""
     _answer(answer)
     if not isinstance(answer, str) or not answer.strip():
         raise _Wrong(f"answer with one letter ({', '.join(repr(k) for k in choices)}) or a short sentence")
     text = answer.strip().lower().rstrip(").")
     if text in choices:
         return text
-    if all(k in text for k in keywords):
+    found = [min((i for i in (text.find(w) for w in group) if i >= 0), default=-1) for group in keywords]
+    if all(i >= 0 for i in found) and (not ordered or found == sorted(found)):
         return "keywords"
     return None
 
@@ -203,7 +217,7 @@ def check_smoke_mode(answer: str) -> bool:
     """00: what a stylization made in smoke mode shows: a letter of :data:`SMOKE_MODE_CHOICES` or a short
     sentence. Smoke mode builds the model with random weights and downloads nothing
     (:func:`adain_lesson.model.lesson_model`)."""
-    picked = _choice(answer, dict(SMOKE_MODE_CHOICES), ("runs",))
+    picked = _choice(answer, dict(SMOKE_MODE_CHOICES), (("runs", "돌아가", "돌아간", "실행되", "실행된", "동작한"),))
     if picked in ("b", "keywords"):
         return _verdict(True, note="With random weights the output shows that the machinery runs, not what AdaIN "
                                    "can do; that needs full mode and the released weights.")
@@ -491,7 +505,7 @@ OPTIMIZATION_COST_CHOICES = MappingProxyType({
 def check_optimization_cost(answer: str) -> bool:
     """03: why Gatys et al.'s method is slow next to a feed-forward network (AdaIN, Table 1): a letter of
     :data:`OPTIMIZATION_COST_CHOICES`, or a sentence that names the backward passes."""
-    picked = _choice(answer, dict(OPTIMIZATION_COST_CHOICES), ("backward",))
+    picked = _choice(answer, dict(OPTIMIZATION_COST_CHOICES), (("backward", "역전파"),))
     if picked in ("b", "keywords"):
         return _verdict(True, note="The AdaIN paper calls it \"the flexible but slow optimization-based method\" "
                                    "(Section 7.1): the cost is paid again for every image.")
@@ -544,7 +558,7 @@ def check_alpha_zero(answer: str) -> bool:
     """04: what ``alpha = 0`` in Eq. 14 gives: a letter of :data:`ALPHA_ZERO_CHOICES` or a short sentence.
     The right choice is computed: :func:`adain_lesson.model.mix_features` at alpha = 0 hands the decoder
     exactly f(c)."""
-    picked = _choice(answer, dict(ALPHA_ZERO_CHOICES), ("decod", "content"))
+    picked = _choice(answer, dict(ALPHA_ZERO_CHOICES), (("decod", "디코더", "디코딩"), ("content", "콘텐츠")))
     g = _gen(8)
     f_c, f_s = torch.rand(1, 512, 4, 4, generator=g), torch.rand(1, 512, 5, 5, generator=g) * 2
     t0 = mix_features(f_c, [StyleStats(*norms.calc_mean_std(f_s))], (32, 32), alpha=0.0)
@@ -605,7 +619,7 @@ CONTENT_TARGET_CHOICES = MappingProxyType({
 def check_content_target(answer: str) -> bool:
     """05: why Eq. 12's content target is t, not f(c): a letter of :data:`CONTENT_TARGET_CHOICES`, or a sentence
     that names inverting t. The paper's own sentence is :data:`PAPER_CONTENT_TARGET`."""
-    picked = _choice(answer, dict(CONTENT_TARGET_CHOICES), ("invert",))
+    picked = _choice(answer, dict(CONTENT_TARGET_CHOICES), (("invert", "역변환", "되돌", "거꾸로", "역으로"),))
     if picked in ("b", "keywords"):
         return _verdict(True, note=f'The paper (Section 6.2): "{PAPER_CONTENT_TARGET}"')
     hints = {"a": "f(c) is computed anyway: t is made from it.", "c": "t is computed from f(c), so it costs more.",
@@ -778,14 +792,16 @@ def check_color_preservation(answer: str) -> bool:
     sentence naming the style image and the content's colours. The right choice is computed:
     :func:`adain_lesson.color.match_color` gives its *first* argument the colour mean of its second, and the
     model passes the style first (``preserve_color=True``). The paper's sentence is :data:`PAPER_COLOR`."""
-    picked = _choice(answer, dict(COLOR_PRESERVATION_CHOICES), ("style", "content"))
+    picked = _choice(answer, dict(COLOR_PRESERVATION_CHOICES), (("style", "스타일"), ("content", "콘텐츠")),
+                     ordered=True)
     g = _gen(11)
     style, content = torch.rand(3, 8, 8, generator=g) * 0.3, torch.rand(3, 6, 6, generator=g) * 0.5 + 0.4
     moved = color_stats(match_color(style, content, clamp=False))[0]
     right = "b" if torch.allclose(moved, color_stats(content)[0], atol=1e-4) else "a"
     if picked in (right, "keywords"):
-        return _verdict(True, note=f'The paper (Section 7.3): "{PAPER_COLOR}" The covariance-matching formula '
-                                   "comes from the authors' code (coral), not from the paper.")
+        return _verdict(True, note=f'The paper (Section 7.3): "{PAPER_COLOR}" '
+                        + tr("The paper gives no formula: the package's covariance-matching map (color.match_color) is "
+                             "ours, another linear map than the authors' code's coral (color.coral)."))
     hints = {"a": "the content's colours are the ones to keep: which image gives up its palette?",
              "c": "the change happens before the network runs: the style input is changed, then a normal transfer.",
              "d": "AdaIN is unchanged; only one of the two input images is changed before encoding."}
@@ -840,7 +856,8 @@ def check_ablation(question: str, answer: str) -> bool:
     if picked == want:
         return _verdict(True, note=f'The paper (Section 7.2): "{_PAPER_72}"')
     if picked == "Enc-AdaIN-Dec":
-        return _verdict(False, "Enc-AdaIN-Dec is the paper's own model, the best of the four in Fig. 6.")
+        return _verdict(False, tr("Enc-AdaIN-Dec is the paper's own model, with the lowest content loss in Fig. 6 "
+                                  "(read from the figure); it is not the one described here."))
     if want == "Enc-Concat-Dec":
         return _verdict(False, "which decoder sees the style image's features as a map, with its spatial layout?")
     return _verdict(False, "which normalization resets every sample's channel statistics to one learned style?")
@@ -964,6 +981,115 @@ def check_split_mask(mask_fn: Callable[[int, int], Tensor], kind: str = "left") 
     return _verdict(False, f"start from zeros of shape (height, width) and set the {kind} half ({half}) to 1.")
 
 
+# ------------------------------------------------------------------------------------------------
+# 09: real time
+# ------------------------------------------------------------------------------------------------
+
+
+@_checked
+def check_table1_fps(fps_256: float, fps_512: float) -> bool:
+    """09: the frame rates of Table 1's AdaIN times without style encoding (computed from
+    :data:`adain_lesson.bench.PAPER_TABLE1_MS`): one frame per time, 55.6 and 15.4 FPS; the paper rounds them to
+    56 and 15."""
+    from ..bench import PAPER_TABLE1_MS
+
+    got = (_number(fps_256), _number(fps_512))
+    want = tuple(1000.0 / PAPER_TABLE1_MS[size][0] for size in (256, 512))
+    if all(math.isclose(g, w, rel_tol=0.01) for g, w in zip(got, want)):
+        return _verdict(True, note=tr("{a:.1f} and {b:.1f} FPS: the paper says 56 and 15. Only 256 px fits a 30 FPS "
+                                      "budget (33 ms) on the paper's GPU.", a=want[0], b=want[1]))
+    with_enc = tuple(1000.0 / PAPER_TABLE1_MS[size][1] for size in (256, 512))
+    if all(math.isclose(g, w, rel_tol=0.01) for g, w in zip(got, with_enc)):
+        return _verdict(False, tr("those are the times with style encoding (in parentheses): use the first "
+                                  "numbers, 0.018 s and 0.065 s"))
+    if all(math.isclose(g, w / 1000.0, rel_tol=0.01) for g, w in zip(got, want)):  # 1 / milliseconds
+        return _verdict(False, tr("the times are in seconds (0.018 s, not 18 ms): frames per second = 1 / seconds "
+                                  "per frame"))
+    if math.isclose(got[0], want[1], rel_tol=0.01) and math.isclose(got[1], want[0], rel_tol=0.01):
+        return _verdict(False, tr("the two are swapped: the smaller image is the faster one"))
+    return _verdict(False, tr("frames per second = 1 / (seconds per frame): 1 / 0.018 for 256 px"))
+
+
+#: The choices of :func:`check_video_cache`: what can be computed once for a whole clip in one style.
+VIDEO_CACHE_CHOICES = MappingProxyType({
+    "a": "the content features f(c) of the frames",
+    "b": "the style's statistics mu(f(s)) and sigma(f(s)) of Eq. 8",
+    "c": "the content statistics mu(f(c)) and sigma(f(c)) of Eq. 8",
+    "d": "the decoder's output g(t)",
+})
+
+
+@_checked
+def check_video_cache(answer: str) -> bool:
+    """09: which part of Eq. 8 is the same for every frame of a clip in one style: a letter of
+    :data:`VIDEO_CACHE_CHOICES` or a short sentence naming the style's statistics. The right choice is computed:
+    Eq. 8 applied to two different frames' features with one style, and each term compared across the frames."""
+    picked = _choice(answer, dict(VIDEO_CACHE_CHOICES), (("style", "스타일"), ("statistic", "통계", "mean", "평균")))
+    g = _gen(19)
+    frames = torch.rand(2, 4, 6, 6, generator=g)  # two frames' features f(c): different
+    style = torch.rand(1, 4, 5, 5, generator=g)
+    c_mean, c_std = norms.calc_mean_std(frames)
+    s_mean, s_std = norms.calc_mean_std(style.expand(2, -1, -1, -1))  # f(s), once per frame
+    out = norms.adaptive_instance_norm(frames, style)
+    same = {"a": torch.equal(frames[0], frames[1]), "b": torch.equal(s_mean[0], s_mean[1]) and
+            torch.equal(s_std[0], s_std[1]), "c": torch.equal(c_mean[0], c_mean[1]), "d": torch.equal(out[0], out[1])}
+    right = [k for k, v in same.items() if v]
+    if picked in right or (picked == "keywords" and right == ["b"]):
+        return _verdict(True, note=tr("mu(y) and sigma(y) of Eq. 8 depend on the style alone: one encoder pass "
+                                      "for the style, then one per frame (Table 1's two columns)."))
+    hints = {"a": tr("f(c) is the features of each frame: it changes with the frame"),
+             "c": tr("the content statistics are taken over each frame's own features (Eqs. 5-6)"),
+             "d": tr("the output is the stylized frame: a new one for every frame")}
+    return _verdict(False, hints.get(picked or "", tr("which term of Eq. 8 does not involve the frame at all?")))
+
+
+@_checked
+def check_temporal_change(temporal_change: Callable[[Tensor], Tensor]) -> bool:
+    """09: the mean absolute change between consecutive frames, ``[T - 1]`` for ``[T, 3, H, W]``, compared with
+    :func:`adain_lesson.video.temporal_change` on fresh frames."""
+    from ..video import temporal_change as ours
+
+    frames = torch.rand(5, 3, 6, 7, generator=_gen(23))
+    got, want = _tensor(_call(temporal_change, frames.clone())), ours(frames).double()
+    if got.shape == want.shape and _close(got, want):
+        return _verdict(True)
+    if got.numel() == 1 and math.isclose(float(got.reshape(-1)[0]), float(want.mean()), rel_tol=1e-4):
+        return _verdict(False, tr("one number per pair of frames: average over channels and pixels only "
+                                  "(dim=(1, 2, 3))"))
+    if got.shape == want.shape and _close(got, (frames[1:] - frames[:-1]).double().pow(2).mean(dim=(1, 2, 3))):
+        return _verdict(False, tr("that is the squared change: take the absolute value"))
+    if got.shape == want.shape and _close(got.abs(), (frames[1:] - frames[:-1]).double().mean(dim=(1, 2, 3)).abs()):
+        return _verdict(False, tr("take the absolute value of the change before averaging"))
+    _same_shape(got, want, tr(": one value per pair of consecutive frames"))
+    return _verdict(False, tr("subtract each frame from the next, take |.|, and average over channels and pixels"))
+
+
+@_checked
+def check_smoothed_statistics(smooth: Callable[[Tensor, float], Tensor]) -> bool:
+    """09: the exponential moving average of our flicker remedy, row 0 kept, then
+    ``m_t = beta m_{t-1} + (1 - beta) x_t``: compared with a loop on fresh values, at two betas."""
+    g = _gen(29)
+    values = torch.rand(6, 3, generator=g, dtype=torch.float64)
+    for beta in (0.8, 0.3):
+        want = [values[0]]
+        for x in values[1:]:
+            want.append(beta * want[-1] + (1 - beta) * x)
+        want_t = torch.stack(want)
+        got = _tensor(_call(smooth, values.clone(), beta))
+        _same_shape(got, want_t, tr(": one smoothed row per input row"))
+        if not _close(got, want_t):
+            swapped = [values[0]]
+            for x in values[1:]:
+                swapped.append((1 - beta) * swapped[-1] + beta * x)
+            if _close(got, torch.stack(swapped)):
+                return _verdict(False, tr("beta weighs the past: m_t = beta * m_(t-1) + (1 - beta) * x_t"))
+            if _close(got, values.cumsum(0) / torch.arange(1, 7, dtype=torch.float64)[:, None]):
+                return _verdict(False, tr("that is the running mean: an exponential average forgets old rows"))
+            return _verdict(False, tr("start from row 0 as it is, then m_t = beta * m_(t-1) + (1 - beta) * x_t"))
+    return _verdict(True, note=tr("With beta = 0.8 a change in the statistics takes about 1 / (1 - beta) = 5 frames "
+                                  "to come through: that is the lag after a cut."))
+
+
 #: Each notebook's checks (the notebook owners call them; ``tests/test_exercises.py`` feeds each one right,
 #: wrong and unanswered inputs).
 CHECKS = MappingProxyType({
@@ -976,4 +1102,5 @@ CHECKS = MappingProxyType({
     "06": ("check_style_weights", "check_bilinear_weights", "check_masked_adain", "check_color_preservation"),
     "07": ("check_ablation", "check_fig3_content_loss", "check_relative_difference"),
     "08": ("check_alpha_effect", "check_style_weights", "check_split_mask"),
+    "09": ("check_table1_fps", "check_video_cache", "check_temporal_change", "check_smoothed_statistics"),
 })

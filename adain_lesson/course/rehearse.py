@@ -13,8 +13,8 @@ unchanged, without the internet:
    ``ADAIN_LESSON_OFFLINE`` unset, ``ADAIN_LESSON_HOME`` a fresh cache, ``ADAIN_LESSON_MANIFEST`` set. On a
    CPU the notebooks choose their QUICK settings (:func:`adain_lesson.course.full_mode_plan`).
 
-Command line: ``python -m adain_lesson rehearse [--notebooks 00,04,06,08] [--device cpu|cuda]``; the test
-``tests/test_rehearsal.py`` (marker ``rehearsal``) runs 00, 04, 06 and 08 on the CPU. What a rehearsal cannot
+Command line: ``python -m adain_lesson rehearse [--notebooks 00,04,06,08,09] [--device cpu|cuda]``; the test
+``tests/test_rehearsal.py`` (marker ``rehearsal``) runs 00, 04, 06, 08 and 09 on the CPU. What a rehearsal cannot
 check: the released weights' values and the closeness of the pictures to the paper's.
 """
 
@@ -48,7 +48,7 @@ __all__ = ["CPU_NOTEBOOKS", "DATASETS", "NotebookRun", "Server", "build", "datas
            "stand_in_weights"]
 
 #: The notebooks the CPU rehearsal runs (the inference notebooks); on a GPU every notebook runs.
-CPU_NOTEBOOKS = ("00", "04", "06", "08")
+CPU_NOTEBOOKS = ("00", "04", "06", "08", "09")
 #: The datasets (:data:`adain_lesson.data.SOURCES`) the rehearsal serves as generated zips (manifest rows of
 #: kind ``dataset``, see :func:`adain_lesson.data.mirrored_source`), and how many images each holds.
 DATASETS = ("coco-val2017",)
@@ -288,7 +288,7 @@ def rehearse(
     mode against the stand-ins served from 127.0.0.1; returns one :class:`NotebookRun` each.
 
     ``device``: ``"cpu"`` hides every GPU from the kernels (``CUDA_VISIBLE_DEVICES=""``), so the notebooks
-    choose their CPU (QUICK) settings; ``"cuda"`` needs a GPU and uses the paper's settings. ``timeout``
+    choose their CPU (QUICK) settings; ``"cuda"`` needs a GPU and uses full mode's settings. ``timeout``
     limits each cell (seconds). Each notebook runs in its own temporary folder with a fresh cache.
     """
     nbclient, nbformat = _import_nbclient()

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..files import atomic_write_text, ensure_dir
+from ..i18n import tr
 
 __all__ = [
     "HANGUL_LINES", "HASH_LENGTH", "KO_DIR", "Links", "build_notebook", "cell_hash", "code_differences",
@@ -578,8 +579,15 @@ def scaffold(root: str | Path, links: Links, notebooks: Sequence[str] | None = N
     ``"todo": true``, which the build treats as untranslated until a translator deletes it. To-do entries
     already there are made afresh from the current English; translated entries are kept (under the id of
     the cell they belong to now).
-    Returns the files written."""
+    Returns the files written. A name that is no notebook of the series is refused before anything is written.
+    """
     root = Path(root)
+    known = {key for path in _english(root) for key in (path.name, path.name[:2])}
+    unknown = [str(name) for name in (notebooks or ()) if name not in known]
+    if unknown:
+        choices = ", ".join(path.name[:2] for path in _english(root)) or "-"
+        raise UserError(tr("there is no notebook {name} to scaffold: choose from {choices} (two digits or a file "
+                           "name)", name=unknown[0], choices=choices))
     written = []
     for path in _english(root):
         if notebooks is not None and path.name not in notebooks and path.name[:2] not in notebooks:
