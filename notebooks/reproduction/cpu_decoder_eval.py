@@ -5,6 +5,7 @@ Usage (from the repository root; RUN is the training run's folder, SHARED the or
     OMP_NUM_THREADS=1 python notebooks/reproduction/cpu_decoder_eval.py RUN ../shared/adain-style-repo
 
 Writes into ``notebooks/reproduction/``: ``cpu_decoder_loss.png`` (the training losses, log scale),
+``cpu_decoder_samples.png`` (the run's last sample grid, half size: training contents, styles, outputs),
 ``cpu_decoder_heldout.png`` (the held-out pairs: content, style, output) and ``cpu_decoder_eval.json`` (the
 numbers). Scoring is Fig. 3's (:func:`adain_lesson.evaluation.evaluate_losses`): content loss at relu4_2 against
 the content image, Eq. 13's style loss against the style image, mean squared errors, on the vgg19-pip VGG-19
@@ -90,8 +91,12 @@ def main(run: Path, shared: Path) -> None:
             ref = score(c, s, c)[1]
             heldout.append({"content": cn, "style": sn, "content_loss": lc, "style_loss": ls,
                             "content_image_style_loss": ref})
-            tiles += [F.interpolate(x[None], size=(128, 128), mode="area")[0] for x in (c, s, out)]
+            tiles += [F.interpolate(x[None], size=(80, 80), mode="area")[0] for x in (c, s, out)]
     save_image(image_grid(tiles, nrow=6, padding=2), HERE / "cpu_decoder_heldout.png")
+
+    last = sorted((run / "samples").glob("iter-*.png"))[-1]  # train's own grid: contents, styles, outputs
+    grid = load_image(last)
+    save_image(F.interpolate(grid[None], scale_factor=0.5, mode="area")[0], HERE / "cpu_decoder_samples.png")
 
     log = read_log(run / "log.jsonl")
     import matplotlib
