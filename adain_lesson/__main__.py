@@ -305,7 +305,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
-        text = f"{f.metadata['help']} (default: {default}; source: {f.metadata['source']})"
+        text = f"{f.metadata['help']} (default: {default}; source: {f.metadata['source']()})"
         by_preset = [f"--preset {name}: {values[f.name][0]}" for name, values in PRESETS.items() if f.name in values]
         if by_preset:
             text = text[:-1] + "; " + "; ".join(by_preset) + ")"

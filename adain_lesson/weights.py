@@ -1,7 +1,7 @@
 """Weights: random initialisation, strict loading of the released files, and the one encoder loader.
 
 - :func:`random_init_`: seeded Kaiming-normal weights for offline demonstrations, announced by
-  :data:`RANDOM_WEIGHTS_BANNER`;
+  :func:`random_weights_banner`;
 - :func:`load_weights_file` (``weights_only``, finite values) and :func:`load_strict` (exact keys and
   shapes, one-line errors);
 - :func:`load_encoder`: the normalised VGG-19 up to a layer from ``"auto"`` (the released file, see
@@ -35,8 +35,6 @@ from .vgg import LAYER_INDEX, Encoder, make_vgg
 
 __all__ = [
     "CHECKPOINT_FORMAT",
-    "NOTEBOOK_OFFLINE_FIX",
-    "RANDOM_WEIGHTS_BANNER",
     "TRAINED_HERE",
     "TrainedRun",
     "checkpoint_iteration",
@@ -48,19 +46,25 @@ __all__ = [
     "load_encoder",
     "load_strict",
     "load_weights_file",
+    "notebook_offline_fix",
     "provenance_label",
     "random_init_",
+    "random_weights_banner",
     "weights_kind",
 ]
 
-#: Shown wherever a model with random weights produces pictures.
-RANDOM_WEIGHTS_BANNER = (
-    "RANDOM WEIGHTS: this model has untrained, randomly initialised weights. Its outputs show the "
-    "mechanics only and are not meaningful stylizations. Use the pretrained weights for real results."
-)
 
-#: What a notebook that needs the released weights says when offline (with :func:`adain_lesson.errors.offline_hint`).
-NOTEBOOK_OFFLINE_FIX = "set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights"
+def random_weights_banner() -> str:
+    """The warning shown wherever a model with random weights produces pictures, in the reader's language
+    (a function, not a constant: the language is chosen after import)."""
+    return tr("RANDOM WEIGHTS: this model has untrained, randomly initialised weights. Its outputs show the "
+              "mechanics only and are not meaningful stylizations. Use the pretrained weights for real results.")
+
+
+def notebook_offline_fix() -> str:
+    """What a notebook that needs the released weights says when offline (with
+    :func:`adain_lesson.errors.offline_hint`)."""
+    return tr("set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights")
 
 _VGG_FILE = hub.WEIGHT_FILES[0]
 
@@ -287,7 +291,7 @@ def provenance_label(obj: nn.Module) -> str | None:
     released weights: the random-weights warning, or :func:`adain_lesson.vgg_pip.label`."""
     kind = weights_kind(obj)
     if kind == "random":
-        return RANDOM_WEIGHTS_BANNER
+        return random_weights_banner()
     if kind == vgg_pip.NAME:
         return vgg_pip.label()
     if kind == TRAINED_HERE:
