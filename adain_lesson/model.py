@@ -44,6 +44,9 @@ from .i18n import tr
 from .norms import EPS, adaptive_instance_norm, adaptive_instance_norm_from_stats, calc_mean_std
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
 from .weights import (
+    TRAINED_HERE,
+    decoder_from_checkpoint,
+    find_run,
     load_encoder,
     load_strict,
     load_weights_file,
@@ -275,6 +278,8 @@ class StyleTransfer(nn.Module):
         self.decoder = decoder
         #: True when the weights are random (set by :func:`load_pretrained`); shown as a banner.
         self.random_weights = False
+        #: The training run whose decoder this is (:class:`adain_lesson.weights.TrainedRun`), if any.
+        self.trained_run = None
         #: Runtime settings (see :meth:`optimize`); the default is the reference behaviour.
         self.options = InferenceOptions()
         self._compiled: dict[str, object] = {}  # a plain dict, so compiled wrappers are not submodules
@@ -282,9 +287,12 @@ class StyleTransfer(nn.Module):
     @property
     def provenance(self) -> str:
         """Where the weights come from: ``"random"``, ``"released"`` or ``"vgg19-pip"`` (the encoder's, see
-        :func:`adain_lesson.weights.load_encoder`); random when :attr:`random_weights` says so."""
+        :func:`adain_lesson.weights.load_encoder`); random when :attr:`random_weights` says so;
+        :data:`~adain_lesson.weights.TRAINED_HERE` when the decoder is a training run's (:attr:`trained_run`)."""
         if self.random_weights:
             return "random"
+        if self.trained_run is not None:
+            return TRAINED_HERE
         return getattr(self.encoder, "provenance", "released")
 
     @property
@@ -672,6 +680,10 @@ def load_pretrained(
       - ``"auto"``: the released ``vgg_normalised.pth`` and ``decoder.pth``, from the cache or downloaded
         (pinned URL, size and SHA-256; see :mod:`adain_lesson.hub`);
       - a folder holding those two files under those names (hash not checked; strict keys);
+      - a training run's folder (``python -m adain_lesson train --out RUN``): the encoder the run trained
+        against and the decoder of its newest checkpoint (or a checkpoint file of a run: that one), found by
+        :func:`adain_lesson.weights.find_run`; ``model.trained_run`` holds the run, whose label says what the
+        model is in every figure and banner made with it;
       - ``"random"``: random weights of the same layout (``model.random_weights`` is True: show
         :func:`~adain_lesson.weights.random_weights_banner`).
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or ``None``/``"auto"`` (CUDA, then MPS,
@@ -680,7 +692,17 @@ def load_pretrained(
     device = resolve_device(device)
     dec = make_decoder()
     is_random = str(weights) == "random"
-    if is_random:
+    run = find_run(weights)
+    if run is not None:
+        if run.config.get("fusion", "adain") != "adain":
+            raise UserError(tr("weights: the run {folder} trained an Enc-Concat decoder (fusion={fusion}, the "
+                               "ablation of Section 7.2), which AdaIN's runtime controls cannot drive: give a run "
+                               "trained with fusion=adain", folder=str(run.folder), fusion=run.config.get("fusion")),
+                            param="weights")
+        encoder = load_encoder(run, "relu4_1", progress=progress, mirror=mirror)
+        dec, _ = decoder_from_checkpoint(run.checkpoint)
+        is_random = bool(getattr(encoder, "random_weights", False))
+    elif is_random:
         encoder = load_encoder("random", "relu4_1", seed=seed)
         random_init_(dec, seed + 1)
     else:
@@ -694,35 +716,58 @@ def load_pretrained(
         else:
             folder = Path(weights)
             if not folder.is_dir():
-                raise UserError(tr("weights must be auto, random, or a folder with {value}; got {folder}",
-                                   value=' and '.join(hub.WEIGHT_FILES), folder=folder), param="weights")
+                raise UserError(tr("weights must be auto, random, a folder with {files}, or a training run's folder "
+                                   "(train's out folder); got {folder}", files=" and ".join(hub.WEIGHT_FILES),
+                                   folder=str(folder)), param="weights")
             paths = [folder / name for name in hub.WEIGHT_FILES]
             missing = [p.name for p in paths if not p.is_file()]
             if missing:
-                raise UserError(tr("{folder} lacks {value}: put the released files there under those names",
-                                   folder=folder, value=', '.join(missing)))
+                raise UserError(tr("{folder} lacks {missing} and is not a training run (no config.json or "
+                                   "checkpoints/): put the released files there under those names, or give a run's "
+                                   "folder", folder=str(folder), missing=", ".join(missing)), param="weights")
             encoder = load_encoder(paths[0], "relu4_1")
             dec_path = paths[1]
         load_strict(dec, load_weights_file(dec_path, dec, hub.WEIGHT_FILES[1]), dec_path, hub.WEIGHT_FILES[1])
     model = StyleTransfer(encoder, dec).to(device).eval()
     model.random_weights = is_random
+    model.trained_run = run
     return model
 
 
-def lesson_model(smoke: bool, device: str | torch.device | None = None) -> StyleTransfer:
-    """The notebooks' model: in smoke mode random weights, announced by a visible banner; otherwise the
-    released weights (cached or downloaded). Offline outside smoke mode, the error says what to do.
+def lesson_model(smoke: bool, device: str | torch.device | None = None, *, weights: str | os.PathLike = "auto",
+                 fallback: str | os.PathLike | None = None) -> StyleTransfer:
+    """The notebooks' model: in smoke mode random weights, announced by a visible banner; otherwise
+    ``weights`` (the released files by default, cached or downloaded; or a folder, or a training run's folder).
+
+    ``fallback``: a training run's folder (e.g. the decoder trained on a CPU in REPRODUCTION.md) used when the
+    released files cannot be had (no network beyond a package index, a failed download), announced by a
+    banner that says what the model is instead. Without a usable fallback, the error says what to do.
 
     It runs with the float32 winners for its device (``optimize("fp32")``: channels_last, cuDNN
     autotuning), so its outputs agree with a from-scratch float32 pipeline, as the notebooks check. For
     more speed, call ``model.optimize("auto")`` (reduced precision; ``python -m adain_lesson bench``
     measures its agreement with float32).
     """
+    from .errors import DownloadError
     from .viz import banner
 
     device = resolve_device(device)
-    with offline_hint(notebook_offline_fix()):
-        model = load_pretrained("random" if smoke else "auto", device)
+    if smoke:
+        model = load_pretrained("random", device)
+    else:
+        try:
+            model = load_pretrained(weights, device)
+        except DownloadError as exc:  # offline, or a failed download: the released files cannot be had
+            run = find_run(fallback) if fallback is not None and str(weights) == "auto" else None
+            if run is None:
+                with offline_hint(tr("{smoke}; or train a decoder on this CPU (REPRODUCTION.md gives the command) "
+                                     "and set DECODER_RUN to its folder", smoke=notebook_offline_fix())):
+                    raise
+            model = load_pretrained(run, device)
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            banner(tr("The released weights are not available here ({problem}). This notebook runs in full mode with "
+                      "a {what} instead: its results are that decoder's, not the paper's.",
+                      problem=problem[:160], what=run.label), kind="info")
     model.optimize("fp32")
     if model.random_weights:
         banner(random_weights_banner())
