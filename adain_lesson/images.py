@@ -274,15 +274,12 @@ def shorter_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-_shorter_side_shape = shorter_side_shape
-
-
 def resize_shorter(t: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``[3, H, W]`` so that its shorter side is ``size``, keeping the aspect ratio (antialiased)."""
     h, w = t.shape[-2:]
     if min(h, w) == size:
         return t
-    new = _shorter_side_shape(h, w, size)
+    new = shorter_side_shape(h, w, size)
     out = torch.nn.functional.interpolate(
         t.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False
     )
@@ -332,11 +329,11 @@ def load_image(
         w0, h0 = im.size
         if at_least is not None and (w0, h0) not in ((w_stored, h_stored), (h_stored, w_stored)):
             w0, h0 = (w_stored, h_stored) if (w0 >= h0) == (w_stored >= h_stored) else (h_stored, w_stored)
-        nh, nw = _shorter_side_shape(h0, w0, size)
+        nh, nw = shorter_side_shape(h0, w0, size)
         budget = min(max_pixels, MAX_RESIZED_PIXELS)
         if nh * nw > budget:
             fits = math.isqrt(budget * min(w0, h0) // max(w0, h0))
-            while fits >= min_side and math.prod(_shorter_side_shape(h0, w0, fits)) > budget:
+            while fits >= min_side and math.prod(shorter_side_shape(h0, w0, fits)) > budget:
                 fits -= 1
             hint = (tr("choose a smaller size (at most {fits} for this image) or crop it", fits=fits)
                     if fits >= min_side else tr("no size fits: crop it"))

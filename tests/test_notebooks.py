@@ -116,7 +116,9 @@ def _printed(outputs: list) -> list[str]:
         elif o.get("output_type") in ("display_data", "execute_result") and "image/png" not in o.get("data", {}):
             data = o.get("data", {})
             if "text/html" in data:
-                texts.append(html.unescape(re.sub(r"<[^>]+>", " ", "".join(data["text/html"]))))
+                shown = re.sub(r"<video\b.*?</video>", " ", "".join(data["text/html"]), flags=re.S)  # the text
+                # inside <video> is the fallback of a browser without video, not what the reader sees
+                texts.append(html.unescape(re.sub(r"<[^>]+>", " ", shown)))
             elif "text/markdown" in data:
                 texts.append("".join(data["text/markdown"]))
             elif "text/plain" in data:

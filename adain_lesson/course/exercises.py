@@ -1048,11 +1048,11 @@ def check_table1_fps(fps_256: float, fps_512: float) -> bool:
 
 
 #: The choices of :func:`check_video_cache`: what can be computed once for a whole clip in one style.
-VIDEO_CACHE_CHOICES = MappingProxyType({
-    "a": "the content features f(c) of the frames",
-    "b": "the style's statistics mu(f(s)) and sigma(f(s)) of Eq. 8",
-    "c": "the content statistics mu(f(c)) and sigma(f(c)) of Eq. 8",
-    "d": "the decoder's output g(t)",
+VIDEO_CACHE_CHOICES = LazyTable(lambda: {
+    "a": tr("the content features f(c) of the frames"),
+    "b": tr("the style's statistics mu(f(s)) and sigma(f(s)) of Eq. 8"),
+    "c": tr("the content statistics mu(f(c)) and sigma(f(c)) of Eq. 8"),
+    "d": tr("the decoder's output g(t)"),
 })
 
 
