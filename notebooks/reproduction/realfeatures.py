@@ -3,6 +3,7 @@ REPRODUCTION.md's "Real VGG-19 features from pip" rows. Not part of the package;
 "real VGG-19 features from pip (8-bit, not the released file)".
 
     python notebooks/reproduction/realfeatures.py fig3 SIDE GATYS_STEPS EVERY TEXTURE_STEPS OUT CHECKPOINT
+    python notebooks/reproduction/realfeatures.py fig1 SIDE CROPS STEPS OUT CHECKPOINT
     python notebooks/reproduction/realfeatures.py table1 SIDE STEPS
     python notebooks/reproduction/realfeatures.py nb02a SIDE
     python notebooks/reproduction/realfeatures.py replot_fig3 FIG3_JSON OUT
@@ -60,6 +61,28 @@ def replot_fig3(json_path: str, out: str) -> None:
     print(figures.save_plot(plot_fig3(r), r, Path(out), "fig03_losses_vgg19pip"))
 
 
+def fig1(side: str, crops: str, steps: str, out: str, checkpoint: str) -> None:
+    from adain_lesson import hub
+
+    load = E._loader(False, MIRROR)
+    sources = [load(n, int(side), square=False, scale=1.5) for n in hub.manifest("content")]
+    target, normalizer = load("la_muse.jpg", int(side)), load("brushstrokes.jpg", int(side))
+    gen = torch.Generator().manual_seed(0)
+    contents = torch.stack([c for img in sources for c in E._random_crops(img, int(crops), int(side), gen)])
+    decoder, _ = T.decoder_from_checkpoint(checkpoint)
+    model = StyleTransfer(load_encoder("vgg19-pip", "relu4_1", "cpu"), decoder)  # panel (c)'s style normaliser
+    start = time.time()
+    r = E.fig1_curves(model, contents, target, normalizer, steps=int(steps), batch_size=4, width=16, progress=True)
+    r["settings"] |= {"normaliser_decoder": f"early CPU-trained decoder ({Path(checkpoint).name})",
+                      "wall_s": time.time() - start}
+    check = E.fig1_check(r, random_weights=False)
+    print(json.dumps({"ratio_bn_over_in": r["ratio_bn_over_in"], "check": E.format_checks(check)}))
+    for name, curves in r["curves"].items():
+        print(name, {norm: [round(v, 2) for v in vals] for norm, vals in curves.items()})
+    print(figures.save_plot(E.plot_fig1(r, random_weights=False), r | {"check": check}, Path(out),
+                            "fig01_in_vs_bn_vgg19pip"))
+
+
 def table1(side: str, steps: str) -> None:
     load = E._loader(False, MIRROR)
     c, s = load("chicago.jpg", int(side)), load("asheville.jpg", int(side))
@@ -96,4 +119,5 @@ def nb02a(side: str) -> None:
 
 
 if __name__ == "__main__":
-    {"fig3": fig3, "replot_fig3": replot_fig3, "table1": table1, "nb02a": nb02a}[sys.argv[1]](*sys.argv[2:])
+    commands = {"fig1": fig1, "fig3": fig3, "replot_fig3": replot_fig3, "table1": table1, "nb02a": nb02a}
+    commands[sys.argv[1]](*sys.argv[2:])
