@@ -47,7 +47,9 @@ def _add_stylize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--weights", default="auto",
                    help="auto (released weights, cached or downloaded), random (demonstration only), "
-                        "or a folder holding vgg_normalised.pth and decoder.pth")
+                        "a folder holding vgg_normalised.pth and decoder.pth, or a training run's folder (train's "
+                        "--out: the encoder it trained against and its newest checkpoint's decoder; or one of its "
+                        "checkpoint files)")
     p.add_argument("--ext", default=".png", choices=[".png", ".jpg"], help="output format")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
                    help="auto: the fastest settings for the device, reduced precision included (bf16 on CPUs "
@@ -87,7 +89,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     from . import batch, viz
     from .model import InferenceOptions, load_pretrained
-    from .weights import RANDOM_WEIGHTS_BANNER
+    from .weights import provenance_label
 
     def note(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
@@ -105,8 +107,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     with offline_hint(_RANDOM_FIX):
         model = load_pretrained(args.weights, device)
     model.optimize(InferenceOptions.for_device(device, args.precision, compile=args.compile))
-    if model.random_weights:
-        viz.banner(RANDOM_WEIGHTS_BANNER)
+    label = provenance_label(model)  # random weights, or a decoder trained here: say so
+    if label:
+        viz.banner(label, kind="warning" if model.random_weights else "info")
     report = batch.run_batch(model, plan, args.out, ext=args.ext, note=note,
                              on_written=lambda path: tqdm.write(str(path), file=sys.stdout))
     if report.problem:
@@ -293,37 +296,43 @@ def cmd_slides(args: argparse.Namespace) -> int:
 def _add_train(p: argparse.ArgumentParser) -> None:
     from dataclasses import MISSING, fields
 
-    from .train import TrainConfig
+    from .train import PRESETS, TrainConfig
 
     p.epilog = ("Several GPUs: torchrun --nproc_per_node=N -m adain_lesson train ... (one data shard per GPU; "
                 "--batch-size is per GPU). Stop with Ctrl-C or SIGTERM: a checkpoint is written; add --resume "
                 "to the same command to continue exactly.")
+    # Defaults are left to TrainConfig and --preset (argparse.SUPPRESS): a flag given wins over the preset's value.
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
-        text = f"{f.metadata['help']} (default: {default}; source: {f.metadata['source']})"
+        text = f"{f.metadata['help']} (default: {default}; source: {f.metadata['source']()})"
+        by_preset = [f"--preset {name}: {values[f.name][0]}" for name, values in PRESETS.items() if f.name in values]
+        if by_preset:
+            text = text[:-1] + "; " + "; ".join(by_preset) + ")"
         text = text.replace("%", "%%")
         if f.name == "progress":
-            p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the tqdm progress bar")
+            p.add_argument("--no-progress", dest="progress", action="store_false", default=argparse.SUPPRESS,
+                           help="hide the tqdm progress bar")
         elif f.name == "squash":
-            p.add_argument(flag, action="store_true", help=text)
+            p.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
         elif f.name == "resume":
-            p.add_argument(flag, nargs="?", const="latest", default=None, metavar="CHECKPOINT",
+            p.add_argument(flag, nargs="?", const="latest", default=argparse.SUPPRESS, metavar="CHECKPOINT",
                            help="continue exactly from the newest checkpoint in --out (or from the file given); "
                                 "--resume auto also starts afresh when there is none (for a cell re-run on Colab)")
         elif f.name in ("content_dir", "style_dir"):
             p.add_argument(flag, required=True, help=f.metadata["help"])
         else:
             kind = type(default) if default is not None else (int if f.name == "max_images" else str)
-            p.add_argument(flag, type=kind, default=default, choices=f.metadata.get("choices"), help=text)
+            p.add_argument(flag, type=kind, default=argparse.SUPPRESS, choices=f.metadata.get("choices"), help=text)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from .train import TrainConfig, train
+    from .train import TrainConfig, preset_config, train
 
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    config = preset_config(given.pop("preset", "paper"), **given)
     result = train(config)
     if env.integer("RANK", 0) == 0:
         if result.checkpoint is not None:
@@ -378,8 +387,8 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smoke", action="store_true",
                    help="offline demonstration: built-in sample images, tiny size, random weights")
     p.add_argument("--weights", default=None,
-                   help="auto (released weights; the default), random (the default with --smoke), or a folder "
-                        "holding vgg_normalised.pth and decoder.pth")
+                   help="auto (released weights; the default), random (the default with --smoke), a folder "
+                        "holding vgg_normalised.pth and decoder.pth, or a training run's folder (train's --out)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--size", type=int, default=None,
                    help="Figs. 4, 7-10: shorter side of the images in px (default: the paper's sizes; 64 with --smoke)")

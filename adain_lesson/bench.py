@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from .device import cpu_has_fast_bf16, median_seconds, resolve_device, seconds, synchronize
 from .errors import UserError
 from .files import atomic_write
+from .i18n import tr
 from .model import InferenceOptions, StyleTransfer, load_pretrained, reference_forward
 from .playground import PlaygroundEngine, Settings
 from .train import benchmark_training
@@ -699,14 +700,14 @@ def benchmark_video(
                     row["speedup_model"] = row["model_fps"] / ref["model_fps"]
                     row["speedup_end_to_end"] = row["end_to_end_fps"] / ref["end_to_end_fps"]
     if not any(d.type == "cuda" for d in devs):
-        rows.append({"device": "cuda", "skipped": "not yet run: no CUDA device in this run"})
+        rows.append({"device": "cuda", "skipped": tr("not yet run: no CUDA device in this run")})
     return rows
 
 
 def format_video_table(rows: Sequence[dict]) -> str:
     """The rows of :func:`benchmark_video` as a Markdown table, with the paper's frame rates beside them."""
-    lines = ["| device | size | method | batch | model FPS | end-to-end FPS | model speedup | end-to-end speedup "
-             "| paper (Titan X, model) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [tr("| device | size | method | batch | model FPS | end-to-end FPS | model speedup | end-to-end speedup "
+                "| paper (Titan X, model) |"), "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("skipped"):
             lines.append(f"| {r['device']} | | | | {r['skipped']} | | | | |")

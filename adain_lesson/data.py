@@ -138,7 +138,8 @@ class ImageFolder(Dataset):
     truncated, too large) is skipped: the next file is taken instead, a note goes to stderr once per
     process and file, and :meth:`load` reports how many were skipped, so a long run never dies on one
     bad JPEG. ``max_images`` keeps only the first N files (a quick subset); files under a folder of ``exclude``
-    (a training run's own ``out`` inside ``root``) are left out.
+    (a training run's own ``out`` inside ``root``) are left out, and so are the files named in ``hold_out``
+    (names without the extension: images held out for evaluation).
     """
 
     def __init__(
@@ -149,6 +150,7 @@ class ImageFolder(Dataset):
         max_images: int | None = None,
         what: str = "image",
         exclude: Sequence[str | os.PathLike] = (),
+        hold_out: Sequence[str] = (),
     ) -> None:
         root = Path(root).expanduser()
         if root.is_file():
@@ -156,6 +158,8 @@ class ImageFolder(Dataset):
         if not root.is_dir():
             raise UserError(f"{what} folder not found: {root} (check the path, or download a dataset first)")
         files = list_images(root, recursive=True)
+        if hold_out:  # images kept out (for evaluation), by file name without the extension
+            files = [f for f in files if f.stem not in set(hold_out)]
         base = root.resolve()
         for e in exclude:  # e.g. a training run's own out folder inside its content folder: its samples are not data
             e = Path(e).expanduser().resolve()

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from .errors import UserError
 from .figures import tile_grid
-from .i18n import tr
+from .i18n import LazyTable, tr
 from .losses import adain_losses, adain_targets, content_loss, mean_std_loss
 from .model import StyleTransfer, fuse
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
@@ -314,12 +314,17 @@ def fig3_losses(
 def _random_suffix(random_weights: bool, weights: str | None = None) -> str:
     """What a figure's title adds: random weights, or the label of an encoder that is not the released one."""
     if random_weights:
-        return " (random weights: mechanics only)"
+        return tr(" (random weights: mechanics only)")
     if weights == "vgg19-pip":
         from .vgg_pip import label
 
         return f"\n({label()})"
     return ""
+
+
+def _loss_label(key: str) -> str:
+    """The axis and title name of the ``"style"`` or ``"content"`` loss."""
+    return tr("style loss") if key == "style" else tr("content loss")
 
 
 def plot_fig3(result: dict, axes=None, *, random_weights: bool | None = None):
@@ -341,8 +346,8 @@ def plot_fig3(result: dict, axes=None, *, random_weights: bool | None = None):
     else:
         fig = axes[0].figure
     its = np.asarray(result["iterations"], dtype=float)
-    lines = (("adain", "Ours (AdaIN)", "C1", "-"), ("texture_net", "Ulyanov et al.", "C2", "--"),
-             ("content_image", "Content Image", "0.45", ":"),
+    lines = (("adain", tr("Ours (AdaIN)"), "C1", "-"), ("texture_net", "Ulyanov et al.", "C2", "--"),
+             ("content_image", tr("Content Image"), "0.45", ":"),
              ("style_image", tr("Style Image (ours, not in the paper's figure)"), "0.2", "-."))
     for ax, key in zip(axes, ("style", "content")):
         mean = np.asarray(result["gatys"][f"ln_{key}"], dtype=float)
@@ -355,15 +360,14 @@ def plot_fig3(result: dict, axes=None, *, random_weights: bool | None = None):
         ax.fill_between(its, mean - std, mean + std, color="C0", alpha=0.2, lw=0,
                         label=tr("Gatys et al. ±1 SD over the pairs (ours, not in the paper's figure)"))
         ax.set_xlim(0, float(its.max()))
-        ax.set_xlabel("Iteration (Gatys et al.)", fontsize=10)
-        ax.set_ylabel(f"ln({key} loss)", fontsize=10)
+        ax.set_xlabel(tr("Iteration (Gatys et al.)"), fontsize=10)
+        ax.set_ylabel(f"ln({_loss_label(key)})", fontsize=10)
         ax.tick_params(labelsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        extra = "; extra: baselines with the Gram loss, not the paper's setting" if gram else ""
-        ax.set_title(f"Fig. 3: {key} loss, {result['pairs']} pairs{extra}"
-                     f"{_random_suffix(random_weights, result.get('settings', {}).get('weights'))}",
-                     fontsize=9)
+        extra = tr("; extra: baselines with the Gram loss, not the paper's setting") if gram else ""
+        ax.set_title(tr("Fig. 3: {loss}, {pairs} pairs", loss=_loss_label(key), pairs=result["pairs"]) + extra
+                     + _random_suffix(random_weights, result.get("settings", {}).get("weights")), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -408,7 +412,7 @@ def fig5_ablation_grid(
                 tiles.append(out[0].clamp(0, 1).cpu())
     columns = ["content", "style", *variants]
     labels = columns + [""] * (len(tiles) - len(columns))
-    title = "Fig. 5: random weights (mechanics only)" if random_weights else None
+    title = tr("Fig. 5: random weights (mechanics only)") if random_weights else None
     grid, layout = tile_grid(tiles, cols=2 + len(variants), labels=labels, title=title)
     return grid, {"figure": "5", "columns": columns, "weights": "random" if random_weights else "pretrained",
                   **layout}
@@ -430,8 +434,11 @@ ABLATION_VARIANTS = {
 }
 #: How far the iteration axis of the paper's Fig. 6 runs (read from the figure; the text gives no number).
 FIG6_PAPER_ITERATIONS = 30_000
-NOT_CHECKED = "not checked: random weights"
-NOT_MEANINGFUL = "not meaningful in smoke mode"
+
+
+def not_checked() -> str:
+    """The verdict of a check skipped because the weights are random."""
+    return tr("not checked: random weights")
 
 
 def final_losses(logs: Mapping[str, Sequence[dict]], fraction: float = 0.2) -> dict[str, dict[str, float]]:
@@ -453,7 +460,7 @@ def fig6_checks(final: Mapping[str, Mapping[str, float]], *, random_weights: boo
     from the figure" where only the curves say it.
 
     With ``random_weights`` nothing is checked (``holds`` is ``None`` and ``verdict`` says
-    :data:`NOT_CHECKED`): the losses of random networks say nothing about the paper.
+    :func:`not_checked`): the losses of random networks say nothing about the paper.
     Returns ``{"checked": bool, "verdict": str, "claims": [{"claim", "source", "holds"}]}``.
     """
     missing = [n for n in ABLATION_VARIANTS if n not in final]
@@ -466,22 +473,22 @@ def fig6_checks(final: Mapping[str, Mapping[str, float]], *, random_weights: boo
     quote_concat = '"Enc-Concat-Dec can reach low style loss but fail to decrease the content loss."'
     quote_norm = '"Models with BN/IN layers also obtain qualitatively worse results and consistently higher losses."'
     claims = [
-        ("Enc-Concat-Dec has the highest content loss", quote_concat, max(c, key=c.get) == cat),
-        ("Enc-Concat-Dec has the lowest style loss", "read from the figure (the text: " + quote_concat + ")",
-         min(s, key=s.get) == cat),
-        ("Enc-AdaIN-Dec has the lowest content loss", "read from the figure", min(c, key=c.get) == ada),
-        ("the BN and IN decoders have higher content and style losses than Enc-AdaIN-Dec", quote_norm,
+        (tr("Enc-Concat-Dec has the highest content loss"), quote_concat, max(c, key=c.get) == cat),
+        (tr("Enc-Concat-Dec has the lowest style loss"), tr("read from the figure (the text: {quote})",
+                                                            quote=quote_concat), min(s, key=s.get) == cat),
+        (tr("Enc-AdaIN-Dec has the lowest content loss"), tr("read from the figure"), min(c, key=c.get) == ada),
+        (tr("the BN and IN decoders have higher content and style losses than Enc-AdaIN-Dec"), quote_norm,
          all(c[n] > c[ada] and s[n] > s[ada] for n in (bn, inn))),
-        ("the IN decoder is worst of the three AdaIN decoders", '"The results with IN layers are especially poor."',
-         c[inn] > c[bn] and s[inn] > s[bn]),
+        (tr("the IN decoder is worst of the three AdaIN decoders"),
+         '"The results with IN layers are especially poor."', c[inn] > c[bn] and s[inn] > s[bn]),
     ]
     rows = [{"claim": claim, "source": source, "holds": None if random_weights else bool(holds)}
             for claim, source, holds in claims]
     if random_weights:
-        verdict = NOT_CHECKED
+        verdict = not_checked()
     else:
         n_ok = sum(r["holds"] for r in rows)
-        verdict = f"{n_ok} of {len(rows)} of the paper's claims hold"
+        verdict = tr("{held} of {total} of the paper's claims hold", held=n_ok, total=len(rows))
     return {"checked": not random_weights, "verdict": verdict, "claims": rows}
 
 
@@ -489,7 +496,7 @@ def format_checks(report: dict) -> str:
     """:func:`fig6_checks`' (or :func:`fig1_check`'s) report as lines to print."""
     lines = [f"{report['verdict']}"]
     for r in report["claims"]:
-        mark = {True: "yes", False: "NO", None: "-"}[r["holds"]]
+        mark = {True: tr("yes"), False: tr("NO"), None: "-"}[r["holds"]]
         lines.append(f"  [{mark:>3}] {r['claim']}  ({r['source']})")
     return "\n".join(lines)
 
@@ -517,13 +524,14 @@ def plot_fig6(logs: Mapping[str, Sequence[dict]], axes=None, *, random_weights: 
         ax.set_yscale("log")
         ax.yaxis.set_minor_formatter(NullFormatter())  # readable ticks: label the decades only
         ax.set_xlim(0, xmax or last)
-        ax.set_xlabel("Iteration", fontsize=10)
-        ax.set_ylabel(f"{key} loss", fontsize=10)
+        ax.set_xlabel(tr("Iteration"), fontsize=10)
+        ax.set_ylabel(_loss_label(key), fontsize=10)
         ax.tick_params(labelsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        avg = f", moving average of {smooth}" if smooth > 1 else ""
-        ax.set_title(f"Fig. 6: {key} loss during training{avg}{_random_suffix(random_weights)}", fontsize=9)
+        avg = tr(", moving average of {smooth}", smooth=smooth) if smooth > 1 else ""
+        ax.set_title(tr("Fig. 6: {loss} during training", loss=_loss_label(key)) + avg
+                     + _random_suffix(random_weights), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -587,24 +595,25 @@ def fig1_curves(
                          "weights": weights_kind(model), "device": str(device)}}
 
 
-FIG1_TITLES = {"original": "(a) original images", "contrast_normalized": "(b) contrast normalized",
-               "style_normalized": "(c) style normalized"}
+FIG1_TITLES = LazyTable(lambda: {"original": tr("(a) original images"),
+                                 "contrast_normalized": tr("(b) contrast normalized"),
+                                 "style_normalized": tr("(c) style normalized")})
 
 
 def fig1_check(result: dict, *, random_weights: bool) -> dict:
     """The paper's reading of Fig. 1 as a check on :func:`fig1_curves`: "the improvement brought by IN become
     much smaller when images are already style normalized", i.e. BN/IN's final style-loss ratio is smaller
-    for (c) than for (a). With ``random_weights`` it is not checked (:data:`NOT_CHECKED`)."""
+    for (c) than for (a). With ``random_weights`` it is not checked (:func:`not_checked`)."""
     r = result["ratio_bn_over_in"]
     holds = None if random_weights else bool(r["original"] > r["style_normalized"])
-    claim = {"claim": "IN's advantage over BN (BN/IN final style loss) is smaller on style-normalized images than "
-                      "on the originals",
+    claim = {"claim": tr("IN's advantage over BN (BN/IN final style loss) is smaller on style-normalized images "
+                         "than on the originals"),
              "source": '"the improvement brought by IN become much smaller when images are already style normalized"',
              "holds": holds}
     if random_weights:
-        verdict = NOT_CHECKED
+        verdict = not_checked()
     else:
-        verdict = "the paper's claim holds" if holds else "the paper's claim does NOT hold"
+        verdict = tr("the paper's claim holds") if holds else tr("the paper's claim does NOT hold")
     return {"checked": not random_weights, "verdict": verdict, "claims": [claim]}
 
 
@@ -634,8 +643,8 @@ def plot_fig1(result: dict, axes=None, *, random_weights: bool | None = None, sm
         ax.set_yscale("log")
         ax.set_xlabel(tr("Iteration (ours: {steps}; the paper's Fig. 1: 5000)", steps=steps), fontsize=9)
         ax.tick_params(labelsize=9)
-        ax.set_title(f"Fig. 1 {FIG1_TITLES.get(set_name, set_name)}"
-                     f"{_random_suffix(random_weights, result.get('settings', {}).get('weights'))}", fontsize=9)
+        ax.set_title(tr("Fig. 1 {panel}", panel=FIG1_TITLES.get(set_name, set_name))
+                     + _random_suffix(random_weights, result.get("settings", {}).get("weights")), fontsize=9)
     axes[0].set_ylabel(tr("style loss (Eq. 13), log scale (ours)"), fontsize=10)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -827,11 +836,13 @@ def reproduce(
         g = result["gatys"]
         table = [{"iteration": it, **{f"gatys_{k}": g[k][i] for k in g}} for i, it in enumerate(result["iterations"])]
         for key in ("adain", "texture_net", "content_image", "style_image"):
-            lines.append(f"Fig. 3 {key:14s} content {result[key]['content']:.4g}  style {result[key]['style']:.4g}")
-        lines.append(f"Fig. 3 Gatys et al. at {result['iterations'][-1]} it.: content {g['content'][-1]:.4g}  "
-                     f"style {g['style'][-1]:.4g}")
+            lines.append(tr("Fig. 3 {method:14s} content {content:.4g}  style {style:.4g}", method=key,
+                            content=result[key]["content"], style=result[key]["style"]))
+        lines.append(tr("Fig. 3 Gatys et al. at {iterations} it.: content {content:.4g}  style {style:.4g}",
+                        iterations=result["iterations"][-1], content=g["content"][-1], style=g["style"][-1]))
         if rnd:
-            lines.append(f"Fig. 3: {NOT_MEANINGFUL} (random weights): these numbers show the mechanics only")
+            lines.append(tr("Fig. 3: not meaningful in smoke mode (random weights): these numbers show the mechanics "
+                            "only"))
         paths = figures.save_plot(plot_fig3(result, random_weights=rnd), result, out_dir,
                                   stem if fig3_style_loss == "mean_std" else stem + "_gram_extra", table)
         return paths, lines

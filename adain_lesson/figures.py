@@ -36,6 +36,7 @@ from torch import Tensor
 from . import hub, images, viz
 from .errors import UserError
 from .files import atomic_write, atomic_write_text, ensure_dir
+from .i18n import tr
 from .model import StyleTransfer
 from .norms import adaptive_instance_norm_from_stats
 from .viz import image_grid
@@ -137,9 +138,14 @@ def _blank(h: int, w: int) -> Tensor:
     return torch.ones(3, h, w)
 
 
-def _font(px: int):
+def _font(px: int, text: str = ""):
+    """PIL's default font, or NanumGothic (the extra ``[ko]``) for a text with Hangul, which the default lacks."""
     from PIL import ImageFont
 
+    if any("\uac00" <= ch <= "\ud7a3" or "\u3130" <= ch <= "\u318f" for ch in text):
+        font = viz.korean_font_file()
+        if font is not None:
+            return ImageFont.truetype(str(font), px)
     try:
         return ImageFont.load_default(size=px)
     except TypeError:  # Pillow < 10.1: one fixed-size bitmap font
@@ -154,7 +160,7 @@ def text_strip(text: str, width: int, height: int) -> Tensor:
 
     img = Image.new("RGB", (max(1, int(width)), max(1, int(height))), "white")
     draw = ImageDraw.Draw(img)
-    font = _font(max(6, int(height * 0.75)))
+    font = _font(max(6, int(height * 0.75)), text)
     top = draw.textbbox((0, 0), text, font=font)[1]
     text_h = draw.textbbox((0, 0), text, font=font)[3] - top
     draw.text((2, (height - text_h) / 2 - top), text, fill="black", font=font)
@@ -177,9 +183,10 @@ def tile_grid(tiles: Sequence[Tensor], cols: int, padding: int = 4, *, labels: S
     0 without one), e.g. "random weights".
     """
     if not tiles:
-        raise UserError("a figure needs at least one tile")
+        raise UserError(tr("a figure needs at least one tile"))
     if labels is not None and len(labels) != len(tiles):
-        raise UserError(f"give one label per tile: {len(labels)} labels for {len(tiles)} tiles")
+        raise UserError(tr("give one label per tile: {labels} labels for {tiles} tiles",
+                           labels=len(labels), tiles=len(tiles)))
     h, w = tiles[0].shape[-2:]
     fitted = [_fit(t, h, w) for t in tiles]
     if labels is not None:
@@ -204,11 +211,15 @@ def random_title(model: StyleTransfer, figure: str) -> str | None:
     """The title a figure made with ``model`` carries: "Fig. N: random weights (mechanics only)" when the
     model's weights are random (smoke mode), "Fig. N: <the label>" when its encoder is not the released one
     (``vgg19-pip``: :func:`adain_lesson.weights.provenance_label`), else None (no title strip)."""
-    name = "Beyond the paper (regions)" if figure == "regions" else f"Fig. {figure}"
     if model.random_weights:
-        return f"{name}: random weights (mechanics only)"
+        if figure == "regions":
+            return tr("Beyond the paper (regions): random weights (mechanics only)")
+        return tr("Fig. {figure}: random weights (mechanics only)", figure=figure)
     label = provenance_label(model)
-    return f"{name}: {label}" if label else None
+    if not label:
+        return None
+    name = tr("Beyond the paper (regions)") if figure == "regions" else tr("Fig. {figure}", figure=figure)
+    return f"{name}: {label}"
 
 
 def _input_names(names: dict | None, key: str, n: int, default: str) -> list[str]:
@@ -257,7 +268,7 @@ def content_style_grid(
     Each style's statistics are encoded once and reused for every content (Section 7.1).
     """
     if not contents or not styles:
-        raise UserError("the content x style grid needs at least one content and one style")
+        raise UserError(tr("the content x style grid needs at least one content and one style"))
     h, w = contents[0].shape[-2:]
     with torch.inference_mode():
         stats = [model.encode_style(s) for s in styles]
@@ -265,8 +276,8 @@ def content_style_grid(
     for c in contents:
         tiles.append(_fit(c, h, w))
         tiles += [_fit(_stylize(model, c, st, alpha=alpha), h, w) for st in stats]
-    labels = ["", *_input_names(names, "styles", len(styles), "style")]
-    for c_name in _input_names(names, "contents", len(contents), "content"):
+    labels = ["", *_input_names(names, "styles", len(styles), tr("style"))]
+    for c_name in _input_names(names, "contents", len(contents), tr("content")):
         labels += [c_name] + [""] * len(styles)
     grid, layout = tile_grid(tiles, cols=1 + len(styles), labels=labels, title=random_title(model, "4"))
     settings = _common(model, "4", contents[0]) | {"alpha": alpha, "layout": layout} | (names or {})
@@ -289,10 +300,10 @@ def fig7_tradeoff(
     with torch.inference_mode():
         stats = model.encode_style(style)
     tiles = [_stylize(model, content, stats, alpha=a) for a in alphas] + [_fit(style, h, w)]
-    labels = [f"alpha={a:g}" for a in alphas] + [_input_names(names, "style", 1, "style")[0]]
+    labels = [f"alpha={a:g}" for a in alphas] + [_input_names(names, "style", 1, tr("style"))[0]]
     grid, layout = tile_grid(tiles, cols=len(tiles), labels=labels, title=random_title(model, "7"))
     settings = _common(model, "7", content) | {"alphas": [float(a) for a in alphas], "layout": layout,
-                                               "tiles": [f"alpha={a:g}" for a in alphas] + ["style"]}
+                                               "tiles": [f"alpha={a:g}" for a in alphas] + [tr("style")]}
     return grid, settings | (names or {})
 
 
@@ -306,7 +317,7 @@ def bilinear_weights(n: int = 5) -> Tensor:
     transferred to different styles via AdaIN (Equ. 15), we can interpolate between arbitrary new styles".
     """
     if n < 2:
-        raise UserError(f"the interpolation grid needs at least 2 x 2 cells, got n={n}")
+        raise UserError(tr("the interpolation grid needs at least 2 x 2 cells, got n={n}", n=n))
     t = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
     y, x = torch.meshgrid(t, t, indexing="ij")
     return torch.stack([(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y], dim=-1)
@@ -326,7 +337,8 @@ def fig8_interpolation(
     cells (top-left and bottom-left styles in the first column, the other two in the last column).
     """
     if len(styles) != 4:
-        raise UserError(f"the interpolation grid needs exactly four styles (one per corner), got {len(styles)}")
+        raise UserError(tr("the interpolation grid needs exactly four styles (one per corner), got {styles}",
+                           styles=len(styles)))
     h, w = content.shape[-2:]
     with torch.inference_mode():
         stats = [model.encode_style(s) for s in styles]
@@ -337,7 +349,7 @@ def fig8_interpolation(
         t_k = [adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for s in stats]
         cells = [[model.decode(sum(float(wk) * tk for wk, tk in zip(weights[i, j], t_k)), (h, w))[0].clamp(0, 1).cpu()
                   for j in range(n)] for i in range(n)]
-    style_names = _input_names(names, "styles", 4, "style")
+    style_names = _input_names(names, "styles", 4, tr("style"))
     tiles, labels = [], []
     for i in range(n):
         left = _fit(styles[0], h, w) if i == 0 else _fit(styles[2], h, w) if i == n - 1 else _blank(h, w)
@@ -361,11 +373,12 @@ def fig9_preserve_color(
     h, w = content.shape[-2:]
     plain = _stylize(model, content, style, alpha=alpha)
     kept = _stylize(model, content, style, alpha=alpha, preserve_color=True)
-    labels = ["content", "style", "stylized", "colour preserved"]
+    labels = [tr("content"), tr("style"), tr("stylized"), tr("colour preserved")]
     grid, layout = tile_grid([content, _fit(style, h, w), plain, kept], cols=4, labels=labels,
                              title=random_title(model, "9"))
     settings = _common(model, "9", content) | {"alpha": alpha, "preserve_color": True, "layout": layout,
-                                               "tiles": ["content", "style", "stylized", "stylized, colour preserved"]}
+                                               "tiles": [tr("content"), tr("style"), tr("stylized"),
+                                                         tr("stylized, colour preserved")]}
     return grid, settings | (names or {})
 
 
@@ -397,26 +410,28 @@ def fig10_spatial(
     the two styles, the result (one row of five).
     """
     if len(styles) != 2:
-        raise UserError(f"Fig. 10 takes two styles (mask region and the rest), got {len(styles)}")
+        raise UserError(tr("Fig. 10 takes two styles (mask region and the rest), got {styles}", styles=len(styles)))
     if not isinstance(mask, Tensor) or mask.dim() != 2:
-        raise UserError(f"the mask must be one [H, W] tensor, got {getattr(mask, 'shape', type(mask))}")
+        raise UserError(tr("the mask must be one [H, W] tensor, got {mask}", mask=getattr(mask, 'shape', type(mask))))
     if torch.isfinite(mask).all() and float(mask.min()) >= 0.0 and float(mask.max()) <= 1.0:
         # Say which style would vanish, in the two-region terms of Fig. 10 (prepare_masks checks the rest).
         if float(mask.max()) == 0.0:
-            raise UserError("the mask is empty (all black): style 1 would be used nowhere; white marks its region")
+            raise UserError(tr("the mask is empty (all black): style 1 would be used nowhere; white marks its "
+                               "region"))
         if float(mask.min()) == 1.0:
-            raise UserError("the mask is all white: style 2 would be used nowhere; black marks its region")
+            raise UserError(tr("the mask is all white: style 2 would be used nowhere; black marks its region"))
     h, w = content.shape[-2:]
     out = _stylize(model, content, list(styles), alpha=alpha, masks=mask)  # validates (and maybe resizes)
     shown = F.interpolate(mask.float()[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
     tiles = [content, shown.clamp(0, 1), _fit(styles[0], h, w), _fit(styles[1], h, w), out]
-    s1, s2 = _input_names(names, "styles", 2, "style")
-    grid, layout = tile_grid(tiles, cols=5, labels=["content", "mask (white: 1)", f"1: {s1}", f"2: {s2}", "result"],
+    s1, s2 = _input_names(names, "styles", 2, tr("style"))
+    grid, layout = tile_grid(tiles, cols=5, labels=[tr("content"), tr("mask (white: 1)"), f"1: {s1}", f"2: {s2}",
+                                                          tr("result")],
                              title=random_title(model, "10"))
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else float(alpha)
     settings = _common(model, "10", content) | {
         "alpha": alphas, "mask_size": [int(mask.shape[0]), int(mask.shape[1])], "layout": layout,
-        "tiles": ["content", "mask (white = style 1)", "style 1", "style 2", "result"]}
+        "tiles": [tr("content"), tr("mask (white = style 1)"), tr("style 1"), tr("style 2"), tr("result")]}
     return grid, settings | (names or {})
 
 
@@ -427,7 +442,7 @@ def band_masks(k: int, height: int, width: int, softness: float = 0.0, vertical:
     of the image (a softmax over the distance to each band's centre).
     """
     if k < 1:
-        raise UserError(f"need at least one region, got k={k}")
+        raise UserError(tr("need at least one region, got k={k}", k=k))
     n = width if vertical else height
     pos = (torch.arange(n, dtype=torch.float32) + 0.5) / n
     centres = (torch.arange(k, dtype=torch.float32) + 0.5) / k
@@ -452,13 +467,14 @@ def regions_figure(
     """Beyond the paper: K >= 2 regions (``masks [K, H, W]``, hard or soft) with one style each and
     optionally one alpha per region. Tiles: content, the styles, a colour map of the regions, the result."""
     if masks.dim() != 3 or masks.shape[0] != len(styles):
-        raise UserError(f"give one mask per style: {len(styles)} styles but masks of shape {tuple(masks.shape)}")
+        raise UserError(tr("give one mask per style: {styles} styles but masks of shape {value}",
+                           styles=len(styles), value=tuple(masks.shape)))
     h, w = content.shape[-2:]
     out = _stylize(model, content, list(styles), alpha=list(alpha) if isinstance(alpha, (list, tuple)) else alpha,
                    masks=list(masks))
     shown = F.interpolate(masks.float()[None], size=(h, w), mode="bilinear", align_corners=False)[0]
     tiles = [content, *[_fit(s, h, w) for s in styles], region_map(shown), out]
-    labels = ["content", *_input_names(names, "styles", len(styles), "style"), "regions", "result"]
+    labels = [tr("content"), *_input_names(names, "styles", len(styles), tr("style")), tr("regions"), tr("result")]
     grid, layout = tile_grid(tiles, cols=len(tiles), labels=labels, title=random_title(model, "regions"))
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else float(alpha)
     soft = bool(((masks > 0) & (masks < 1)).any())
@@ -488,7 +504,7 @@ def load_inputs(
     """
     fig = str(fig)
     if fig not in FIGURES:
-        raise UserError(f"unknown figure {fig!r}: choose one of {', '.join(FIGURES)}")
+        raise UserError(tr("unknown figure {fig}: choose one of {value}", fig=repr(fig), value=', '.join(FIGURES)))
     spec = (_SMOKE if smoke else _PAPER)[fig]
     if smoke:
         s = size or SMOKE_SIZE
@@ -552,14 +568,15 @@ def make_figure(
         masks = band_masks(k, h, w, softness=softness)
         alphas = [1.0 if i % 2 == 0 else 0.5 for i in range(k)]
         return regions_figure(model, inputs["content"], inputs["styles"], masks, alpha=alphas, names=names)
-    raise UserError(f"unknown figure {fig!r}: choose one of {', '.join(FIGURES)}")
+    raise UserError(tr("unknown figure {fig}: choose one of {value}", fig=repr(fig), value=', '.join(FIGURES)))
 
 
 def paper_figure(fig: str, *, mirror: str | os.PathLike | None = None) -> Tensor:
     """The paper's own image of figure ``fig`` (2, 7, 8, 9 or 10), downloaded and verified (full mode only)."""
     fig = str(fig)
     if fig not in PAPER_FIGURE_IMAGES:
-        raise UserError(f"no paper image for figure {fig!r}: choose one of {', '.join(PAPER_FIGURE_IMAGES)}")
+        raise UserError(tr("no paper image for figure {fig}: choose one of {value}",
+                           fig=repr(fig), value=', '.join(PAPER_FIGURE_IMAGES)))
     return images.load_image(hub.fetch(PAPER_FIGURE_IMAGES[fig], mirror=mirror))
 
 
@@ -571,7 +588,7 @@ def show_figures(figures: Sequence[Tensor], titles: Sequence[str], width: float 
     import matplotlib.pyplot as plt
 
     if not figures:
-        raise UserError("show_figures needs at least one image")
+        raise UserError(tr("show_figures needs at least one image"))
     ratios = [f.shape[-2] / f.shape[-1] for f in figures]
     fig, axes = plt.subplots(len(figures), 1, figsize=(width, width * sum(ratios) + 0.5 * len(figures)),
                              gridspec_kw={"height_ratios": ratios}, squeeze=False)

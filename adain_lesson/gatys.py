@@ -44,7 +44,7 @@ from .i18n import tr
 from .losses import content_loss, gram_matrix, gram_style_loss, mean_std_loss_from_stats, tv_loss
 from .norms import calc_mean_std
 from .vgg import GATYS_STYLE_LAYERS, LAYER_INDEX, Encoder, min_side
-from .weights import NOTEBOOK_OFFLINE_FIX, load_encoder
+from .weights import load_encoder, notebook_offline_fix
 
 __all__ = [
     "CONTENT_LAYER",
@@ -151,7 +151,7 @@ def lesson_encoder(smoke: bool, device: str | torch.device | None = None, *, ann
     if source not in ("random", "auto", vgg_pip.NAME):
         raise UserError(tr("encoder must be auto or {pip}, got {value!r}", pip=vgg_pip.NAME, value=source),
                         param="encoder")
-    with offline_hint(NOTEBOOK_OFFLINE_FIX):
+    with offline_hint(notebook_offline_fix()):
         try:
             result = gatys_encoder(source, device)
         except DownloadError:

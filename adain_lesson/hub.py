@@ -66,6 +66,7 @@ from .errors import DownloadError, OfflineError, UserError
 from .files import (
     FileLock,
     atomic_write,
+    cannot_read,
     cannot_write,
     ensure_dir,
     open_regular,
@@ -243,9 +244,8 @@ def _check_url(url: str) -> None:
 
 
 def _cannot_read(path: str | os.PathLike, exc: OSError) -> UserError:
-    """The one line for a file that exists but cannot be read (no permission, an I/O error)."""
-    return UserError(tr("cannot read {path}: {reason}; make it readable by you (chmod u+r), or delete it so that "
-                        "it is fetched again", path=path, reason=exc.strerror or type(exc).__name__))
+    """:func:`files.cannot_read` for a cached or mirror file, with the fix that fits a cache."""
+    return cannot_read(path, exc, tr("make it readable by you (chmod u+r), or delete it so that it is fetched again"))
 
 
 def _hash_fd(fd: int) -> str:

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-__all__ = ["LANGUAGES", "catalog", "language", "set_language", "tr"]
+__all__ = ["LANGUAGES", "LazyTable", "catalog", "language", "set_language", "tr"]
 
 #: The languages the package speaks; English is the source of every message.
 LANGUAGES = ("en", "ko")
@@ -40,6 +43,7 @@ def set_language(lang: str) -> None:
         # No UserError here: errors sits above this module. A ValueError with one line says the same.
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {lang!r}")
     _current = value
+    os.environ["ADAIN_LESSON_LANG"] = value  # the commands a notebook runs (python -m adain_lesson ...) speak it too
 
 
 def language() -> str:
@@ -65,6 +69,43 @@ def tr(message: str, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-_env = os.environ.get("ADAIN_LESSON_LANG", "").strip().lower()
-if _env in LANGUAGES:
-    _current = _env
+class LazyTable(Mapping[str, Any]):
+    """A read-only table of texts built each time it is read, so that they speak the language set at that
+    moment: a module-level ``{"a": tr("...")}`` would be English for good, being built at import, before the
+    Korean setup cell calls :func:`set_language`. ``build`` returns the dict (its texts written with :func:`tr`)."""
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+
+    def __getitem__(self, key: str) -> Any:
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+    def __repr__(self) -> str:
+        return repr(self._build())
+
+
+def _language_from_environment() -> None:
+    """Read ``ADAIN_LESSON_LANG`` as :mod:`adain_lesson.env` reads its values (spaces and case ignored; unset or
+    empty is the default, English). A value that is not understood is one line on standard error, and the
+    package speaks English: the language is no reason to stop a run. (This module cannot use ``env``: it sits
+    below it, as every module's messages come through here.)"""
+    global _current
+    raw = os.environ.get("ADAIN_LESSON_LANG")
+    if raw is None or not raw.strip():
+        return
+    value = raw.strip().lower()
+    if value in LANGUAGES:
+        _current = value
+    else:
+        print(tr("note: the environment variable ADAIN_LESSON_LANG={value} is not understood: use {languages} "
+                 "(or unset it); speaking English", value=repr(raw), languages=" or ".join(LANGUAGES)),
+              file=sys.stderr)
+
+
+_language_from_environment()

@@ -87,11 +87,12 @@ def check_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS, min_side: int
     im = _open_lazy(src, name)
     w, h = im.size
     if w * h > max_pixels:
-        raise UserError(f"image {name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}: "
-                        "downscale it first (or raise max_pixels if you really mean it)")
+        raise UserError(tr("image {name} is {w}x{h} = {value:,} pixels, more than the limit of {max_pixels:,}: "
+                           "downscale it first (or raise max_pixels if you really mean it)",
+                           name=name, w=w, h=h, value=w * h, max_pixels=max_pixels))
     if min(w, h) < min_side:
-        raise UserError(f"image {name} is {w}x{h} px, too small for the VGG encoder: it needs at least {min_side} "
-                        "px per side (use a larger image)")
+        raise UserError(tr("image {name} is {w}x{h} px, too small for the VGG encoder: it needs at least "
+                           "{min_side} px per side (use a larger image)", name=name, w=w, h=h, min_side=min_side))
     try:
         if im.format == "JPEG":
             im.draft("RGB", (min(w, preview), min(h, preview)))
@@ -101,7 +102,8 @@ def check_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS, min_side: int
         else:
             im.load()
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
-        raise UserError(f"image file is truncated or corrupt: {name} ({exc}); download or copy it again") from None
+        raise UserError(tr("image file is truncated or corrupt: {name} ({exc}); download or copy it again",
+                           name=name, exc=exc)) from None
     return w, h
 
 
@@ -141,17 +143,18 @@ def _open_lazy(src: ImageSource, name: str) -> Image.Image:
         return src
     if isinstance(src, (bytes, bytearray)):
         if len(src) == 0:
-            raise UserError("the image data is empty (0 bytes): upload or pass a real image file")
+            raise UserError(tr("the image data is empty (0 bytes): upload or pass a real image file"))
         fp: object = io.BytesIO(bytes(src))
     else:
         path = Path(src)
         try:
             if not path.exists():
-                raise UserError(f"image not found: {path} (check the path, or list the folder to see what is there)")
+                raise UserError(tr("image not found: {path} (check the path, or list the folder to see what is "
+                                   "there)", path=path))
             if path.is_dir():
-                raise UserError(f"{path} is a folder, not an image (pass one image file)")
+                raise UserError(tr("{path} is a folder, not an image (pass one image file)", path=path))
             if path.stat().st_size == 0:
-                raise UserError(f"image file is empty (0 bytes): {path} (download or copy it again)")
+                raise UserError(tr("image file is empty (0 bytes): {path} (download or copy it again)", path=path))
         except OSError as exc:  # a folder on the way we may not enter
             raise cannot_read(path, exc, tr("make it readable by you (chmod u+r), or use a copy you can read")
                               ) from None
@@ -161,12 +164,14 @@ def _open_lazy(src: ImageSource, name: str) -> Image.Image:
     except PermissionError as exc:  # a file we may not read is "permission denied", not "damaged"
         raise cannot_read(name, exc, tr("make it readable by you (chmod u+r), or use a copy you can read")) from None
     except UnidentifiedImageError:
-        raise UserError(f"not an image file PIL can read: {name} (use a JPEG, PNG, BMP, TIFF or WebP)") from None
+        raise UserError(tr("not an image file PIL can read: {name} (use a JPEG, PNG, BMP, TIFF or WebP)",
+                           name=name)) from None
     except Image.DecompressionBombError as exc:
-        raise UserError(f"image {name} is too large to decode safely ({exc})") from None
+        raise UserError(tr("image {name} is too large to decode safely ({exc})", name=name, exc=exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         # e.g. a JPEG cut off inside its header ("Truncated File Read"), or a damaged PNG chunk
-        raise UserError(f"image file is truncated or damaged: {name} ({exc}); re-save or re-download it") from None
+        raise UserError(tr("image file is truncated or damaged: {name} ({exc}); re-save or re-download it",
+                           name=name, exc=exc)) from None
 
 
 def open_image(src: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -187,8 +192,9 @@ def _open(src: ImageSource, *, max_pixels: int = MAX_PIXELS, at_least: tuple[int
     w, h = im.size
     if w * h > max_pixels:
         raise UserError(
-            f"image {name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}: "
-            "downscale it first (or raise max_pixels if you really mean it)"
+            tr("image {name} is {w}x{h} = {value:,} pixels, more than the limit of {max_pixels:,}: downscale it "
+               "first (or raise max_pixels if you really mean it)",
+               name=name, w=w, h=h, value=w * h, max_pixels=max_pixels)
         )
     factor = 1
     if at_least is not None and w * h > REDUCE_ABOVE:
@@ -208,7 +214,8 @@ def _open(src: ImageSource, *, max_pixels: int = MAX_PIXELS, at_least: tuple[int
                     im = im.convert("I")
                 im = im.reduce(left)
     except OSError as exc:
-        raise UserError(f"image file is truncated or corrupt: {name} ({exc}); download or copy it again") from None
+        raise UserError(tr("image file is truncated or corrupt: {name} ({exc}); download or copy it again",
+                           name=name, exc=exc)) from None
     im = ImageOps.exif_transpose(im)
     return _to_rgb(im)
 
@@ -249,10 +256,10 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     """A tensor ``[3, H, W]`` or ``[1, 3, H, W]`` in [0, 1] as an RGB PIL image (values are clamped)."""
     if t.dim() == 4:
         if t.shape[0] != 1:
-            raise UserError(f"to_pil takes one image, got a batch of {t.shape[0]}: index it first")
+            raise UserError(tr("to_pil takes one image, got a batch of {value}: index it first", value=t.shape[0]))
         t = t[0]
     if t.dim() != 3 or t.shape[0] not in (1, 3):
-        raise UserError(f"expected an image tensor [3, H, W], got shape {tuple(t.shape)}")
+        raise UserError(tr("expected an image tensor [3, H, W], got shape {value}", value=tuple(t.shape)))
     if t.shape[0] == 1:
         t = t.expand(3, -1, -1)
     arr = t.detach().float().cpu().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
@@ -267,15 +274,12 @@ def shorter_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-_shorter_side_shape = shorter_side_shape
-
-
 def resize_shorter(t: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``[3, H, W]`` so that its shorter side is ``size``, keeping the aspect ratio (antialiased)."""
     h, w = t.shape[-2:]
     if min(h, w) == size:
         return t
-    new = _shorter_side_shape(h, w, size)
+    new = shorter_side_shape(h, w, size)
     out = torch.nn.functional.interpolate(
         t.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False
     )
@@ -286,7 +290,8 @@ def center_crop(t: torch.Tensor, size: int) -> torch.Tensor:
     """The central ``size`` x ``size`` square of ``[..., H, W]``."""
     h, w = t.shape[-2:]
     if size > min(h, w):
-        raise UserError(f"cannot crop {size}x{size} from a {w}x{h} image: resize it first or crop smaller")
+        raise UserError(tr("cannot crop {size}x{size} from a {w}x{h} image: resize it first or crop smaller",
+                           size=size, w=w, h=h))
     top, left = (h - size) // 2, (w - size) // 2
     return t[..., top : top + size, left : left + size]
 
@@ -310,7 +315,8 @@ def load_image(
         max_pixels: reject larger images, before decoding them and (with ``size``) before resizing them.
     """
     if size and size < min_side:
-        raise UserError(f"size {size} is too small: the encoder needs at least {min_side} px per side")
+        raise UserError(tr("size {size} is too small: the encoder needs at least {min_side} px per side",
+                           size=size, min_side=min_side))
     at_least = None
     if size:  # decode a huge image at a reduced scale: a 13000 x 13000 PNG wanted at 64 px never becomes 2 GB of floats
         w_stored, h_stored = image_size(src)
@@ -323,17 +329,18 @@ def load_image(
         w0, h0 = im.size
         if at_least is not None and (w0, h0) not in ((w_stored, h_stored), (h_stored, w_stored)):
             w0, h0 = (w_stored, h_stored) if (w0 >= h0) == (w_stored >= h_stored) else (h_stored, w_stored)
-        nh, nw = _shorter_side_shape(h0, w0, size)
+        nh, nw = shorter_side_shape(h0, w0, size)
         budget = min(max_pixels, MAX_RESIZED_PIXELS)
         if nh * nw > budget:
             fits = math.isqrt(budget * min(w0, h0) // max(w0, h0))
-            while fits >= min_side and math.prod(_shorter_side_shape(h0, w0, fits)) > budget:
+            while fits >= min_side and math.prod(shorter_side_shape(h0, w0, fits)) > budget:
                 fits -= 1
-            hint = (f"choose a smaller size (at most {fits} for this image) or crop it" if fits >= min_side
-                    else "no size fits: crop it")
+            hint = (tr("choose a smaller size (at most {fits} for this image) or crop it", fits=fits)
+                    if fits >= min_side else tr("no size fits: crop it"))
             raise UserError(
-                f"image {_describe(src)} is {w0}x{h0}; resized to shorter side {size} it would be {nw}x{nh} = "
-                f"{nw * nh:,} pixels, more than the limit of {budget:,}: {hint} to a less elongated shape first"
+                tr("image {src} is {w0}x{h0}; resized to shorter side {size} it would be {nw}x{nh} = {value:,} "
+                   "pixels, more than the limit of {budget:,}: {hint} to a less elongated shape first",
+                   src=_describe(src), w0=w0, h0=h0, size=size, nw=nw, nh=nh, value=nw * nh, budget=budget, hint=hint)
             )
     with memory.guard(tr("loading image {name}", name=_describe(src)), "cpu", tr("use a smaller size")):
         t = to_tensor(im)
@@ -344,8 +351,8 @@ def load_image(
     h, w = t.shape[-2:]
     if min(h, w) < min_side:
         raise UserError(
-            f"image {_describe(src)} is {w}x{h} px, too small for the VGG encoder: it needs at least "
-            f"{min_side} px per side (use a larger image or pass a larger size)"
+            tr("image {src} is {w}x{h} px, too small for the VGG encoder: it needs at least {min_side} px per "
+               "side (use a larger image or pass a larger size)", src=_describe(src), w=w, h=h, min_side=min_side)
         )
     return t
 
@@ -365,12 +372,14 @@ def fit_mask(m: torch.Tensor, size: tuple[int, int], what: str = "the mask") -> 
     if (h0, w0) == (h, w):
         return m
     if min(h0, w0, h, w) <= 0:
-        raise UserError(f"{what} is {w0}x{h0} and the content {w}x{h}: both need at least 1 px per side")
+        raise UserError(tr("{what} is {w0}x{h0} and the content {w}x{h}: both need at least 1 px per side",
+                           what=what, w0=w0, h0=h0, w=w, h=h))
     r0, r = w0 / h0, w / h
     if max(r0, r) / min(r0, r) - 1.0 > MASK_ASPECT_TOLERANCE:
         raise UserError(
-            f"{what} is {w0}x{h0} but the content is {w}x{h}, another shape (aspect {r0:.3g} vs {r:.3g}): "
-            f"make the mask {w}x{h} like the content (or crop it to that shape)"
+            tr("{what} is {w0}x{h0} but the content is {w}x{h}, another shape (aspect {r0:.3g} vs {r:.3g}): make "
+               "the mask {w}x{h} like the content (or crop it to that shape)",
+               what=what, w0=w0, h0=h0, w=w, h=h, r0=r0, r=r)
         )
     lead = m.shape[:-2]
     out = torch.nn.functional.interpolate(
@@ -390,7 +399,7 @@ def load_mask(src: ImageSource | torch.Tensor, size: tuple[int, int] | None = No
         if m.dim() == 3:
             m = m.mean(0)
         if m.dim() != 2:
-            raise UserError(f"a mask must be [H, W] (or [C, H, W]), got shape {tuple(src.shape)}")
+            raise UserError(tr("a mask must be [H, W] (or [C, H, W]), got shape {value}", value=tuple(src.shape)))
     else:
         m = to_tensor(open_image(src)).mean(0)
     if size is not None:
@@ -406,7 +415,8 @@ def save_image(t: torch.Tensor, path: str | os.PathLike) -> Path:
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise UserError(f"unknown image extension {path.suffix!r} for {path}: use .png or .jpg")
+        raise UserError(tr("unknown image extension {suffix} for {path}: use .png or .jpg",
+                           suffix=repr(path.suffix), path=path))
     im = to_pil(t)
     with atomic_write(path, "wb") as f:  # OSError -> one-line UserError; no temporary file left
         im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
@@ -417,7 +427,7 @@ def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path
     """The image files in ``folder`` (by extension, case-insensitive), sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"not a folder: {folder}")
+        raise UserError(tr("not a folder: {folder}", folder=folder))
     pattern = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
@@ -538,13 +548,15 @@ def sample_image(name: str, size: int = 256) -> torch.Tensor:
         return load_image(path, size=size)
     if name not in _DRAWN:
         known = ", ".join(SAMPLE_CONTENTS + SAMPLE_STYLES)
-        raise UserError(f"unknown sample image {name!r}: choose one of {known}")
+        raise UserError(tr("unknown sample image {name}: choose one of {known}", name=repr(name), known=known))
     if size < MIN_SIDE:
-        raise UserError(f"size {size} is too small: the encoder needs at least {MIN_SIDE} px per side")
+        raise UserError(tr("size {size} is too small: the encoder needs at least {MIN_SIDE} px per side",
+                           size=size, MIN_SIDE=MIN_SIDE))
     h, w = size, math.ceil(size * 4 / 3)
     if h * w > MAX_PIXELS:
-        raise UserError(f"sample size {size} gives {w}x{h} = {w * h:,} pixels, more than the limit of "
-                        f"{MAX_PIXELS:,}: choose a smaller size")
+        raise UserError(tr("sample size {size} gives {w}x{h} = {value:,} pixels, more than the limit of "
+                           "{MAX_PIXELS:,}: choose a smaller size",
+                           size=size, w=w, h=h, value=w * h, MAX_PIXELS=MAX_PIXELS))
     return _DRAWN[name](h, w).clamp(0, 1).contiguous()
 
 
@@ -562,7 +574,7 @@ def split_mask(kind: str, height: int, width: int, softness: float = 0.0) -> tor
     elif kind == "ellipse":
         signed = 1.0 - (((x - 0.5) / 0.35) ** 2 + ((y - 0.5) / 0.4) ** 2).sqrt()
     else:
-        raise UserError(f"unknown mask kind {kind!r}: choose left, top or ellipse")
+        raise UserError(tr("unknown mask kind {kind}: choose left, top or ellipse", kind=repr(kind)))
     if softness > 0:
         return torch.sigmoid(signed / (softness / 4))
     return (signed > 0).float()

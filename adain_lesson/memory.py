@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -44,7 +43,7 @@ except ImportError:  # Windows: no RLIMIT_AS, no /proc
     resource = None
 
 __all__ = ["MARGIN", "MODEL_BYTES", "WORKLOADS", "Workload", "available", "check_fits", "check_side", "estimate",
-           "guard", "guarded", "is_out_of_memory", "side_that_fits"]
+           "guard", "guarded", "is_out_of_memory"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,14 +190,6 @@ def check_side(kind: str, side: int, pixels_at: Callable[[int], int], device: to
                            free=_gb(total), reserve=_gb(reserve), fix=fix(best)), param=param)
     raise UserError(tr("{what} needs about {need} of memory, but {device} has {free} free: {fix}", what=what,
                        need=_gb(need), device=torch.device(device), free=_gb(free), fix=fix(best)), param=param)
-
-
-def side_that_fits(max_pixels: int, h: int, w: int, count: int = 1) -> int:
-    """The largest shorter side that keeps ``count`` images of ``h x w``'s shape within ``max_pixels``."""
-    if max_pixels <= 0:
-        return 0
-    scale = math.sqrt(max_pixels / max(1, count * h * w))
-    return int(min(h, w) * scale)
 
 
 _OOM_TEXT = ("can't allocate memory", "out of memory", "not enough memory", "failed to allocate",

@@ -44,12 +44,15 @@ from .i18n import tr
 from .norms import EPS, adaptive_instance_norm, adaptive_instance_norm_from_stats, calc_mean_std
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
 from .weights import (
-    NOTEBOOK_OFFLINE_FIX,
-    RANDOM_WEIGHTS_BANNER,
+    TRAINED_HERE,
+    decoder_from_checkpoint,
+    find_run,
     load_encoder,
     load_strict,
     load_weights_file,
+    notebook_offline_fix,
     random_init_,
+    random_weights_banner,
 )
 
 __all__ = [
@@ -93,12 +96,12 @@ def normalize_weights(weights: Sequence[float] | Tensor | None, k: int) -> list[
         return [1.0 / k] * k
     w = [float(x) for x in (weights.tolist() if isinstance(weights, Tensor) else weights)]
     if len(w) != k:
-        raise UserError(f"got {len(w)} style weights for {k} styles: give one weight per style")
+        raise UserError(tr("got {w} style weights for {k} styles: give one weight per style", w=len(w), k=k))
     if any(not torch.isfinite(torch.tensor(x)) or x < 0 for x in w):
-        raise UserError(f"style weights must be finite and non-negative, got {w}")
+        raise UserError(tr("style weights must be finite and non-negative, got {w}", w=w))
     total = sum(w)
     if total <= 0:
-        raise UserError("style weights are all zero: give at least one positive weight")
+        raise UserError(tr("style weights are all zero: give at least one positive weight"))
     return [x / total for x in w]
 
 
@@ -129,7 +132,8 @@ class InferenceOptions:
 
     def __post_init__(self) -> None:
         if self.autocast is not None and self.autocast not in _AUTOCAST_DTYPES:
-            raise UserError(f"autocast must be None, 'bfloat16' or 'float16', got {self.autocast!r}")
+            raise UserError(tr("autocast must be None, 'bfloat16' or 'float16', got {autocast}",
+                               autocast=repr(self.autocast)))
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -148,7 +152,7 @@ class InferenceOptions:
         generated tables, not here.
         """
         if precision not in ("auto", "fp32"):
-            raise UserError(f"precision must be 'auto' or 'fp32', got {precision!r}")
+            raise UserError(tr("precision must be 'auto' or 'fp32', got {precision}", precision=repr(precision)))
         kind = torch.device(device).type
         if kind == "cpu":
             half = "bfloat16" if precision == "auto" and cpu_has_fast_bf16() else None
@@ -171,25 +175,29 @@ def _as_batch(img: Tensor, what: str, dtype: torch.dtype | None = None) -> Tenso
     """
     if not isinstance(img, Tensor):
         raise UserError(
-            f"{what} must be an image tensor, got {type(img).__name__}: load files with images.load_image"
+            tr("{what} must be an image tensor, got {name}: load files with images.load_image",
+               what=what, name=type(img).__name__)
         )
     if img.dim() == 3:
         img = img.unsqueeze(0)
     if img.dim() != 4 or img.shape[1] != 3:
-        raise UserError(f"{what} must be an RGB image [3, H, W] or a batch [N, 3, H, W], got {tuple(img.shape)}")
+        raise UserError(tr("{what} must be an RGB image [3, H, W] or a batch [N, 3, H, W], got {value}",
+                           what=what, value=tuple(img.shape)))
     if not img.is_floating_point():
         raise UserError(
-            f"{what} has dtype {str(img.dtype).removeprefix('torch.')}, but the model expects float images "
-            "in [0, 1]: use images.load_image (or divide by 255 and convert to float yourself)"
+            tr("{what} has dtype {value}, but the model expects float images in [0, 1]: use images.load_image "
+               "(or divide by 255 and convert to float yourself)",
+                                                                                        what=what,
+                                                                                        value=str(img.dtype).removeprefix('torch.'))
         )
     h, w = img.shape[-2:]
     if min(h, w) < images.MIN_SIDE:
         raise UserError(
-            f"{what} is {w}x{h} px, too small for the VGG encoder: it needs at least {images.MIN_SIDE} px per side "
-            "(use a larger image or size)"
+            tr("{what} is {w}x{h} px, too small for the VGG encoder: it needs at least {MIN_SIDE} px per side "
+               "(use a larger image or size)", what=what, w=w, h=h, MIN_SIDE=images.MIN_SIDE)
         )
     if img.shape[0] == 0:
-        raise UserError(f"{what} is an empty batch (0 images): pass at least one image")
+        raise UserError(tr("{what} is an empty batch (0 images): pass at least one image", what=what))
     if dtype is not None and img.dtype != dtype:
         img = img.to(dtype)
     return img
@@ -211,25 +219,27 @@ def _check_values(*named: tuple[str, Tensor]) -> None:
         bounds = torch.stack([torch.stack(torch.aminmax(t.detach())).float().to(dev) for _, t in named])
     for (what, _), (lo, hi) in zip(named, bounds.tolist()):  # the one sync
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise UserError(f"{what} contains NaN or infinite values: check how it was computed or loaded")
+            raise UserError(tr("{what} contains NaN or infinite values: check how it was computed or loaded",
+                               what=what))
         if lo < -0.5:
             raise UserError(
-                f"{what} has values in [{lo:.4g}, {hi:.4g}]: it looks normalised (mean/std), but the model expects "
-                "floats in [0, 1] (undo the normalisation, or use images.load_image)"
+                tr("{what} has values in [{lo:.4g}, {hi:.4g}]: it looks normalised (mean/std), but the model "
+                   "expects floats in [0, 1] (undo the normalisation, or use images.load_image)",
+                   what=what, lo=lo, hi=hi)
             )
         if hi > 1.5:
-            guess = "it looks like 0..255" if hi <= 255.5 else "far outside [0, 1]"
+            guess = tr("it looks like 0..255") if hi <= 255.5 else tr("far outside [0, 1]")
             raise UserError(
-                f"{what} has values up to {hi:.4g}: {guess}, but the model expects floats in [0, 1] "
-                "(divide by 255, or use images.load_image)"
+                tr("{what} has values up to {hi:.4g}: {guess}, but the model expects floats in [0, 1] (divide by "
+                   "255, or use images.load_image)", what=what, hi=hi, guess=guess)
             )
 
 
 def _check_batches(n_content: int, n_style: int, which: str) -> None:
     if n_style != n_content and n_style != 1 and n_content != 1:
         raise UserError(
-            f"{which} has a batch of {n_style} but the content a batch of {n_content}: "
-            "give one style for all contents, or exactly one per content"
+            tr("{which} has a batch of {n_style} but the content a batch of {n_content}: give one style for all "
+               "contents, or exactly one per content", which=which, n_style=n_style, n_content=n_content)
         )
 
 
@@ -268,6 +278,8 @@ class StyleTransfer(nn.Module):
         self.decoder = decoder
         #: True when the weights are random (set by :func:`load_pretrained`); shown as a banner.
         self.random_weights = False
+        #: The training run whose decoder this is (:class:`adain_lesson.weights.TrainedRun`), if any.
+        self.trained_run = None
         #: Runtime settings (see :meth:`optimize`); the default is the reference behaviour.
         self.options = InferenceOptions()
         self._compiled: dict[str, object] = {}  # a plain dict, so compiled wrappers are not submodules
@@ -275,9 +287,12 @@ class StyleTransfer(nn.Module):
     @property
     def provenance(self) -> str:
         """Where the weights come from: ``"random"``, ``"released"`` or ``"vgg19-pip"`` (the encoder's, see
-        :func:`adain_lesson.weights.load_encoder`); random when :attr:`random_weights` says so."""
+        :func:`adain_lesson.weights.load_encoder`); random when :attr:`random_weights` says so;
+        :data:`~adain_lesson.weights.TRAINED_HERE` when the decoder is a training run's (:attr:`trained_run`)."""
         if self.random_weights:
             return "random"
+        if self.trained_run is not None:
+            return TRAINED_HERE
         return getattr(self.encoder, "provenance", "released")
 
     @property
@@ -294,13 +309,14 @@ class StyleTransfer(nn.Module):
             elif options in ("auto", "fp32"):
                 options = InferenceOptions.for_device(self.device, options)
             else:
-                raise UserError(f"unknown optimization preset {options!r}: use 'auto', 'fp32' or 'none'")
+                raise UserError(tr("unknown optimization preset {options}: use 'auto', 'fp32' or 'none'",
+                                   options=repr(options)))
         fmt = torch.channels_last if options.channels_last else torch.contiguous_format
         self.to(memory_format=fmt)
         self._compiled = {}
         if options.compile:
             if not hasattr(torch, "compile"):
-                raise UserError("this PyTorch has no torch.compile: upgrade to >= 2.0 or leave compile off")
+                raise UserError(tr("this PyTorch has no torch.compile: upgrade to >= 2.0 or leave compile off"))
             problem = _compiler_problem(self.device)
             if problem is None:
                 self._compiled = {"encoder": torch.compile(self.encoder.body), "decoder": torch.compile(self.decoder)}
@@ -441,12 +457,13 @@ class StyleTransfer(nn.Module):
         content = self._input(content, "content")
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not style_list:
-            raise UserError("no style given: pass at least one style image")
+            raise UserError(tr("no style given: pass at least one style image"))
         for i, s in enumerate(style_list):
             which = "style" if len(style_list) == 1 else f"style {i + 1}"
             if isinstance(s, StyleStats):
                 if preserve_color:
-                    raise UserError("preserve_color needs the style image itself, not precomputed style statistics")
+                    raise UserError(tr("preserve_color needs the style image itself, not precomputed style "
+                                       "statistics"))
                 _check_batches(content.shape[0], s.mean.shape[0], which)
                 continue
             style_list[i] = s = self._input(s, which)
@@ -469,7 +486,7 @@ class StyleTransfer(nn.Module):
 
         memory.check_side("stylize_grad" if graph else "stylize", min(h, w), pixels_at, self.device, what, fix,
                           smallest=images.MIN_SIDE)
-        with memory.guard(what, self.device, "use smaller images (a smaller content size), or fewer at once"):
+        with memory.guard(what, self.device, tr("use smaller images (a smaller content size), or fewer at once")):
             f_c = self._encode(content)
             stats = [self._style_stats(s, content, preserve_color) for s in style_list]
             t = mix_features(f_c, stats, (h, w), alpha=alpha, weights=weights, masks=masks)
@@ -490,7 +507,8 @@ def fuse(f_c: Tensor, f_s: Tensor, fusion: str = "adain") -> Tensor:
         if f_s.shape[-2:] != f_c.shape[-2:]:
             f_s = F.interpolate(f_s, size=f_c.shape[-2:], mode="nearest")
         return torch.cat([f_c, f_s], dim=1)
-    raise UserError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}", param="fusion")
+    raise UserError(tr("unknown fusion {fusion}: use one of {value}",
+                       fusion=repr(fusion), value=', '.join(FUSIONS)), param="fusion")
 
 
 def reference_forward(
@@ -517,12 +535,13 @@ def check_alphas(alpha: float | Sequence[float], regions: int, masked: bool, mas
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)]
     if not alphas or any(not (math.isfinite(a) and 0.0 <= a <= 1.0) for a in alphas):
         shown = alpha if isinstance(alpha, (list, tuple)) and len(alphas) != 1 else alphas[0] if alphas else alpha
-        raise UserError(f"alpha must be numbers in [0, 1] (Eq. 14), got {shown!r}", param="alpha")
+        raise UserError(tr("alpha must be numbers in [0, 1] (Eq. 14), got {shown}", shown=repr(shown)), param="alpha")
     if len(alphas) > 1 and not masked:
-        raise UserError(f"alpha has {len(alphas)} values: one per region needs {masks_param}; without "
-                        f"{masks_param} give one", param=("alpha", masks_param))
+        raise UserError(tr("alpha has {alphas} values: one per region needs {masks_param}; without {masks_param} "
+                           "give one", alphas=len(alphas), masks_param=masks_param), param=("alpha", masks_param))
     if len(alphas) not in (1, regions):
-        raise UserError(f"alpha has {len(alphas)} values for {regions} mask regions: give one, or one per region",
+        raise UserError(tr("alpha has {alphas} values for {regions} mask regions: give one, or one per region",
+                           alphas=len(alphas), regions=regions),
                         param="alpha")
     return alphas
 
@@ -545,14 +564,14 @@ def mix_features(
     """
     k = len(stats)
     if k == 0:
-        raise UserError("no style given: pass at least one style image")
+        raise UserError(tr("no style given: pass at least one style image"))
     alphas = check_alphas(alpha, k, masks is not None)
     if masks is None:
         wk = normalize_weights(weights, k)
         t = sum(wi * adaptive_instance_norm_from_stats(f_c, s.mean, s.std) for wi, s in zip(wk, stats))
         return alphas[0] * t + (1.0 - alphas[0]) * f_c
     if weights is not None:
-        raise UserError("give either style weights (interpolation) or masks (spatial control), not both")
+        raise UserError(tr("give either style weights (interpolation) or masks (spatial control), not both"))
     region_masks = prepare_masks(masks, k, size, f_c.shape[0])
     if len(alphas) == 1:
         alphas = alphas * k
@@ -575,40 +594,47 @@ def prepare_masks(masks: Tensor | Sequence[Tensor], k: int, size: tuple[int, int
     for i, m in enumerate(mlist):
         if not isinstance(m, (Tensor, float, int)) and not hasattr(m, "__array__"):
             raise UserError(
-                f"mask {i + 1} must be a tensor [H, W], got {type(m).__name__}: load files with images.load_mask"
+                tr("mask {value} must be a tensor [H, W], got {name}: load files with images.load_mask",
+                   value=i + 1, name=type(m).__name__)
             )
     mlist = [torch.as_tensor(m).detach().float() for m in mlist]  # bool masks become 0/1
     complement = len(mlist) == 1 and k == 2
     if complement:
         mlist = [mlist[0], 1.0 - mlist[0]]  # the paper's two-region form: a mask and its complement
     if len(mlist) != k:
-        raise UserError(f"got {len(mlist)} masks for {k} styles: give one mask per style (or one mask for two)")
+        raise UserError(tr("got {mlist} masks for {k} styles: give one mask per style (or one mask for two)",
+                           mlist=len(mlist), k=k))
     out = []
     for i, m in enumerate(mlist):
         if m.dim() == 2:
             m = m.unsqueeze(0)
         if m.dim() != 3:
-            raise UserError(f"mask {i + 1} must be [H, W] or [N, H, W], got shape {tuple(m.shape)}")
+            raise UserError(tr("mask {value} must be [H, W] or [N, H, W], got shape {value2}",
+                               value=i + 1, value2=tuple(m.shape)))
         if not torch.isfinite(m).all():
-            raise UserError(f"mask {i + 1} contains NaN or infinite values")
+            raise UserError(tr("mask {value} contains NaN or infinite values", value=i + 1))
         lo, hi = float(m.min()), float(m.max())
         if lo < 0.0 or hi > 1.0:
             raise UserError(
-                f"mask {i + 1} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)"
+                tr("mask {value} has values in [{lo:.3g}, {hi:.3g}]; masks must lie in [0, 1] (divide by 255?)",
+                   value=i + 1, lo=lo, hi=hi)
             )
         if tuple(m.shape[-2:]) != tuple(size):
             # another shape (aspect ratios > 5% apart): UserError from fit_mask; about the same shape: resized,
             # with a warning that the CLI prints as a note (notebook 06 shows it)
             h0, w0 = m.shape[-2:]
-            label = "the mask" if complement else f"mask {i + 1}"
+            label = tr("the mask") if complement else tr("mask {n}", n=i + 1)
             m = images.fit_mask(m, size, label)
             if not (complement and i == 1):  # the complement of a resized mask: said once, for the mask
-                warnings.warn(f"{label} is {w0}x{h0}: resized to the content's {size[1]}x{size[0]}", stacklevel=3)
+                warnings.warn(tr("{label} is {w0}x{h0}: resized to the content's {value}x{value2}",
+                                 label=label, w0=w0, h0=h0, value=size[1], value2=size[0]), stacklevel=3)
         if float(m.sum()) == 0.0:
             if complement:
-                colour = "black" if i == 0 else "white"
-                raise UserError(f"the mask is all {colour}: style {i + 1} would be used nowhere; draw both regions")
-            raise UserError(f"mask {i + 1} is empty (all zero): its style would be used nowhere; fix or drop it")
+                colour = tr("black") if i == 0 else tr("white")
+                raise UserError(tr("the mask is all {colour}: style {value} would be used nowhere; draw both "
+                                   "regions", colour=colour, value=i + 1))
+            raise UserError(tr("mask {value} is empty (all zero): its style would be used nowhere; fix or drop it",
+                               value=i + 1))
         out.append(m.expand(batch, -1, -1) if m.shape[0] == 1 else m)
     return torch.stack(out, dim=1)
 
@@ -629,8 +655,8 @@ def masked_adain(f_c: Tensor, stats: Sequence[StyleStats], masks: Tensor, alphas
         total = wk.sum(dim=(2, 3), keepdim=True)
         if bool((total < 2.0).any()):
             raise UserError(
-                f"mask region {i + 1} covers less than 2 feature positions (1 position = 8x8 pixels): "
-                "make the region larger or the image bigger"
+                tr("mask region {value} covers less than 2 feature positions (1 position = 8x8 pixels): make the "
+                   "region larger or the image bigger", value=i + 1)
             )
         mean = (f_c * wk).sum(dim=(2, 3), keepdim=True) / total
         var = ((f_c - mean) ** 2 * wk).sum(dim=(2, 3), keepdim=True) / (total - 1.0) + EPS
@@ -654,15 +680,29 @@ def load_pretrained(
       - ``"auto"``: the released ``vgg_normalised.pth`` and ``decoder.pth``, from the cache or downloaded
         (pinned URL, size and SHA-256; see :mod:`adain_lesson.hub`);
       - a folder holding those two files under those names (hash not checked; strict keys);
+      - a training run's folder (``python -m adain_lesson train --out RUN``): the encoder the run trained
+        against and the decoder of its newest checkpoint (or a checkpoint file of a run: that one), found by
+        :func:`adain_lesson.weights.find_run`; ``model.trained_run`` holds the run, whose label says what the
+        model is in every figure and banner made with it;
       - ``"random"``: random weights of the same layout (``model.random_weights`` is True: show
-        :data:`RANDOM_WEIGHTS_BANNER`).
+        :func:`~adain_lesson.weights.random_weights_banner`).
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, or ``None``/``"auto"`` (CUDA, then MPS,
     then CPU); checked by :func:`resolve_device` before anything is loaded.
     """
     device = resolve_device(device)
     dec = make_decoder()
     is_random = str(weights) == "random"
-    if is_random:
+    run = find_run(weights)
+    if run is not None:
+        if run.config.get("fusion", "adain") != "adain":
+            raise UserError(tr("weights: the run {folder} trained an Enc-Concat decoder (fusion={fusion}, the "
+                               "ablation of Section 7.2), which AdaIN's runtime controls cannot drive: give a run "
+                               "trained with fusion=adain", folder=str(run.folder), fusion=run.config.get("fusion")),
+                            param="weights")
+        encoder = load_encoder(run, "relu4_1", progress=progress, mirror=mirror)
+        dec, _ = decoder_from_checkpoint(run.checkpoint)
+        is_random = bool(getattr(encoder, "random_weights", False))
+    elif is_random:
         encoder = load_encoder("random", "relu4_1", seed=seed)
         random_init_(dec, seed + 1)
     else:
@@ -676,35 +716,59 @@ def load_pretrained(
         else:
             folder = Path(weights)
             if not folder.is_dir():
-                raise UserError(f"weights must be auto, random, or a folder with {' and '.join(hub.WEIGHT_FILES)}; "
-                                f"got {folder}", param="weights")
+                raise UserError(tr("weights must be auto, random, a folder with {files}, or a training run's folder "
+                                   "(train's out folder); got {folder}", files=" and ".join(hub.WEIGHT_FILES),
+                                   folder=str(folder)), param="weights")
             paths = [folder / name for name in hub.WEIGHT_FILES]
             missing = [p.name for p in paths if not p.is_file()]
             if missing:
-                raise UserError(f"{folder} lacks {', '.join(missing)}: put the released files there under those names")
+                raise UserError(tr("{folder} lacks {missing} and is not a training run (no config.json or "
+                                   "checkpoints/): put the released files there under those names, or give a run's "
+                                   "folder", folder=str(folder), missing=", ".join(missing)), param="weights")
             encoder = load_encoder(paths[0], "relu4_1")
             dec_path = paths[1]
         load_strict(dec, load_weights_file(dec_path, dec, hub.WEIGHT_FILES[1]), dec_path, hub.WEIGHT_FILES[1])
     model = StyleTransfer(encoder, dec).to(device).eval()
     model.random_weights = is_random
+    model.trained_run = run
     return model
 
 
-def lesson_model(smoke: bool, device: str | torch.device | None = None) -> StyleTransfer:
-    """The notebooks' model: in smoke mode random weights, announced by a visible banner; otherwise the
-    released weights (cached or downloaded). Offline outside smoke mode, the error says what to do.
+def lesson_model(smoke: bool, device: str | torch.device | None = None, *, weights: str | os.PathLike = "auto",
+                 fallback: str | os.PathLike | None = None) -> StyleTransfer:
+    """The notebooks' model: in smoke mode random weights, announced by a visible banner; otherwise
+    ``weights`` (the released files by default, cached or downloaded; or a folder, or a training run's folder).
+
+    ``fallback``: a training run's folder (e.g. the decoder trained on a CPU in REPRODUCTION.md) used when the
+    released files cannot be had (no network beyond a package index, a failed download), announced by a
+    banner that says what the model is instead. Without a usable fallback, the error says what to do.
 
     It runs with the float32 winners for its device (``optimize("fp32")``: channels_last, cuDNN
     autotuning), so its outputs agree with a from-scratch float32 pipeline, as the notebooks check. For
     more speed, call ``model.optimize("auto")`` (reduced precision; ``python -m adain_lesson bench``
     measures its agreement with float32).
     """
+    from .errors import DownloadError
     from .viz import banner
 
     device = resolve_device(device)
-    with offline_hint(NOTEBOOK_OFFLINE_FIX):
-        model = load_pretrained("random" if smoke else "auto", device)
+    if smoke:
+        model = load_pretrained("random", device)
+    else:
+        try:
+            model = load_pretrained(weights, device)
+        except DownloadError as exc:  # offline, or a failed download: the released files cannot be had
+            run = find_run(fallback) if fallback is not None and str(weights) == "auto" else None
+            if run is None:
+                with offline_hint(tr("{smoke}; or train a decoder on this CPU (REPRODUCTION.md gives the command) "
+                                     "and set DECODER_RUN to its folder", smoke=notebook_offline_fix())):
+                    raise
+            model = load_pretrained(run, device)
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            banner(tr("The released weights are not available here ({problem}). This notebook runs in full mode with "
+                      "a {what} instead: its results are that decoder's, not the paper's.",
+                      problem=problem[:160], what=run.label), kind="info")
     model.optimize("fp32")
     if model.random_weights:
-        banner(RANDOM_WEIGHTS_BANNER)
+        banner(random_weights_banner())
     return model

@@ -90,27 +90,30 @@ def _upload_size(name: str, size: Any) -> None:
     if size is None:
         return
     if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size) or size < 0:
-        raise UserError(f"the upload of {name!r} declares an odd size {size!r}: upload the file again")
+        raise UserError(tr("the upload of {name} declares an odd size {size}: upload the file again",
+                           name=repr(name), size=repr(size)))
     if size > MAX_UPLOAD_BYTES:
-        raise UserError(f"the upload of {name!r} is {size:,.0f} bytes, more than the {MAX_UPLOAD_BYTES >> 20} MB "
-                        "an upload may be: downscale or re-compress the image first")
+        raise UserError(tr("the upload of {name} is {size:,.0f} bytes, more than the {value} MB an upload may "
+                           "be: downscale or re-compress the image first",
+                           name=repr(name), size=size, value=MAX_UPLOAD_BYTES >> 20))
 
 
 def _upload_entry(entry: Any, fallback: str) -> tuple[str, bytes]:
     """``(name, bytes)`` of one uploaded file (a 7.x value of the dict, or an 8.x dict with a name)."""
     meta = entry.get("metadata") if isinstance(entry, Mapping) else None
     if meta is not None and not isinstance(meta, Mapping):
-        raise UserError(f"the upload of {fallback!r} has odd metadata ({type(meta).__name__}): upload the file again")
+        raise UserError(tr("the upload of {fallback} has odd metadata ({name}): upload the file again",
+                           fallback=repr(fallback), name=type(meta).__name__))
     meta = meta or {}
     name = entry.get("name") if isinstance(entry, Mapping) else None
     name = name if isinstance(name, str) and name else meta.get("name")
     name = Path(name).name[:200] if isinstance(name, str) and Path(name).name else fallback
     content = entry.get("content") if isinstance(entry, Mapping) else entry
     if content is None:
-        raise UserError(f"the upload of {name!r} carries no content: upload the file again")
+        raise UserError(tr("the upload of {name} carries no content: upload the file again", name=repr(name)))
     if not isinstance(content, (bytes, bytearray, memoryview)):
-        raise UserError(f"the upload of {name!r} carries {type(content).__name__}, not the file's bytes: upload the "
-                        "file again")
+        raise UserError(tr("the upload of {name} carries {name2}, not the file's bytes: upload the file again",
+                           name=repr(name), name2=type(content).__name__))
     if isinstance(entry, Mapping):
         _upload_size(name, entry.get("size"))
     _upload_size(name, meta.get("size"))
@@ -136,11 +139,12 @@ def parse_upload(value: Any) -> list[tuple[str, bytes]]:
     elif isinstance(value, (list, tuple)):  # 8.x
         for entry in value:
             if not isinstance(entry, Mapping):
-                raise UserError(f"an uploaded file arrived as {type(entry).__name__}, not as a file record: upload "
-                                "the file again")
+                raise UserError(tr("an uploaded file arrived as {name}, not as a file record: upload the file "
+                                   "again", name=type(entry).__name__))
         entries = [(entry, f"upload{i + 1}") for i, entry in enumerate(value)]
     else:
-        raise UserError(f"unrecognised upload value of type {type(value).__name__}: upload the file again")
+        raise UserError(tr("unrecognised upload value of type {name}: upload the file again",
+                           name=type(value).__name__))
     return [_upload_entry(entry, fallback) for entry, fallback in entries]
 
 
@@ -236,7 +240,7 @@ class PlaygroundEngine:
     def choices(self, kind: str) -> list[tuple[str, str]]:
         """(label, key) pairs for ``kind`` = ``content``, ``style`` or ``mask`` (uploads last)."""
         if kind not in ("content", "style", "mask"):
-            raise UserError(f"unknown source kind {kind!r}: use content, style or mask")
+            raise UserError(tr("unknown source kind {kind}: use content, style or mask", kind=repr(kind)))
         out: list[tuple[str, str]] = []
         if kind == "content":
             out += [(f"{n} (built-in)", f"sample:{n}") for n in images.SAMPLE_CONTENTS]
@@ -259,7 +263,7 @@ class PlaygroundEngine:
         A broken, empty or too-small file raises :class:`UserError` and is not registered.
         """
         if kind not in ("content", "style", "mask"):
-            raise UserError(f"unknown upload kind {kind!r}: use content, style or mask")
+            raise UserError(tr("unknown upload kind {kind}: use content, style or mask", kind=repr(kind)))
         if not isinstance(name, str):
             raise UserError(tr("the upload's name must be text (the file name), got {type}", type=type(name).__name__),
                             param="name")
@@ -271,7 +275,7 @@ class PlaygroundEngine:
         try:  # the header, and a reduced-scale decode: an 8000 x 8000 photo is never decoded at full size here
             images.check_image(data, min_side=1 if kind == "mask" else images.MIN_SIDE)
         except UserError as exc:
-            raise UserError(f"upload {name!r}: {exc}") from None
+            raise UserError(tr("upload {name}: {exc}", name=repr(name), exc=exc)) from None
         key = f"upload:{len(self._uploads) + 1}:{name}"
         self._uploads[key] = data
         self._upload_kind[key] = kind
@@ -284,7 +288,7 @@ class PlaygroundEngine:
             return hub.fetch(key.removeprefix("paper:"), mirror=self.mirror, progress=False)
         if key.startswith("sample:"):
             return key
-        raise UserError(f"unknown image source {key!r}: choose one from the list or upload a file")
+        raise UserError(tr("unknown image source {key}: choose one from the list or upload a file", key=repr(key)))
 
     def image(self, key: str, size: int) -> Tensor:
         """The image ``key`` with shorter side ``size``, ``[3, H, W]`` on the model's device (cached)."""
@@ -310,7 +314,7 @@ class PlaygroundEngine:
             return images.split_mask(setting, height, width, softness), []
         src = self._source(setting)
         if isinstance(src, str):
-            raise UserError(f"{setting} is an image, not a mask: choose a mask or upload one")
+            raise UserError(tr("{setting} is an image, not a mask: choose a mask or upload one", setting=setting))
         # another shape (aspect ratios more than 5% apart) raises UserError, shown as the message; no stretching
         return images.load_mask(src, size=(height, width)), []
 
@@ -357,31 +361,32 @@ class PlaygroundEngine:
         """
         t0 = time.perf_counter()
         if s.size not in SIZES and not images.MIN_SIDE <= s.size <= 4096:
-            raise UserError(f"output size {s.size} is out of range: choose one of {SIZES}")
+            raise UserError(tr("output size {size} is out of range: choose one of {SIZES}", size=s.size, SIZES=SIZES))
         if not 0.0 <= s.alpha <= 1.0:
-            raise UserError(f"alpha must lie in [0, 1], got {s.alpha}")
+            raise UserError(tr("alpha must lie in [0, 1], got {alpha}", alpha=s.alpha))
         content = self.image(s.content, s.size)
         h, w = content.shape[-2:]
         slots = [(k, float(wt)) for k, wt in zip(s.styles, s.weights) if k != NO_STYLE]
         for i, (k, wt) in enumerate(zip(s.styles, s.weights), start=1):
             if k != NO_STYLE and not math.isfinite(float(wt)):
-                raise UserError(f"the weight of style {i} is {float(wt)} (not a number): set it to a number >= 0")
+                raise UserError(tr("the weight of style {i} is {wt} (not a number): set it to a number >= 0",
+                                   i=i, wt=float(wt)))
         if not slots:
-            raise UserError("no style chosen: pick a style in slot 1 (or upload one)")
+            raise UserError(tr("no style chosen: pick a style in slot 1 (or upload one)"))
         notes: list[str] = []
         mask, mask_notes = self.mask(s.mask, s.softness, h, w)
         notes += mask_notes
         if mask is not None:
             if len(slots) > 2:
-                notes.append(f"a two-region mask uses styles 1 and 2; {len(slots) - 2} more ignored")
+                notes.append(tr("a two-region mask uses styles 1 and 2; {value} more ignored", value=len(slots) - 2))
             slots = slots[:2]
             if len(slots) == 1:
-                notes.append("one style with a mask: the second region keeps the content")
+                notes.append(tr("one style with a mask: the second region keeps the content"))
             weights = None
         else:
             slots = [(k, wt) for k, wt in slots if wt > 0]
             if not slots:
-                raise UserError("all style weights are zero: raise at least one weight slider")
+                raise UserError(tr("all style weights are zero: raise at least one weight slider"))
             weights = normalize_weights([wt for _, wt in slots], len(slots))
         content_key = s.content if s.preserve_color else None
         stats, fresh = [], 0

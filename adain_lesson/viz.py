@@ -9,11 +9,13 @@ import html
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from .errors import UserError
+from .i18n import LazyTable, tr
 
 __all__ = ["ARCHITECTURE_BOXES", "as_image", "banner", "draw_architecture", "image_grid", "moving_average",
            "plot_curve", "show_images", "tail_mean", "use_korean_font"]
@@ -85,7 +87,7 @@ def show_images(
     if n == 0:
         fig, ax = plt.subplots(figsize=(size, size / 3))
         ax.axis("off")
-        ax.text(0.5, 0.5, "no images to show yet", ha="center", va="center", fontsize=11)
+        ax.text(0.5, 0.5, tr("no images to show yet"), ha="center", va="center", fontsize=11)
         if suptitle:
             fig.suptitle(suptitle)
         return fig
@@ -110,7 +112,7 @@ def plot_curve(ax, x: Sequence[float], y: Sequence[float], **kwargs):  # noqa: A
     after its first log line) gets a marker, since a line through one point draws nothing; no points
     writes "no data yet" on the axes. Returns the plotted lines (an empty list when there are none)."""
     if len(y) == 0:
-        ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, tr("no data yet"), ha="center", va="center", transform=ax.transAxes)
         return []
     if len(y) == 1 and kwargs.get("marker") is None:
         kwargs["marker"] = "o"
@@ -146,24 +148,25 @@ def banner(text: str, kind: str = "warning") -> str:
 
 
 #: The labelled boxes of :func:`draw_architecture`: key -> label (each drawn box has the key as its ``gid``).
-ARCHITECTURE_BOXES = {
-    "content": "content c",
-    "style": "style s",
-    "encoder": "VGG encoder f\n(fixed, to relu4_1)",
-    "adain": "AdaIN\n(Eq. 8)",
+ARCHITECTURE_BOXES = LazyTable(lambda: {
+    "content": tr("content c"),
+    "style": tr("style s"),
+    "encoder": tr("VGG encoder f\n(fixed, to relu4_1)"),
+    "adain": tr("AdaIN\n(Eq. 8)"),
     "t": "t",
-    "decoder": "decoder g\n(trained)",
-    "output": "output g(t)",
-    "loss_encoder": "VGG encoder f\n(the same, fixed)",
-    "content_loss": "L_c (Eq. 12)\nf(g(t)) vs t",
-    "style_loss": "L_s (Eq. 13)\nmu, sigma at\nrelu1_1..4_1",
-}
+    "decoder": tr("decoder g\n(trained)"),
+    "output": tr("output g(t)"),
+    "loss_encoder": tr("VGG encoder f\n(the same, fixed)"),
+    "content_loss": tr("L_c (Eq. 12)\nf(g(t)) vs t"),
+    "style_loss": tr("L_s (Eq. 13)\nmu, sigma at\nrelu1_1..4_1"),
+})
 
 
-def draw_architecture(title: str = "Fig. 2 of the paper, redrawn: AdaIN style transfer network and its losses"):
+def draw_architecture(title: str | None = None):
     """Draw the paper's Fig. 2 with matplotlib (offline): the VGG encoder to relu4_1 shared by the content and
     the style, the AdaIN layer, the decoder, and the loss network with L_c and L_s. Returns the figure; each
-    box is a patch whose ``gid`` is its key in :data:`ARCHITECTURE_BOXES`."""
+    box is a patch whose ``gid`` is its key in :data:`ARCHITECTURE_BOXES`. ``title`` defaults to "Fig. 2 of the
+    paper, redrawn: ..." in the reader's language."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -210,8 +213,10 @@ def draw_architecture(title: str = "Fig. 2 of the paper, redrawn: AdaIN style tr
     ax.text(10.2, 1.3, "relu1_1..4_1", fontsize=7)
     arrow(side("t", "t"), side("content_loss", "t"), connectionstyle="arc3,rad=-0.3", linestyle="--")  # target
     arrow((2.9, 1.75), (11.0, 0.6), connectionstyle="arc3,rad=0.12", linestyle="--")  # the style's statistics
-    ax.text(5.6, 0.2, "style statistics of s at relu1_1..4_1", fontsize=7.5, color="#616161")
-    ax.text(8.6, 4.8, "content target t", fontsize=7.5, color="#616161")
+    ax.text(5.6, 0.2, tr("style statistics of s at relu1_1..4_1"), fontsize=7.5, color="#616161")
+    ax.text(8.6, 4.8, tr("content target t"), fontsize=7.5, color="#616161")
+    if title is None:
+        title = tr("Fig. 2 of the paper, redrawn: AdaIN style transfer network and its losses")
     ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return fig
@@ -219,6 +224,17 @@ def draw_architecture(title: str = "Fig. 2 of the paper, redrawn: AdaIN style tr
 
 #: The Hangul font of the optional extra ``[ko]``: koreanize-matplotlib ships NanumGothic inside its package.
 KOREAN_FONT = "NanumGothic"
+
+
+def korean_font_file() -> Path | None:
+    """The NanumGothic file of ``koreanize-matplotlib`` (the extra ``[ko]``), or ``None`` when it is not installed;
+    found without importing the package (see :func:`use_korean_font`). Also the font of Hangul drawn with PIL
+    (:func:`adain_lesson.figures.text_strip`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    fonts = [Path(p) / "fonts" / f"{KOREAN_FONT}.ttf" for p in (spec.submodule_search_locations or [])] if spec else []
+    return next((f for f in fonts if f.is_file()), None)
 
 
 def use_korean_font() -> str:
@@ -236,13 +252,9 @@ def use_korean_font() -> str:
     which Python 3.12 (Colab's) no longer has unless setuptools provides it.
     """
     import importlib
-    import importlib.util
-    from pathlib import Path
 
     importlib.invalidate_caches()  # installed a moment ago by the notebook's %pip line (Colab)
-    spec = importlib.util.find_spec("koreanize_matplotlib")
-    fonts = [Path(p) / "fonts" / f"{KOREAN_FONT}.ttf" for p in (spec.submodule_search_locations or [])] if spec else []
-    font = next((f for f in fonts if f.is_file()), None)
+    font = korean_font_file()
     if font is None:
         raise UserError('Hangul in figures needs the NanumGothic font of koreanize-matplotlib: '
                         'pip install "adain-lesson[ko]"')

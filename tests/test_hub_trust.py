@@ -281,7 +281,7 @@ def test_a_cached_or_mirror_file_the_user_cannot_read_is_one_line(shared_dir: Pa
     (mirror / "w.pth").write_bytes(data)
     (mirror / "w.pth").chmod(0o000)
     text = _fetch_as_user(cache, mirror, data)
-    assert text.startswith(f"cannot read {mirror / 'w.pth'}: Permission denied") and "chmod u+r" in text
+    assert text.startswith(f"cannot read {mirror / 'w.pth'}: permission denied") and "chmod u+r" in text
     assert list(cache.iterdir()) == []  # no partial copy left
     # a cached file that cannot be read: with a valid marker beside it, and without one
     (mirror / "w.pth").chmod(0o644)
@@ -296,7 +296,7 @@ def test_a_cached_or_mirror_file_the_user_cannot_read_is_one_line(shared_dir: Pa
         os.chown(marker, NOBODY, NOBODY)
     for _ in range(2):  # with the marker, then without it
         text = _fetch_as_user(cache, None, data)
-        assert text.startswith(f"cannot read {cache / 'w.pth'}: Permission denied") and "chmod u+r" in text
+        assert text.startswith(f"cannot read {cache / 'w.pth'}: permission denied") and "chmod u+r" in text
         marker.unlink(missing_ok=True)
     assert sorted(p.name for p in cache.iterdir()) == ["w.pth"]
 

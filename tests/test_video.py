@@ -243,6 +243,26 @@ def test_a_video_too_large_for_memory_names_a_content_size(clip: dict[str, Path]
     assert "needs about" in err and "--content-size" in err and not list(tmp_path.glob("*.mp4"))
 
 
+@pytest.mark.parametrize("crop", [False, True])
+@pytest.mark.parametrize("free", [60_000_000, 400_000_000, 3_000_000_000])
+def test_the_content_size_a_video_memory_refusal_names_itself_fits(monkeypatch: pytest.MonkeyPatch, crop: bool,
+                                                                   free: int) -> None:
+    """The side a refusal suggests (memory.check_side, the one way) passes the same check at the same free
+    memory: a suggested size is never refused again."""
+    monkeypatch.setattr(memory, "available", lambda device: free)
+    info = video.VideoInfo("clip.mp4", 4000, 2160, Fraction(30), 100, "h264", False)
+    wh, ww = video.work_size(info, 2160, crop)
+    with pytest.raises(UserError) as caught:
+        video._check_memory(info, wh, ww, 4, crop, "cpu")
+    said = __import__("re").search(r"at most (\d+)", str(caught.value))
+    assert said, str(caught.value)
+    side = int(said.group(1))
+    assert images.MIN_SIDE <= side < 2160
+    video._check_memory(info, *video.work_size(info, side, crop), 4, crop, "cpu")  # fits: no refusal
+    with pytest.raises(UserError):  # and it is the largest that does, within bisection's step
+        video._check_memory(info, *video.work_size(info, side * 2, crop), 4, crop, "cpu")
+
+
 def test_a_video_is_not_a_style(clip: dict[str, Path], tmp_path: Path, capsys) -> None:
     assert main(["stylize", "--content", str(clip["s1"]), "--style", str(clip["clip"]), "--out", str(tmp_path),
                  *FP32]) == 2

@@ -27,7 +27,7 @@ from typing import Any
 from .. import REPO_BRANCH, REPO_URL, env
 from ..errors import UserError
 from ..files import atomic_write_text
-from ..i18n import tr
+from ..i18n import language, tr
 from . import translation
 
 __all__ = ["CANNOT_FIX", "FULL_MINUTES_CPU", "NOTEBOOKS", "QUICK_MINUTES_CPU", "SOURCES", "Notebook", "Plan", "badge", "clone_command", "colab_url",
@@ -95,7 +95,10 @@ def korean_links() -> translation.Links:
 
 
 def readme_table() -> str:
-    """The README's notebook table (Markdown)."""
+    """The README's notebook table (Markdown); in Korean (:func:`adain_lesson.i18n.language`) README.ko.md's,
+    with the titles and summaries of the Korean translations, as the Korean 00 shows it."""
+    if language() == "ko":
+        return translation.readme_table(Path(__file__).resolve().parents[2], NOTEBOOKS, korean_links().ko_badge)
     rows = ["| # | Notebook | What it teaches | Time | GPU (full mode) | Colab | 한국어 |", "|---|---|---|---|---|---|---|"]
     for nb in NOTEBOOKS:
         rows.append(

@@ -45,7 +45,7 @@ from torch import Tensor
 from .. import data, device, gan, images, losses, norms, train, vgg
 from ..color import color_stats, match_color
 from ..figures import bilinear_weights
-from ..i18n import tr
+from ..i18n import LazyTable, tr
 from ..model import StyleStats, masked_adain, mix_features, normalize_weights
 
 __all__ = [
@@ -104,7 +104,10 @@ class _Wrong(Exception):
 
 
 def _verdict(ok: bool, hint: str = "", note: str = "") -> bool:
-    print(("Correct." + (f" {note}" if note else "")) if ok else f"Not yet: {hint}")
+    if ok:
+        print(tr("Correct. {note}", note=note) if note else tr("Correct."))
+    else:
+        print(tr("Not yet: {hint}", hint=hint))
     return ok
 
 
@@ -116,10 +119,10 @@ def _checked(fn: Callable[..., bool]) -> Callable[..., bool]:
         try:
             return fn(*args, **kwargs)
         except _Stub as exc:
-            print(f"Not done yet: {exc}")
+            print(tr("Not done yet: {exc}", exc=exc))
             return False
         except _Wrong as exc:
-            print(f"Not yet: {exc}")
+            print(tr("Not yet: {exc}", exc=exc))
             return False
 
     return wrapper
@@ -131,39 +134,43 @@ def _unanswered(x: object) -> bool:
 
 def _answer(x: object) -> None:
     if _unanswered(x):
-        raise _Stub("replace the ... with your answer, then run the check again.")
+        raise _Stub(tr("replace the ... with your answer, then run the check again."))
 
 
 def _call(fn: object, *args: Any) -> Any:
     """Call the learner's function; its stub body (``...``, returning None) counts as not done."""
     _answer(fn)
     if not callable(fn):
-        raise _Wrong(f"this check takes your function itself (got a {type(fn).__name__}); pass its name, no ()")
+        raise _Wrong(tr("this check takes your function itself (got a {name}); pass its name, no ()",
+                        name=type(fn).__name__))
     try:
         out = fn(*args)
     except Exception as exc:  # noqa: BLE001 - the learner's code: any failure becomes a hint
-        raise _Wrong(f"your function raised {type(exc).__name__}: {exc}") from None
+        raise _Wrong(tr("your function raised {name}: {exc}", name=type(exc).__name__, exc=exc)) from None
     if _unanswered(out):
-        raise _Stub("your function returns nothing yet: write its body (and return the result).")
+        raise _Stub(tr("your function returns nothing yet: write its body (and return the result)."))
     return out
 
 
-def _tensor(x: object, what: str = "your answer") -> Tensor:
+def _tensor(x: object, what: str = "") -> Tensor:
     if isinstance(x, Tensor):
         return x.detach().double().cpu()
     try:
         return torch.as_tensor(x, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise _Wrong(f"{what} should be a tensor or a number, got {type(x).__name__}") from None
+        if what:
+            raise _Wrong(tr("{what} should be a tensor or a number, got {name}", what=what,
+                            name=type(x).__name__)) from None
+        raise _Wrong(tr("your answer should be a tensor or a number, got {name}", name=type(x).__name__)) from None
 
 
 def _number(x: object) -> float:
     _answer(x)
     if isinstance(x, str):
-        raise _Wrong("give a number (Python can compute it for you: math.log, ...), not text")
+        raise _Wrong(tr("give a number (Python can compute it for you: math.log, ...), not text"))
     t = _tensor(x)
     if t.numel() != 1:
-        raise _Wrong(f"give one number, got {t.numel()} values")
+        raise _Wrong(tr("give one number, got {value} values", value=t.numel()))
     return float(t.reshape(()))
 
 
@@ -173,7 +180,8 @@ def _close(a: Tensor, b: Tensor, rtol: float = 1e-4, atol: float = 1e-6) -> bool
 
 def _same_shape(got: Tensor, want: Tensor, hint: str = "") -> None:
     if got.shape != want.shape:
-        raise _Wrong(f"the result has shape {tuple(got.shape)}, expected {tuple(want.shape)}{hint}")
+        raise _Wrong(tr("the result has shape {value}, expected {value2}{hint}",
+                        value=tuple(got.shape), value2=tuple(want.shape), hint=hint))
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -189,7 +197,8 @@ def _choice(answer: object, choices: dict[str, str], keywords: Sequence[Sequence
     from "the content image takes the style's"."""
     _answer(answer)
     if not isinstance(answer, str) or not answer.strip():
-        raise _Wrong(f"answer with one letter ({', '.join(repr(k) for k in choices)}) or a short sentence")
+        raise _Wrong(tr("answer with one letter ({value}) or a short sentence",
+                        value=', '.join(repr(k) for k in choices)))
     text = answer.strip().lower().rstrip(").")
     if text in choices:
         return text
@@ -204,11 +213,12 @@ def _choice(answer: object, choices: dict[str, str], keywords: Sequence[Sequence
 # ------------------------------------------------------------------------------------------------
 
 #: The choices of :func:`check_smoke_mode`: what a stylization in smoke mode (random weights) shows.
-SMOKE_MODE_CHOICES = MappingProxyType({
-    "a": "what AdaIN style transfer can do: the picture is a preview of the paper's results",
-    "b": "that the code runs end to end (download skipped, shapes and value ranges right), nothing about quality",
-    "c": "how fast the released model runs on your machine",
-    "d": "that the released weights were downloaded and verified",
+SMOKE_MODE_CHOICES = LazyTable(lambda: {
+    "a": tr("what AdaIN style transfer can do: the picture is a preview of the paper's results"),
+    "b": tr("that the code runs end to end (download skipped, shapes and value ranges right), nothing about "
+            "quality"),
+    "c": tr("how fast the released model runs on your machine"),
+    "d": tr("that the released weights were downloaded and verified"),
 })
 
 
@@ -219,16 +229,17 @@ def check_smoke_mode(answer: str) -> bool:
     (:func:`adain_lesson.model.lesson_model`)."""
     picked = _choice(answer, dict(SMOKE_MODE_CHOICES), (("runs", "돌아가", "돌아간", "실행되", "실행된", "동작한"),))
     if picked in ("b", "keywords"):
-        return _verdict(True, note="With random weights the output shows that the machinery runs, not what AdaIN "
-                                   "can do; that needs full mode and the released weights.")
+        return _verdict(True, note=tr("With random weights the output shows that the machinery runs, not what "
+                                      "AdaIN can do; that needs full mode and the released weights."))
     if picked == "a":
-        return _verdict(False, "smoke mode uses random weights: a random decoder cannot paint a style.")
+        return _verdict(False, tr("smoke mode uses random weights: a random decoder cannot paint a style."))
     if picked == "c":
-        return _verdict(False, "smoke mode uses tiny images and random weights; time full mode (notebook 04) "
-                               "for speed.")
+        return _verdict(False, tr("smoke mode uses tiny images and random weights; time full mode (notebook 04) "
+                                  "for speed."))
     if picked == "d":
-        return _verdict(False, "smoke mode downloads nothing (it runs offline, as CI does).")
-    return _verdict(False, f"pick one letter: {', '.join(f'{k}) {v}' for k, v in SMOKE_MODE_CHOICES.items())}")
+        return _verdict(False, tr("smoke mode downloads nothing (it runs offline, as CI does)."))
+    return _verdict(False, tr("pick one letter: {value}",
+                              value=', '.join(f'{k}) {v}' for k, v in SMOKE_MODE_CHOICES.items())))
 
 
 @_checked
@@ -242,25 +253,27 @@ def check_image_tensor(to_tensor: Callable[[Any], Tensor]) -> bool:
     array = torch.randint(0, 256, (h, w, 3), generator=_gen(11), dtype=torch.uint8).numpy()
     got = _call(to_tensor, array.copy())
     if not isinstance(got, Tensor):
-        raise _Wrong(f"return a torch tensor, got {type(got).__name__} (torch.from_numpy or torch.as_tensor)")
+        raise _Wrong(tr("return a torch tensor, got {name} (torch.from_numpy or torch.as_tensor)",
+                        name=type(got).__name__))
     want = images.to_tensor(Image.fromarray(array)).double()
     if not got.is_floating_point():
-        return _verdict(False, f"the result is {got.dtype}: convert to float (.float()) and divide by 255.")
+        return _verdict(False, tr("the result is {dtype}: convert to float (.float()) and divide by 255.",
+                                  dtype=got.dtype))
     got = got.detach().double().cpu()
     if tuple(got.shape) in ((h, w, 3), (1, h, w, 3)):
-        return _verdict(False, "channels go first: [H, W, 3] becomes [3, H, W] with .permute(2, 0, 1).")
+        return _verdict(False, tr("channels go first: [H, W, 3] becomes [3, H, W] with .permute(2, 0, 1)."))
     if tuple(got.shape) == (1, 3, h, w):
-        return _verdict(False, "that is a batch of one, [1, 3, H, W]; one image is [3, H, W] (the model adds "
-                               "the batch dimension itself).")
+        return _verdict(False, tr("that is a batch of one, [1, 3, H, W]; one image is [3, H, W] (the model adds "
+                                  "the batch dimension itself)."))
     if tuple(got.shape) == (3, w, h):
-        return _verdict(False, "height and width are swapped: from [H, W, 3] use .permute(2, 0, 1).")
-    _same_shape(got, want, ": one image is [3, H, W]")
+        return _verdict(False, tr("height and width are swapped: from [H, W, 3] use .permute(2, 0, 1)."))
+    _same_shape(got, want, tr(": one image is [3, H, W]"))
     if _close(got, want):
         return _verdict(True)
     if _close(got, want * 255):
-        return _verdict(False, "the values run from 0 to 255: divide by 255 for the range [0, 1].")
-    return _verdict(False, "the pixel values do not match: permute(2, 0, 1) keeps each pixel's colour; do not "
-                           "reshape or view [H, W, 3] straight into [3, H, W].")
+        return _verdict(False, tr("the values run from 0 to 255: divide by 255 for the range [0, 1]."))
+    return _verdict(False, tr("the pixel values do not match: permute(2, 0, 1) keeps each pixel's colour; do not "
+                              "reshape or view [H, W, 3] straight into [3, H, W]."))
 
 
 @_checked
@@ -271,20 +284,21 @@ def check_device(answer: object) -> bool:
     try:
         got = torch.device(answer) if isinstance(answer, str) else answer
     except (RuntimeError, ValueError):
-        raise _Wrong(f"{answer!r} is not a device name: use \"cuda\" or \"cpu\" (torch.device(...))") from None
+        raise _Wrong(tr("{answer} is not a device name: use \"cuda\" or \"cpu\" (torch.device(...))",
+                        answer=repr(answer))) from None
     if not isinstance(got, torch.device):
-        raise _Wrong(f"give a torch.device or a device name, got {type(answer).__name__}")
+        raise _Wrong(tr("give a torch.device or a device name, got {name}", name=type(answer).__name__))
     want = device.default_device()
     if got.type == want.type:
-        return _verdict(True, note=f"This machine runs on {want.type}.")
+        return _verdict(True, note=tr("This machine runs on {type}.", type=want.type))
     if want.type == "mps" and got.type == "cpu":
-        return _verdict(True, note="This Mac also has an Apple GPU (mps), which default_device() picks.")
+        return _verdict(True, note=tr("This Mac also has an Apple GPU (mps), which default_device() picks."))
     if got.type == "cuda":
-        return _verdict(False, "torch.cuda.is_available() is False here: there is no CUDA GPU, so choose the CPU "
-                               "(on Colab: Runtime > Change runtime type > GPU).")
+        return _verdict(False, tr("torch.cuda.is_available() is False here: there is no CUDA GPU, so choose the "
+                                  "CPU (on Colab: Runtime > Change runtime type > GPU)."))
     if want.type == "cuda":
-        return _verdict(False, "a CUDA GPU is available here (torch.cuda.is_available()): use it.")
-    return _verdict(False, "ask torch.cuda.is_available(): \"cuda\" if it says True, else \"cpu\".")
+        return _verdict(False, tr("a CUDA GPU is available here (torch.cuda.is_available()): use it."))
+    return _verdict(False, tr("ask torch.cuda.is_available(): \"cuda\" if it says True, else \"cpu\"."))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -301,15 +315,16 @@ def check_d_star(d_star: Callable[[Tensor, Tensor], Tensor]) -> bool:
                                                                                        dtype=torch.float64) + 0.05
     got = _tensor(_call(d_star, p_data.clone(), p_g.clone()))
     want = gan.optimal_discriminator(p_data, p_g)
-    _same_shape(got, want, ": D* is a value per x, like p_data")
+    _same_shape(got, want, tr(": D* is a value per x, like p_data"))
     if _close(got, want):
         return _verdict(True)
     if _close(got, 1 - want):
-        return _verdict(False, "that is 1 - D*. D*(x) is the probability that x is real, so p_data goes on top.")
+        return _verdict(False, tr("that is 1 - D*. D*(x) is the probability that x is real, so p_data goes on "
+                                  "top."))
     if _close(got, p_data / p_g):
-        return _verdict(False, "divide by the sum p_data + p_g: D* must lie between 0 and 1.")
-    return _verdict(False, "for each x, maximise p_data(x) log D + p_g(x) log(1 - D) over D (set the derivative "
-                           "to zero): D* is the share of p_data in p_data + p_g.")
+        return _verdict(False, tr("divide by the sum p_data + p_g: D* must lie between 0 and 1."))
+    return _verdict(False, tr("for each x, maximise p_data(x) log D + p_g(x) log(1 - D) over D (set the "
+                              "derivative to zero): D* is the share of p_data in p_data + p_g."))
 
 
 @_checked
@@ -321,16 +336,17 @@ def check_optimal_value(value: float) -> bool:
     p = torch.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
     want = float(gan.virtual_criterion(p, p, float(x[1] - x[0])))
     if abs(got - want) < 1e-3:
-        return _verdict(True, note=f"C(G) = -log 4 = {want:.4f}: both expectations are log(1/2).")
+        return _verdict(True, note=tr("C(G) = -log 4 = {want:.4f}: both expectations are log(1/2).", want=want))
     if abs(got + want) < 1e-3:
-        return _verdict(False, "check the sign: D* = 1/2, and the log of a probability is negative.")
+        return _verdict(False, tr("check the sign: D* = 1/2, and the log of a probability is negative."))
     if abs(got - want / 2) < 1e-3:
-        return _verdict(False, "V has two terms (real data and fakes), each worth log(1/2).")
+        return _verdict(False, tr("V has two terms (real data and fakes), each worth log(1/2)."))
     if abs(got - 0.5) < 1e-3:
-        return _verdict(False, "1/2 is D*(x) at the optimum; C(G) = V(D*, G) puts D* = 1/2 into both log terms.")
+        return _verdict(False, tr("1/2 is D*(x) at the optimum; C(G) = V(D*, G) puts D* = 1/2 into both log "
+                                  "terms."))
     if abs(got) < 1e-3:
-        return _verdict(False, "0 is the JSD at the optimum; C(G) = -log 4 + 2 JSD(p_data || p_g).")
-    return _verdict(False, "put p_g = p_data into D* (it becomes 1/2 everywhere), then into V(D, G).")
+        return _verdict(False, tr("0 is the JSD at the optimum; C(G) = -log 4 + 2 JSD(p_data || p_g)."))
+    return _verdict(False, tr("put p_g = p_data into D* (it becomes 1/2 everywhere), then into V(D, G)."))
 
 
 @_checked
@@ -340,20 +356,20 @@ def check_generator_loss(g_loss: Callable[[Tensor], Tensor]) -> bool:
     d = torch.rand(32, generator=_gen(2), dtype=torch.float64) * 0.9 + 0.05
     got = _tensor(_call(g_loss, d.clone()))
     if got.numel() != 1:
-        raise _Wrong(f"a loss is one number (average over the batch), got {got.numel()} values")
+        raise _Wrong(tr("a loss is one number (average over the batch), got {value} values", value=got.numel()))
     got = got.reshape(())
     logits = torch.logit(d)
     want = gan.generator_loss(logits, "non_saturating")
     if _close(got, want):
         return _verdict(True)
     if _close(got, gan.generator_loss(logits, "saturating")):
-        return _verdict(False, "that is the saturating loss E log(1 - D(G(z))): its gradient vanishes while D "
-                               "rejects the fakes (D(G(z)) near 0). Make G maximise log D(G(z)) instead.")
+        return _verdict(False, tr("that is the saturating loss E log(1 - D(G(z))): its gradient vanishes while D "
+                                  "rejects the fakes (D(G(z)) near 0). Make G maximise log D(G(z)) instead."))
     if _close(got, -want):
-        return _verdict(False, "G minimises its loss: to maximise log D(G(z)), minimise -log D(G(z)).")
+        return _verdict(False, tr("G minimises its loss: to maximise log D(G(z)), minimise -log D(G(z))."))
     if _close(got, want * d.numel()):
-        return _verdict(False, "average over the batch (mean), do not sum.")
-    return _verdict(False, "the non-saturating loss is -E[log D(G(z))].")
+        return _verdict(False, tr("average over the batch (mean), do not sum."))
+    return _verdict(False, tr("the non-saturating loss is -E[log D(G(z))]."))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -368,16 +384,16 @@ def check_instance_norm(inorm: Callable[[Tensor], Tensor]) -> bool:
     x = torch.randn(3, 4, 5, 6, generator=_gen(3)) * 2 + 1
     got = _tensor(_call(inorm, x.clone()))
     want = norms.instance_norm(x).double()
-    _same_shape(got, want, ": normalization keeps the shape")
+    _same_shape(got, want, tr(": normalization keeps the shape"))
     if _close(got, want, rtol=1e-3, atol=1e-4):
         return _verdict(True)
     if _close(got, norms.batch_norm(x).double(), rtol=1e-3, atol=1e-4):
-        return _verdict(False, "that is batch norm: its statistics run over the batch too. IN takes them per "
-                               "sample and channel, over H and W only (dim=(2, 3)).")
+        return _verdict(False, tr("that is batch norm: its statistics run over the batch too. IN takes them per "
+                                  "sample and channel, over H and W only (dim=(2, 3))."))
     unbiased = (x - x.mean(dim=(2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(2, 3), keepdim=True) + 1e-5)
     if _close(got, unbiased.double(), rtol=1e-3, atol=1e-4):
-        return _verdict(False, "Eq. 6 divides the variance by H*W (torch: unbiased=False).")
-    return _verdict(False, "subtract each channel's mean over H and W, and divide by sqrt(variance + eps).")
+        return _verdict(False, tr("Eq. 6 divides the variance by H*W (torch: unbiased=False)."))
+    return _verdict(False, tr("subtract each channel's mean over H and W, and divide by sqrt(variance + eps)."))
 
 
 def _biased_mean_std(f: Tensor, dim: int | tuple[int, ...] = (2, 3)) -> tuple[Tensor, Tensor]:
@@ -392,7 +408,8 @@ def _adain_biased(x: Tensor, y: Tensor) -> Tensor:
     return norms.instance_norm(x) * y_std + y_mean
 
 
-_VARIANCE_NOTE = ("Yours divides the variance by H*W (Eqs. 5-6); the package, like the reference code, uses "
+def _variance_note() -> str:
+    return tr("Yours divides the variance by H*W (Eqs. 5-6); the package, like the reference code, uses "
                   "torch.var's default H*W - 1. On large feature maps the two agree closely.")
 
 
@@ -405,15 +422,15 @@ def check_adain(adain: Callable[[Tensor, Tensor], Tensor]) -> bool:
     y = torch.randn(2, 4, 7, 4, generator=g) * 0.5 + 2
     got = _tensor(_call(adain, x.clone(), y.clone()))
     want = norms.adaptive_instance_norm(x, y).double()
-    _same_shape(got, want, ": AdaIN's output has the content's shape")
+    _same_shape(got, want, tr(": AdaIN's output has the content's shape"))
     if _close(got, want, rtol=1e-3, atol=1e-4):
         return _verdict(True)
     if _close(got, _adain_biased(x, y).double(), rtol=1e-3, atol=1e-4):
-        return _verdict(True, note=_VARIANCE_NOTE)
+        return _verdict(True, note=_variance_note())
     if _close(got, norms.instance_norm(x).double(), rtol=1e-3, atol=1e-3):
-        return _verdict(False, "you normalized x; now scale by sigma(y) and shift by mu(y).")
-    return _verdict(False, "sigma(y) * (x - mu(x)) / sigma(x) + mu(y), with mu and sigma per sample and channel "
-                           "over H and W; x is the content, y the style.")
+        return _verdict(False, tr("you normalized x; now scale by sigma(y) and shift by mu(y)."))
+    return _verdict(False, tr("sigma(y) * (x - mu(x)) / sigma(x) + mu(y), with mu and sigma per sample and "
+                              "channel over H and W; x is the content, y the style."))
 
 
 @_checked
@@ -424,15 +441,16 @@ def check_cin_parameters(answer: int, num_features: int, num_styles: int = 32) -
     got = _number(answer)
     want = sum(p.numel() for p in norms.ConditionalInstanceNorm2d(num_features, num_styles).parameters())
     if got == want:
-        return _verdict(True, note=f"2 x {num_features} x {num_styles} = {want}: a gamma and a beta per channel, "
-                                   "for every style. AdaIN (Eq. 8) has none: it computes them from the style image.")
+        return _verdict(True, note=tr("2 x {num_features} x {num_styles} = {want}: a gamma and a beta per "
+                                      "channel, for every style. AdaIN (Eq. 8) has none: it computes them from "
+                                      "the style image.", num_features=num_features, num_styles=num_styles, want=want))
     if got == want // 2:
-        return _verdict(False, "each style has two vectors, gamma^s and beta^s.")
+        return _verdict(False, tr("each style has two vectors, gamma^s and beta^s."))
     if got == 2 * num_features:
-        return _verdict(False, "that is one style's pair; every style has its own.")
+        return _verdict(False, tr("that is one style's pair; every style has its own."))
     if got == 2 * num_styles:
-        return _verdict(False, "gamma^s and beta^s are vectors with one entry per channel.")
-    return _verdict(False, "count the entries of gamma^s and beta^s (one per channel), for each of the styles.")
+        return _verdict(False, tr("gamma^s and beta^s are vectors with one entry per channel."))
+    return _verdict(False, tr("count the entries of gamma^s and beta^s (one per channel), for each of the styles."))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -448,14 +466,14 @@ def check_gram_matrix(gram: Callable[[Tensor], Tensor], normalize: bool = False)
     got = _tensor(_call(gram, f.clone()))
     want = losses.gram_matrix(f, normalize=normalize).double()
     if got.shape == (2, 20, 20):
-        raise _Wrong("that compares positions (F^T F). Flatten each map to F of shape [C, H*W] and take F F^T: "
-                     "channels against channels.")
-    _same_shape(got, want, ": one C x C matrix per image")
+        raise _Wrong(tr("that compares positions (F^T F). Flatten each map to F of shape [C, H*W] and take F "
+                        "F^T: channels against channels."))
+    _same_shape(got, want, tr(": one C x C matrix per image"))
     if _close(got, want):
         return _verdict(True)
     if _close(got, losses.gram_matrix(f, normalize=not normalize).double()):
         return _verdict(False, "divide by C*H*W." if normalize else "this check wants the plain sum, not / (C*H*W).")
-    return _verdict(False, "G_ij = sum_k F_ik F_jk: the inner product of channels i and j over all positions.")
+    return _verdict(False, tr("G_ij = sum_k F_ik F_jk: the inner product of channels i and j over all positions."))
 
 
 @_checked
@@ -467,7 +485,7 @@ def check_mean_std_loss(style_loss: Callable[[Sequence[Tensor], Sequence[Tensor]
     targets = [torch.randn(2, c, s, s, generator=g) * 2 + 1 for c, s in ((3, 8), (5, 4))]
     got = _tensor(_call(style_loss, [f.clone() for f in feats], [t.clone() for t in targets]))
     if got.numel() != 1:
-        raise _Wrong(f"a loss is one number, got {got.numel()} values")
+        raise _Wrong(tr("a loss is one number, got {value} values", value=got.numel()))
     got = got.reshape(())
     want = losses.mean_std_loss(feats, targets).double()
     if _close(got, want, rtol=1e-3):
@@ -481,23 +499,24 @@ def check_mean_std_loss(style_loss: Callable[[Sequence[Tensor], Sequence[Tensor]
     loose = sum(((biased(f)[0] - biased(t)[0]) ** 2).mean() + ((biased(f)[1] - biased(t)[1]) ** 2).mean()
                 for f, t in zip(feats, targets)).double()
     if _close(got, loose, rtol=1e-3):
-        return _verdict(True, note=_VARIANCE_NOTE)
+        return _verdict(True, note=_variance_note())
     if _close(got, part(0), rtol=1e-3):
-        return _verdict(False, "add the standard deviations' term: Eq. 13 matches sigma as well as mu.")
+        return _verdict(False, tr("add the standard deviations' term: Eq. 13 matches sigma as well as mu."))
     if _close(got, part(1), rtol=1e-3):
-        return _verdict(False, "add the means' term: Eq. 13 matches mu as well as sigma.")
+        return _verdict(False, tr("add the means' term: Eq. 13 matches mu as well as sigma."))
     if _close(got, want / len(feats), rtol=1e-3):
-        return _verdict(False, "sum the layers' terms (the PyTorch port does not average them).")
-    return _verdict(False, "for each layer: MSE(mu(f), mu(t)) + MSE(sigma(f), sigma(t)); then sum over layers.")
+        return _verdict(False, tr("sum the layers' terms (the PyTorch port does not average them)."))
+    return _verdict(False, tr("for each layer: MSE(mu(f), mu(t)) + MSE(sigma(f), sigma(t)); then sum over layers."))
 
 
 #: The choices of :func:`check_optimization_cost`.
-OPTIMIZATION_COST_CHOICES = MappingProxyType({
-    "a": "VGG-19 is a large network, and a feed-forward method such as AdaIN avoids it",
-    "b": "each new image is its own optimization: hundreds of forward and backward passes through VGG-19, while a "
-         "feed-forward network is trained once and then needs one forward pass per image",
-    "c": "L-BFGS is a slow optimizer: with Adam, optimizing the pixels would be as fast as a feed-forward network",
-    "d": "computing the Gram matrices takes most of the time",
+OPTIMIZATION_COST_CHOICES = LazyTable(lambda: {
+    "a": tr("VGG-19 is a large network, and a feed-forward method such as AdaIN avoids it"),
+    "b": tr("each new image is its own optimization: hundreds of forward and backward passes through VGG-19, "
+            "while a feed-forward network is trained once and then needs one forward pass per image"),
+    "c": tr("L-BFGS is a slow optimizer: with Adam, optimizing the pixels would be as fast as a feed-forward "
+            "network"),
+    "d": tr("computing the Gram matrices takes most of the time"),
 })
 
 
@@ -507,11 +526,11 @@ def check_optimization_cost(answer: str) -> bool:
     :data:`OPTIMIZATION_COST_CHOICES`, or a sentence that names the backward passes."""
     picked = _choice(answer, dict(OPTIMIZATION_COST_CHOICES), (("backward", "역전파"),))
     if picked in ("b", "keywords"):
-        return _verdict(True, note="The AdaIN paper calls it \"the flexible but slow optimization-based method\" "
-                                   "(Section 7.1): the cost is paid again for every image.")
-    hints = {"a": "AdaIN runs VGG-19 too (its encoder, up to relu4_1): the network is not the difference.",
-             "c": "any optimizer needs a forward and a backward pass per step; Adam usually needs more steps.",
-             "d": "a Gram matrix is one matrix product per layer, small next to the passes through VGG-19."}
+        return _verdict(True, note=tr("The AdaIN paper calls it \"the flexible but slow optimization-based "
+                                      "method\" (Section 7.1): the cost is paid again for every image."))
+    hints = {"a": tr("AdaIN runs VGG-19 too (its encoder, up to relu4_1): the network is not the difference."),
+             "c": tr("any optimizer needs a forward and a backward pass per step; Adam usually needs more steps."),
+             "d": tr("a Gram matrix is one matrix product per layer, small next to the passes through VGG-19.")}
     return _verdict(False, hints.get(picked or "", "count the passes through VGG-19 for one image, in each method."))
 
 
@@ -527,29 +546,30 @@ def check_calc_mean_std(calc_mean_std: Callable[[Tensor], tuple[Tensor, Tensor]]
     feat = torch.randn(2, 3, 5, 6, generator=_gen(7)) * 3 + 1
     out = _call(calc_mean_std, feat.clone())
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise _Wrong("return two tensors: (mean, std)")
-    mean, std = (_tensor(t, "each result") for t in out)
+        raise _Wrong(tr("return two tensors: (mean, std)"))
+    mean, std = (_tensor(t, tr("each result")) for t in out)
     want_mean, want_std = (t.double() for t in norms.calc_mean_std(feat))
     if mean.numel() == want_mean.numel() and mean.shape != want_mean.shape:
-        raise _Wrong(f"shape {tuple(mean.shape)}: view them as [N, C, 1, 1] so they broadcast (.expand) against "
-                     "the [N, C, H, W] features")
+        raise _Wrong(tr("shape {value}: view them as [N, C, 1, 1] so they broadcast (.expand) against the [N, C, "
+                        "H, W] features", value=tuple(mean.shape)))
     _same_shape(mean, want_mean)
     _same_shape(std, want_std)
     if _close(mean, want_mean, rtol=1e-4, atol=1e-5) and _close(std, want_std, rtol=1e-4, atol=1e-5):
         return _verdict(True)
     if not _close(mean, want_mean, rtol=1e-4, atol=1e-5):
-        return _verdict(False, "the mean is over H*W for each sample and channel: feat.view(N, C, -1).mean(dim=2).")
+        return _verdict(False, tr("the mean is over H*W for each sample and channel: feat.view(N, C, "
+                                  "-1).mean(dim=2)."))
     if _close(std, (feat.view(2, 3, -1).var(dim=2, unbiased=False) + 1e-5).sqrt().view(2, 3, 1, 1).double()):
-        return _verdict(False, "the tutorial uses torch.var's default, unbiased (divide by H*W - 1).")
-    return _verdict(False, "std = sqrt(var + eps), with the variance over H*W per sample and channel.")
+        return _verdict(False, tr("the tutorial uses torch.var's default, unbiased (divide by H*W - 1)."))
+    return _verdict(False, tr("std = sqrt(var + eps), with the variance over H*W per sample and channel."))
 
 
 #: The choices of :func:`check_alpha_zero`.
-ALPHA_ZERO_CHOICES = MappingProxyType({
-    "a": "the content image c itself, pixel for pixel",
-    "b": "the decoder applied to the content's own features: g(f(c))",
-    "c": "the style image s",
-    "d": "the fully stylized image g(AdaIN(f(c), f(s)))",
+ALPHA_ZERO_CHOICES = LazyTable(lambda: {
+    "a": tr("the content image c itself, pixel for pixel"),
+    "b": tr("the decoder applied to the content's own features: g(f(c))"),
+    "c": tr("the style image s"),
+    "d": tr("the fully stylized image g(AdaIN(f(c), f(s)))"),
 })
 
 
@@ -565,15 +585,16 @@ def check_alpha_zero(answer: str) -> bool:
     t1 = mix_features(f_c, [StyleStats(*norms.calc_mean_std(f_s))], (32, 32), alpha=1.0)
     right = "b" if torch.equal(t0, f_c) else "d" if torch.equal(t0, t1) else None
     if picked in (right, "keywords"):
-        return _verdict(True, note="t = f(c), so the output is the decoder's reconstruction of the content: close to "
-                                   "c, but not c itself (the decoder only approximately inverts the encoder).")
+        return _verdict(True, note=tr("t = f(c), so the output is the decoder's reconstruction of the content: "
+                                      "close to c, but not c itself (the decoder only approximately inverts the "
+                                      "encoder)."))
     if picked == "a":
-        return _verdict(False, "nearly: at alpha = 0 the decoder gets f(c), and the decoder is not an exact inverse "
-                               "of the encoder.")
+        return _verdict(False, tr("nearly: at alpha = 0 the decoder gets f(c), and the decoder is not an exact "
+                                  "inverse of the encoder."))
     if picked == "d":
-        return _verdict(False, "that is alpha = 1. Write out Eq. 14 with alpha = 0.")
-    return _verdict(False, "write out Eq. 14, T(c, s, alpha) = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s))), "
-                           "with alpha = 0.")
+        return _verdict(False, tr("that is alpha = 1. Write out Eq. 14 with alpha = 0."))
+    return _verdict(False, tr("write out Eq. 14, T(c, s, alpha) = g((1 - alpha) f(c) + alpha AdaIN(f(c), f(s))), "
+                              "with alpha = 0."))
 
 
 @_checked
@@ -584,17 +605,17 @@ def check_relu4_1_shape(answer: Sequence[int], input_shape: Sequence[int] = (1, 
     try:
         got = tuple(int(v) for v in answer)  # type: ignore[union-attr]
     except (TypeError, ValueError):
-        raise _Wrong("give the shape as a tuple of four numbers (N, C, H, W)") from None
+        raise _Wrong(tr("give the shape as a tuple of four numbers (N, C, H, W)")) from None
     with torch.device("meta"):
         encoder = vgg.Encoder(vgg.make_vgg())
         want = tuple(encoder(torch.empty(*input_shape)).shape)
     if got == want:
-        return _verdict(True, note=f"{want}: 512 channels at 1/8 of the input's height and width.")
+        return _verdict(True, note=tr("{want}: 512 channels at 1/8 of the input's height and width.", want=want))
     if len(got) != 4:
-        return _verdict(False, "four numbers: batch, channels, height, width.")
+        return _verdict(False, tr("four numbers: batch, channels, height, width."))
     if got[1] != want[1]:
-        return _verdict(False, "count the channels of the last convolution before relu4_1 (block 4 of VGG-19).")
-    return _verdict(False, "each max-pooling halves height and width; count the poolings before relu4_1.")
+        return _verdict(False, tr("count the channels of the last convolution before relu4_1 (block 4 of VGG-19)."))
+    return _verdict(False, tr("each max-pooling halves height and width; count the poolings before relu4_1."))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -607,11 +628,11 @@ PAPER_CONTENT_TARGET = ("We use the AdaIN output t as the content target, instea
                         "also aligns with our goal of inverting the AdaIN output t.")
 
 #: The choices of :func:`check_content_target`.
-CONTENT_TARGET_CHOICES = MappingProxyType({
-    "a": "f(c) is not available while training",
-    "b": "the decoder's job is to invert t, and the authors found it converges slightly faster",
-    "c": "t is cheaper to compute than f(c)",
-    "d": "t carries the style's statistics, so the content loss alone would teach the style",
+CONTENT_TARGET_CHOICES = LazyTable(lambda: {
+    "a": tr("f(c) is not available while training"),
+    "b": tr("the decoder's job is to invert t, and the authors found it converges slightly faster"),
+    "c": tr("t is cheaper to compute than f(c)"),
+    "d": tr("t carries the style's statistics, so the content loss alone would teach the style"),
 })
 
 
@@ -621,9 +642,11 @@ def check_content_target(answer: str) -> bool:
     that names inverting t. The paper's own sentence is :data:`PAPER_CONTENT_TARGET`."""
     picked = _choice(answer, dict(CONTENT_TARGET_CHOICES), (("invert", "역변환", "되돌", "거꾸로", "역으로"),))
     if picked in ("b", "keywords"):
-        return _verdict(True, note=f'The paper (Section 6.2): "{PAPER_CONTENT_TARGET}"')
-    hints = {"a": "f(c) is computed anyway: t is made from it.", "c": "t is computed from f(c), so it costs more.",
-             "d": "the style is taught by the style loss (Eq. 13); the content loss compares features, not statistics."}
+        return _verdict(True, note=tr("The paper (Section 6.2): \"{quote}\"", quote=PAPER_CONTENT_TARGET))
+    hints = {"a": tr("f(c) is computed anyway: t is made from it."), "c": tr("t is computed from f(c), so it costs "
+                                                                         "more."),
+             "d": tr("the style is taught by the style loss (Eq. 13); the content loss compares features, not "
+                     "statistics.")}
     return _verdict(False, hints.get(picked or "", "what is the decoder trained to do with t?"))
 
 
@@ -641,13 +664,13 @@ def check_learning_rate(answer: float, iteration: int) -> bool:
     if near(want):
         return _verdict(True)
     if near(config.lr) and iteration > 0:
-        return _verdict(False, "the rate decays with the iteration: see lr_decay.")
+        return _verdict(False, tr("the rate decays with the iteration: see lr_decay."))
     if near(config.lr * math.exp(-config.lr_decay * iteration)) or near(config.lr * (1 - config.lr_decay) ** iteration):
-        return _verdict(False, "the decay is inverse-time, not exponential: lr / (1 + lr_decay * t).")
+        return _verdict(False, tr("the decay is inverse-time, not exponential: lr / (1 + lr_decay * t)."))
     if iteration > 0 and (near(train.learning_rate(config, iteration - 1)) or near(train.learning_rate(config,
                                                                                                        iteration + 1))):
-        return _verdict(False, "off by one iteration: t counts from 0.")
-    return _verdict(False, "the schedule (from the reference code) is lr / (1 + lr_decay * t).")
+        return _verdict(False, tr("off by one iteration: t counts from 0."))
+    return _verdict(False, tr("the schedule (from the reference code) is lr / (1 + lr_decay * t)."))
 
 
 #: The image sizes (width, height) :func:`check_resized_size` tries: landscape, portrait, square, small.
@@ -666,21 +689,24 @@ def check_resized_size(resized_size: Callable[[int, int, int], Sequence[int]]) -
         try:
             got = tuple(int(v) for v in got)
         except (TypeError, ValueError):
-            raise _Wrong(f"return (width, height), two whole numbers; got {got!r}") from None
+            raise _Wrong(tr("return (width, height), two whole numbers; got {got}", got=repr(got))) from None
         if len(got) != 2:
-            raise _Wrong(f"return (width, height), two numbers; got {len(got)}")
+            raise _Wrong(tr("return (width, height), two numbers; got {got}", got=len(got)))
         want = data.PaperTransform(512, 256).resize(Image.new("RGB", (w, h))).size
         if got == want:
             continue
         if got == (512, 512) and w != h:
-            return _verdict(False, "keep the aspect ratio: the PyTorch port squashes to 512 x 512, the paper does not.")
+            return _verdict(False, tr("keep the aspect ratio: the PyTorch port squashes to 512 x 512, the paper "
+                                      "does not."))
         if got == want[::-1]:
-            return _verdict(False, "width first, then height (PIL's order).")
+            return _verdict(False, tr("width first, then height (PIL's order)."))
         if min(got) != 512 and max(got) == 512:
-            return _verdict(False, "scale so that the shorter (smallest) side becomes 512, not the longer one.")
+            return _verdict(False, tr("scale so that the shorter (smallest) side becomes 512, not the longer one."))
         if min(got) == 512 and abs(max(got) - max(want)) == 1:
-            return _verdict(False, f"round to the nearest pixel: {w} x {h} gives {want}, you gave {got}.")
-        return _verdict(False, f"{w} x {h}: scale both sides by 512 / min(width, height); expected {want}, got {got}.")
+            return _verdict(False, tr("round to the nearest pixel: {w} x {h} gives {want}, you gave {got}.",
+                                      w=w, h=h, want=want, got=got))
+        return _verdict(False, tr("{w} x {h}: scale both sides by 512 / min(width, height); expected {want}, got "
+                                  "{got}.", w=w, h=h, want=want, got=got))
     return _verdict(True)
 
 
@@ -695,28 +721,31 @@ def check_style_weights(weights: Sequence[float], sliders: Sequence[float] | Non
     :func:`adain_lesson.model.normalize_weights` makes of them. With ``sliders`` (the raw slider positions,
     one per style), the weights must be the ones ``normalize_weights`` makes of those positions."""
     _answer(weights)
-    w = _tensor(weights, "the weights").reshape(-1)
+    w = _tensor(weights, tr("the weights")).reshape(-1)
     if w.numel() < 2:
-        return _verdict(False, "give one weight per style, for at least two styles.")
+        return _verdict(False, tr("give one weight per style, for at least two styles."))
     if bool((w < 0).any()) or not bool(torch.isfinite(w).all()):
-        return _verdict(False, "weights must be finite and non-negative (a convex combination).")
+        return _verdict(False, tr("weights must be finite and non-negative (a convex combination)."))
     if float(w.sum()) == 0:
-        return _verdict(False, "at least one weight must be positive.")
+        return _verdict(False, tr("at least one weight must be positive."))
     if sliders is not None:
         raw = [float(v) for v in sliders]
         if w.numel() != len(raw):
-            return _verdict(False, f"give one weight per slider: {len(raw)} sliders, {w.numel()} weights.")
+            return _verdict(False, tr("give one weight per slider: {raw} sliders, {value} weights.",
+                                      raw=len(raw), value=w.numel()))
         want = torch.tensor(normalize_weights(raw, len(raw)), dtype=torch.float64)
         if _close(w, want, rtol=1e-6, atol=1e-9):
             return _verdict(True)
         if _close(w, torch.tensor(raw, dtype=torch.float64), rtol=1e-6, atol=1e-9):
-            return _verdict(False, f"these are the slider positions themselves; they sum to {sum(raw):.4g}, and "
-                                   "Eq. 15 needs a sum of 1 (divide each by the sum).")
-        return _verdict(False, "keep the sliders' proportions: divide each slider's value by the sum of all of them.")
+            return _verdict(False, tr("these are the slider positions themselves; they sum to {raw:.4g}, and Eq. "
+                                      "15 needs a sum of 1 (divide each by the sum).", raw=sum(raw)))
+        return _verdict(False, tr("keep the sliders' proportions: divide each slider's value by the sum of all "
+                                  "of them."))
     want = torch.tensor(normalize_weights(w.tolist(), w.numel()), dtype=torch.float64)
     if _close(w, want, rtol=1e-6, atol=1e-9):
         return _verdict(True)
-    return _verdict(False, f"they sum to {float(w.sum()):.4g}; Eq. 15 needs a sum of 1 (divide each by the sum).")
+    return _verdict(False, tr("they sum to {value:.4g}; Eq. 15 needs a sum of 1 (divide each by the sum).",
+                              value=float(w.sum())))
 
 
 @_checked
@@ -726,15 +755,15 @@ def check_bilinear_weights(answer: Tensor | Callable[[int], Tensor], n: int = 5)
     _answer(answer)
     got = _tensor(_call(answer, n) if callable(answer) else answer)
     want = bilinear_weights(n)
-    _same_shape(got, want, ": an n x n grid, four weights per cell")
+    _same_shape(got, want, tr(": an n x n grid, four weights per cell"))
     if _close(got, want):
         return _verdict(True)
     if not _close(got.sum(dim=-1), torch.ones(n, n, dtype=torch.float64)):
-        return _verdict(False, "each cell's four weights must sum to 1 (Eq. 15).")
+        return _verdict(False, tr("each cell's four weights must sum to 1 (Eq. 15)."))
     if _close(got, want.transpose(0, 1)):
-        return _verdict(False, "rows and columns are swapped: rows go with y (top to bottom), columns with x.")
-    return _verdict(False, "each corner must be its style alone; in between, the product of the two linear "
-                           "weights, e.g. top-left = (1 - x)(1 - y) with x = j/(n-1), y = i/(n-1).")
+        return _verdict(False, tr("rows and columns are swapped: rows go with y (top to bottom), columns with x."))
+    return _verdict(False, tr("each corner must be its style alone; in between, the product of the two linear "
+                              "weights, e.g. top-left = (1 - x)(1 - y) with x = j/(n-1), y = i/(n-1)."))
 
 
 @_checked
@@ -750,7 +779,7 @@ def check_masked_adain(masked: Callable[[Tensor, Sequence[Tensor], Tensor], Tens
     got = _tensor(_call(masked, f_c.clone(), [s.clone() for s in f_s], mask.clone()))
     stats = [StyleStats(*norms.calc_mean_std(s)) for s in f_s]
     want = masked_adain(f_c, stats, torch.stack([mask, 1 - mask])[None], [1.0, 1.0]).double()
-    _same_shape(got, want, ": the result has the content features' shape")
+    _same_shape(got, want, tr(": the result has the content features' shape"))
     if _close(got, want, rtol=1e-3, atol=1e-4):
         return _verdict(True)
     m = mask.bool()
@@ -761,16 +790,16 @@ def check_masked_adain(masked: Callable[[Tensor, Sequence[Tensor], Tensor], Tens
         sm, ss = (t.squeeze(-1) for t in _biased_mean_std(s))  # [1, C, 1]
         ok_biased &= _close(got[..., region], ((x - xm) / xs * ss + sm).double(), rtol=1e-3, atol=1e-4)
     if ok_biased:
-        return _verdict(True, note=_VARIANCE_NOTE)
+        return _verdict(True, note=_variance_note())
     whole = norms.adaptive_instance_norm(f_c, f_s[0]) * mask + norms.adaptive_instance_norm(f_c, f_s[1]) * (1 - mask)
     if _close(got, whole.double(), rtol=1e-3, atol=1e-4):
-        return _verdict(False, "you used the whole map's content statistics: take mu(x) and sigma(x) over each "
-                               "region's positions only (as the reference code does).")
+        return _verdict(False, tr("you used the whole map's content statistics: take mu(x) and sigma(x) over "
+                                  "each region's positions only (as the reference code does)."))
     swapped = masked_adain(f_c, stats[::-1], torch.stack([mask, 1 - mask])[None], [1.0, 1.0]).double()
     if _close(got, swapped, rtol=1e-3, atol=1e-4):
-        return _verdict(False, "the styles are swapped: style 1 goes where the mask is 1.")
-    return _verdict(False, "for each region: select its positions, normalize them with their own mean and std, "
-                           "apply that region's style statistics, and put them back in place.")
+        return _verdict(False, tr("the styles are swapped: style 1 goes where the mask is 1."))
+    return _verdict(False, tr("for each region: select its positions, normalize them with their own mean and "
+                              "std, apply that region's style statistics, and put them back in place."))
 
 
 #: The paper's sentence on colour preservation (Section 7.3), quoted by :func:`check_color_preservation`.
@@ -778,11 +807,11 @@ PAPER_COLOR = ("we first match the color distribution of the style image to that
                "[17]), then perform a normal style transfer using the color-aligned style image as the style input.")
 
 #: The choices of :func:`check_color_preservation`.
-COLOR_PRESERVATION_CHOICES = MappingProxyType({
-    "a": "the content image is recoloured with the style's palette before encoding",
-    "b": "the style image is recoloured to the content's colour statistics before encoding",
-    "c": "the stylized output is recoloured to the content's colours after decoding",
-    "d": "AdaIN matches only the means of the features, not the standard deviations",
+COLOR_PRESERVATION_CHOICES = LazyTable(lambda: {
+    "a": tr("the content image is recoloured with the style's palette before encoding"),
+    "b": tr("the style image is recoloured to the content's colour statistics before encoding"),
+    "c": tr("the stylized output is recoloured to the content's colours after decoding"),
+    "d": tr("AdaIN matches only the means of the features, not the standard deviations"),
 })
 
 
@@ -799,12 +828,13 @@ def check_color_preservation(answer: str) -> bool:
     moved = color_stats(match_color(style, content, clamp=False))[0]
     right = "b" if torch.allclose(moved, color_stats(content)[0], atol=1e-4) else "a"
     if picked in (right, "keywords"):
-        return _verdict(True, note=f'The paper (Section 7.3): "{PAPER_COLOR}" '
+        return _verdict(True, note=tr("The paper (Section 7.3): \"{quote}\"", quote=PAPER_COLOR) + " "
                         + tr("The paper gives no formula: the package's covariance-matching map (color.match_color) is "
                              "ours, another linear map than the authors' code's coral (color.coral)."))
-    hints = {"a": "the content's colours are the ones to keep: which image gives up its palette?",
-             "c": "the change happens before the network runs: the style input is changed, then a normal transfer.",
-             "d": "AdaIN is unchanged; only one of the two input images is changed before encoding."}
+    hints = {"a": tr("the content's colours are the ones to keep: which image gives up its palette?"),
+             "c": tr("the change happens before the network runs: the style input is changed, then a normal "
+                     "transfer."),
+             "d": tr("AdaIN is unchanged; only one of the two input images is changed before encoding.")}
     return _verdict(False, hints.get(picked or "", "which input image is changed, and whose colour statistics "
                                                    "does it receive?"))
 
@@ -826,11 +856,11 @@ _PAPER_72 = ("This is also consistent with Fig. 6, where Enc-Concat-Dec can reac
 
 #: The questions of :func:`check_ablation`: key -> (question, the paper's answer). The paper (Section 7.2, on
 #: Figs. 5-6) states these in words; its curves are not reproduced here (notebook 07 trains short runs).
-ABLATION_QUESTIONS = MappingProxyType({
-    "highest_content_loss": ("Which variant fails to decrease the content loss?", "Enc-Concat-Dec"),
-    "low_style_high_content": ("Which variant reaches a low style loss but keeps a high content loss, because "
-                               "the style image's own contours leak into the output?", "Enc-Concat-Dec"),
-    "worst_normalized_decoder": ("Of the two decoders with normalization layers, which is worse?",
+ABLATION_QUESTIONS = LazyTable(lambda: {
+    "highest_content_loss": (tr("Which variant fails to decrease the content loss?"), "Enc-Concat-Dec"),
+    "low_style_high_content": (tr("Which variant reaches a low style loss but keeps a high content loss, because "
+                                  "the style image's own contours leak into the output?"), "Enc-Concat-Dec"),
+    "worst_normalized_decoder": (tr("Of the two decoders with normalization layers, which is worse?"),
                                  "Enc-AdaIN-INDec"),
 })
 
@@ -845,22 +875,25 @@ def check_ablation(question: str, answer: str) -> bool:
     """07: answer one of :data:`ABLATION_QUESTIONS` (by key) with a variant's name (``"Enc-Concat-Dec"``,
     ``"concat"``, ``"IN"``, ...). The paper's Section 7.2 is quoted in the verdict."""
     if question not in ABLATION_QUESTIONS:
-        raise _Wrong(f"unknown question {question!r}: use one of {', '.join(ABLATION_QUESTIONS)}")
+        raise _Wrong(tr("unknown question {question}: use one of {value}",
+                        question=repr(question), value=', '.join(ABLATION_QUESTIONS)))
     _answer(answer)
     if not isinstance(answer, str):
-        raise _Wrong(f"name a variant: {', '.join(_VARIANTS)}")
+        raise _Wrong(tr("name a variant: {value}", value=', '.join(_VARIANTS)))
     picked = _variant(answer)
     if picked is None:
-        raise _Wrong(f"{answer!r} is not one of the variants: {', '.join(_VARIANTS)}")
+        raise _Wrong(tr("{answer} is not one of the variants: {value}",
+                        answer=repr(answer), value=', '.join(_VARIANTS)))
     want = ABLATION_QUESTIONS[question][1]
     if picked == want:
-        return _verdict(True, note=f'The paper (Section 7.2): "{_PAPER_72}"')
+        return _verdict(True, note=tr("The paper (Section 7.2): \"{quote}\"", quote=_PAPER_72))
     if picked == "Enc-AdaIN-Dec":
         return _verdict(False, tr("Enc-AdaIN-Dec is the paper's own model, with the lowest content loss in Fig. 6 "
                                   "(read from the figure); it is not the one described here."))
     if want == "Enc-Concat-Dec":
-        return _verdict(False, "which decoder sees the style image's features as a map, with its spatial layout?")
-    return _verdict(False, "which normalization resets every sample's channel statistics to one learned style?")
+        return _verdict(False, tr("which decoder sees the style image's features as a map, with its spatial "
+                                  "layout?"))
+    return _verdict(False, tr("which normalization resets every sample's channel statistics to one learned style?"))
 
 
 @_checked
@@ -872,21 +905,22 @@ def check_fig3_content_loss(fig3_content_loss: Callable[[Tensor, Tensor, Tensor]
     g = _gen(11)
     f_out, f_c = torch.randn(2, 8, 6, 6, generator=g), torch.randn(2, 8, 6, 6, generator=g) * 2 + 1
     f_s = torch.randn(2, 8, 5, 7, generator=g) * 3 - 1
-    got = _tensor(_call(fig3_content_loss, f_out, f_c, f_s), "fig3_content_loss's result")
+    got = _tensor(_call(fig3_content_loss, f_out, f_c, f_s), tr("fig3_content_loss's result"))
     if got.numel() != 1:
-        raise _Wrong(f"return one number (a scalar tensor), got {got.numel()} values")
+        raise _Wrong(tr("return one number (a scalar tensor), got {value} values", value=got.numel()))
     got = got.reshape(())
     want = losses.content_loss(f_out, f_c).double()
     if _close(got, want):
-        return _verdict(True, note="Fig. 3 scores every method against the content image itself; Eq. 12's t is "
-                                   "AdaIN's training target, which only AdaIN's decoder aims at.")
+        return _verdict(True, note=tr("Fig. 3 scores every method against the content image itself; Eq. 12's t "
+                                      "is AdaIN's training target, which only AdaIN's decoder aims at."))
     t = norms.adaptive_instance_norm(f_c, f_s)
     if _close(got, losses.content_loss(f_out, t).double()):
-        return _verdict(False, "that is Eq. 12's training loss against t = AdaIN(f(c), f(s)); Fig. 3 measures "
-                               "against the content image's features f(c), as Gatys et al. and Ulyanov et al. do.")
+        return _verdict(False, tr("that is Eq. 12's training loss against t = AdaIN(f(c), f(s)); Fig. 3 measures "
+                                  "against the content image's features f(c), as Gatys et al. and Ulyanov et al. "
+                                  "do."))
     if _close(got, losses.content_loss(f_out, f_c, "sum").double()):
-        return _verdict(False, "that is the sum of squares; use the mean (F.mse_loss), as the package does.")
-    return _verdict(False, "the mean over all elements of (f_out - f_c) ** 2.")
+        return _verdict(False, tr("that is the sum of squares; use the mean (F.mse_loss), as the package does."))
+    return _verdict(False, tr("the mean over all elements of (f_out - f_c) ** 2."))
 
 
 @_checked
@@ -904,15 +938,17 @@ def check_relative_difference(relative_gap: Callable[[Tensor, Tensor, Tensor], f
         want = norms.relative_difference(a * scale, b * scale, channels)
         if not math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-9):
             if math.isclose(got, float((a - b)[:, channels].abs().max()) * scale, rel_tol=1e-4):
-                return _verdict(False, "that is the absolute difference: divide by max |a| over the same channels, "
-                                       "so that the number does not grow with the activations' scale.")
+                return _verdict(False, tr("that is the absolute difference: divide by max |a| over the same "
+                                          "channels, so that the number does not grow with the activations' "
+                                          "scale."))
             if math.isclose(got, norms.relative_difference(a * scale, b * scale), rel_tol=1e-4):
-                return _verdict(False, "select the channels first (a[:, channels]): the others are where the epsilon "
-                                       "of Eq. 6 dominates and IN does not remove the style.")
-            return _verdict(False, f"on a test pair at scale {scale:g} you returned {got:.4g}, expected {want:.4g}: "
-                                   "max |a - b| / max |a| over the selected channels.")
-    return _verdict(True, note="The same number at any scale of the activations: a threshold such as 1e-2 now means "
-                               "'1 % of the largest activation', whatever the weights are.")
+                return _verdict(False, tr("select the channels first (a[:, channels]): the others are where the "
+                                          "epsilon of Eq. 6 dominates and IN does not remove the style."))
+            return _verdict(False, tr("on a test pair at scale {scale:g} you returned {got:.4g}, expected "
+                                      "{want:.4g}: max |a - b| / max |a| over the selected channels.",
+                                      scale=scale, got=got, want=want))
+    return _verdict(True, note=tr("The same number at any scale of the activations: a threshold such as 1e-2 now "
+                                  "means '1 % of the largest activation', whatever the weights are."))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -933,7 +969,7 @@ def check_alpha_effect(content_distance: str, style_distance: str) -> bool:
     said = []
     for word in (content_distance, style_distance):
         if not isinstance(word, str) or word.strip().lower() not in _DIRECTIONS:
-            raise _Wrong('answer each with "up" or "down"')
+            raise _Wrong(tr("answer each with \"up\" or \"down\""))
         said.append(_DIRECTIONS[word.strip().lower()])
     g = _gen(10)
     f_c, f_s = torch.randn(1, 8, 6, 6, generator=g), torch.randn(1, 8, 6, 6, generator=g) * 3 + 2
@@ -948,11 +984,11 @@ def check_alpha_effect(content_distance: str, style_distance: str) -> bool:
     (c0, s0), (c1, s1) = distances(0.0), distances(1.0)
     truth = [1 if c1 > c0 else -1, 1 if s1 > s0 else -1]
     if said == truth:
-        return _verdict(True, note="More alpha moves t away from f(c) and its statistics onto the style's: more "
-                                   "style, less content (Fig. 7).")
-    wrong = "the content distance" if said[0] != truth[0] else "the style distance"
-    return _verdict(False, f"think again about {wrong}: at alpha = 0, t = f(c); at alpha = 1, t = AdaIN(f(c), f(s)), "
-                           "whose channel statistics are the style's.")
+        return _verdict(True, note=tr("More alpha moves t away from f(c) and its statistics onto the style's: "
+                                      "more style, less content (Fig. 7)."))
+    wrong = tr("the content distance") if said[0] != truth[0] else tr("the style distance")
+    return _verdict(False, tr("think again about {wrong}: at alpha = 0, t = f(c); at alpha = 1, t = AdaIN(f(c), "
+                              "f(s)), whose channel statistics are the style's.", wrong=wrong))
 
 
 @_checked
@@ -961,24 +997,25 @@ def check_split_mask(mask_fn: Callable[[int, int], Tensor], kind: str = "left") 
     half for ``kind="left"``, the top half for ``"top"``) and 0 on the other; compared with
     :func:`adain_lesson.images.split_mask` on sizes with an even number of rows and columns."""
     if kind not in ("left", "top"):
-        raise _Wrong(f"this check knows the kinds 'left' and 'top', got {kind!r}")
+        raise _Wrong(tr("this check knows the kinds 'left' and 'top', got {kind}", kind=repr(kind)))
     results = []
     for h, w in ((6, 8), (10, 4)):
-        got = _tensor(_call(mask_fn, h, w), "your mask")
+        got = _tensor(_call(mask_fn, h, w), tr("your mask"))
         want = images.split_mask(kind, h, w).double()
-        _same_shape(got, want, ": one value per pixel, [height, width]")
+        _same_shape(got, want, tr(": one value per pixel, [height, width]"))
         results.append((got, want, images.split_mask("top" if kind == "left" else "left", h, w).double()))
     if all(_close(g, w) for g, w, _ in results):
-        return _verdict(True, note="1 marks style 1's region, 0 style 2's (as the white of Fig. 10's mask).")
+        return _verdict(True, note=tr("1 marks style 1's region, 0 style 2's (as the white of Fig. 10's mask)."))
     if any(bool(((g != 0) & (g != 1)).any()) for g, _, _ in results):
-        return _verdict(False, "a hard mask holds only 0 and 1.")
+        return _verdict(False, tr("a hard mask holds only 0 and 1."))
     if all(_close(g, 1 - w) for g, w, _ in results):
-        return _verdict(False, f"the regions are swapped: 1 goes on the {kind} half (style 1's region).")
+        return _verdict(False, tr("the regions are swapped: 1 goes on the {kind} half (style 1's region).", kind=kind))
     if all(_close(g, o) for g, _, o in results):
-        return _verdict(False, "rows and columns are swapped: the first index is the row (y), the second the "
-                               "column (x).")
-    half = "columns < width // 2" if kind == "left" else "rows < height // 2"
-    return _verdict(False, f"start from zeros of shape (height, width) and set the {kind} half ({half}) to 1.")
+        return _verdict(False, tr("rows and columns are swapped: the first index is the row (y), the second the "
+                                  "column (x)."))
+    half = tr("columns < width // 2") if kind == "left" else tr("rows < height // 2")
+    return _verdict(False, tr("start from zeros of shape (height, width) and set the {kind} half ({half}) to 1.",
+                              kind=kind, half=half))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1011,11 +1048,11 @@ def check_table1_fps(fps_256: float, fps_512: float) -> bool:
 
 
 #: The choices of :func:`check_video_cache`: what can be computed once for a whole clip in one style.
-VIDEO_CACHE_CHOICES = MappingProxyType({
-    "a": "the content features f(c) of the frames",
-    "b": "the style's statistics mu(f(s)) and sigma(f(s)) of Eq. 8",
-    "c": "the content statistics mu(f(c)) and sigma(f(c)) of Eq. 8",
-    "d": "the decoder's output g(t)",
+VIDEO_CACHE_CHOICES = LazyTable(lambda: {
+    "a": tr("the content features f(c) of the frames"),
+    "b": tr("the style's statistics mu(f(s)) and sigma(f(s)) of Eq. 8"),
+    "c": tr("the content statistics mu(f(c)) and sigma(f(c)) of Eq. 8"),
+    "d": tr("the decoder's output g(t)"),
 })
 
 
