@@ -188,19 +188,24 @@ class TrainConfig:
 #: preset turns ``amp`` and ``channels_last`` "auto" on where the CPU multiplies bfloat16 natively
 #: (:func:`adain_lesson.device.cpu_has_fast_bf16`: AMX or AVX512-BF16), and off elsewhere (emulated bfloat16 is
 #: slower than float32); the run announces which.
-PRESETS: dict[str, dict[str, tuple[Any, str]]] = {
+PRESETS: dict[str, dict[str, tuple[Any, Callable[[], str]]]] = {
     "paper": {},
     "cpu": {
-        "load_size": (256, "ours (preset cpu): half the paper's 512, so that a 128 crop covers the same share of "
-                           "the image as the paper's 256 crop of 512"),
-        "crop_size": (128, "ours (preset cpu): half the paper's 256: a quarter of the pixels per step"),
-        "batch_size": (4, "ours (preset cpu): half the paper's 8: twice the updates in the same CPU time, which a "
-                          "run of hundreds of iterations needs more than smoother gradients"),
-        "lr": (5e-4, "ours (preset cpu): 5x the authors' 1e-4 (Lua, port), for a run of hundreds of iterations "
-                     "instead of 160,000 (the decay lr_decay is unchanged)"),
-        "checkpoint_every": (25, "ours (preset cpu): a CPU iteration takes seconds, so an interruption loses "
-                                 "minutes, not hours"),
-        "sample_every": (25, "ours (preset cpu): see the decoder learn while it trains"),
+        "load_size": (256, lambda: tr(
+            "ours (preset cpu): half the paper's 512, so that a 128 crop covers the same share of the image "
+            "as the paper's 256 crop of 512")),
+        "crop_size": (128, lambda: tr(
+            "ours (preset cpu): half the paper's 256: a quarter of the pixels per step")),
+        "batch_size": (4, lambda: tr(
+            "ours (preset cpu): half the paper's 8: twice the updates in the same CPU time, which a run of "
+            "hundreds of iterations needs more than smoother gradients")),
+        "lr": (5e-4, lambda: tr(
+            "ours (preset cpu): 5x the authors' 1e-4 (Lua, port), for a run of hundreds of iterations instead"
+            " of 160,000 (the decay lr_decay is unchanged)")),
+        "checkpoint_every": (25, lambda: tr(
+            "ours (preset cpu): a CPU iteration takes seconds, so an interruption loses minutes, not hours")),
+        "sample_every": (25, lambda: tr(
+            "ours (preset cpu): see the decoder learn while it trains")),
     },
 }
 
@@ -223,7 +228,7 @@ def _source(config: TrainConfig, name: str) -> str:
     """Where ``config``'s value of ``name`` comes from: its preset's source when the preset set it."""
     preset = PRESETS.get(config.preset, {})
     if name in preset and getattr(config, name) == preset[name][0]:
-        return preset[name][1]
+        return preset[name][1]()
     return next(f.metadata["source"]() for f in fields(TrainConfig) if f.name == name)
 
 
