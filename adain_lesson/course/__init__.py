@@ -208,7 +208,7 @@ FULL_MINUTES_CPU: dict[str, float] = {"00": 1, "01": 7, "02": 2, "03": 240, "04"
 #: load ~5 (about 4 CPU-minutes, so about 4 min on a quiet 2-core CPU, our estimate).
 QUICK_MINUTES_CPU: dict[str, float] = {"00": 0.5, "01": 4, "02": 1, "03": 4, "04": 1.5, "05": 5, "06": 1, "08": 0.5,
                                        "07": 4,  # 07: 3.3 CPU minutes (13 min wall on a machine under load 11)
-                                       "09": 4}  # 09: 16 min wall at load 8-13 (2026-12-07); quiet: our estimate
+                                       "09": 4}  # 09: 12 min wall at load 7-11 (2026-12-07); 4 quiet: our estimate
 
 
 @dataclass(frozen=True)
