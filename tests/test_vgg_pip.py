@@ -114,6 +114,27 @@ def test_the_cache_is_reused_and_a_corrupt_one_is_converted_again(converted: dic
     assert vgg_pip.state_digest(torch.load(path, weights_only=True)) == CONVERTED_DIGEST
 
 
+def test_a_conversion_by_another_recipe_is_converted_again(converted: dict, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """An intact cached file whose provenance records another normalisation set (an older version's) is not
+    reused: the file matches its own record, but not what this code would make."""
+    import json
+
+    monkeypatch.setenv("ADAIN_LESSON_HOME", str(converted["home"]))
+    record_path = converted["path"].parent / "provenance.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    assert record["recipe"] == vgg_pip.recipe()
+    record["recipe"] = "0" * 16  # as if made from grace_hopper.jpg alone by an earlier version
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+    stamp = converted["path"].stat().st_mtime_ns
+    assert vgg_pip.convert(progress=False) == converted["path"]
+    assert converted["path"].stat().st_mtime_ns != stamp and "recipe" in capsys.readouterr().err
+    assert json.loads(record_path.read_text(encoding="utf-8"))["recipe"] == vgg_pip.recipe()
+    monkeypatch.setattr(vgg_pip, "NORMALISATION_SET", vgg_pip.NORMALISATION_SET + " (changed)")
+    assert vgg_pip.recipe() != record["recipe"] and vgg_pip.recipe() != json.loads(
+        record_path.read_text(encoding="utf-8"))["recipe"]  # a new image set is a new recipe
+
+
 def test_load_encoder_takes_vgg19_pip_and_says_what_it_is(converted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADAIN_LESSON_HOME", str(converted["home"]))
     monkeypatch.setenv("ADAIN_LESSON_OFFLINE", "1")  # the converted encoder needs no network
