@@ -34,7 +34,7 @@ from .i18n import LazyTable, tr
 from .losses import adain_losses, adain_targets, content_loss, mean_std_loss
 from .model import StyleTransfer, fuse
 from .vgg import ADAIN_STYLE_LAYERS, Encoder
-from .weights import weights_kind
+from .weights import decoder_from_checkpoint, weights_kind
 
 __all__ = [
     "ABLATION_VARIANTS",
@@ -861,8 +861,6 @@ def reproduce(
         paths = figures.save_plot(plot_fig6(logs, random_weights=rnd, xmax=xmax, smooth=smooth), numbers, out_dir,
                                   stem, table)
         return paths, lines
-    from . import train as T
-
     side = cfg["fig5_size"]
     if smoke:
         pairs = [(load("grace_hopper", side), load("mosaic", side)), (load("house", side), load("waves", side))]
@@ -870,7 +868,7 @@ def reproduce(
         pairs = [(load(c, side), load(s, side)) for c, s in _FIG5_PAIRS]
     variants = {}
     for name, path in checkpoints.items():
-        decoder, _ = T.decoder_from_checkpoint(path)
+        decoder, _ = decoder_from_checkpoint(path)
         variants[name] = (decoder.to(model.device), ABLATION_VARIANTS[name][0])
     variants["random decoder" if rnd else "released decoder"] = (model.decoder, "adain")
     grid, settings = fig5_ablation_grid(model.encoder, variants, pairs, random_weights=rnd)

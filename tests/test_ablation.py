@@ -14,7 +14,7 @@ from adain_lesson.decoder import make_decoder
 from adain_lesson.errors import UserError
 from adain_lesson.images import sample_image
 from adain_lesson.model import fuse, load_pretrained
-from adain_lesson.weights import random_init_
+from adain_lesson.weights import decoder_from_checkpoint, find_checkpoints, load_checkpoint, random_init_
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
@@ -59,9 +59,9 @@ def test_variants_train_and_refuse_a_mismatched_resume(train_dirs, tmp_path: Pat
     result = T.train(_config(train_dirs, out, fusion=fusion, decoder_norm=norm))
     assert result.iteration == 2 and len(result.log) == 2
     assert all(torch.isfinite(torch.tensor([r["content"], r["style"]])).all() for r in result.log)
-    ckpt = T.load_checkpoint(result.checkpoint)
+    ckpt = load_checkpoint(result.checkpoint)
     assert ckpt["config"]["fusion"] == fusion and ckpt["config"]["decoder_norm"] == norm
-    dec, cfg = T.decoder_from_checkpoint(result.checkpoint)
+    dec, cfg = decoder_from_checkpoint(result.checkpoint)
     assert (cfg["fusion"], cfg["decoder_norm"]) == (fusion, norm)
     assert dec[1].in_channels == (1024 if fusion == "concat" else 512)
     # the same settings resume; another fusion or another norm is refused
@@ -285,7 +285,7 @@ def test_cli_trains_enc_concat_and_refuses_resuming_it_as_adain(train_dirs, tmp_
             "--out", str(tmp_path / "o"), "--encoder", "random", "--load-size", "24", "--crop-size", "16",
             "--batch-size", "2", "--device", "cpu", "--workers", "0", "--sample-every", "0", "--no-progress"]
     assert cli([*base, "--fusion", "concat", "--max-iter", "1"]) == 0
-    dec, cfg = T.decoder_from_checkpoint(T.find_checkpoints(tmp_path / "o")[-1])
+    dec, cfg = decoder_from_checkpoint(find_checkpoints(tmp_path / "o")[-1])
     assert cfg["fusion"] == "concat" and dec[1].in_channels == 1024
     capsys.readouterr()
     assert cli([*base, "--max-iter", "2", "--resume", "latest"]) == 2
@@ -339,4 +339,4 @@ def test_one_ctrl_c_during_fig6_training_stops_and_draws_nothing(tmp_path: Path)
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in err and "not drawn from a partial run" in err
     assert not list(out.glob("fig06*")), sorted(p.name for p in out.iterdir())
-    assert T.find_checkpoints(log.parent)  # the next command resumes from here
+    assert find_checkpoints(log.parent)  # the next command resumes from here

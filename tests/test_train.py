@@ -16,6 +16,7 @@ from conftest import tiny_train_config  # noqa: E402
 from adain_lesson import train as T
 from adain_lesson.__main__ import main as cli
 from adain_lesson.errors import UserError
+from adain_lesson.weights import find_checkpoints, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,8 +79,8 @@ def test_resume_after_sigterm_is_exact(train_dirs, tmp_path: Path) -> None:
     assert [r["iteration"] for r in got] == [1, 2, 3, 4, 5, 6]
     for a, b in zip(got, want):
         assert (a["content"], a["style"]) == (b["content"], b["style"]), a["iteration"]  # bit for bit
-    w_full = T.load_checkpoint(full.checkpoint)["decoder"]
-    w_cut = T.load_checkpoint(rest.checkpoint)["decoder"]
+    w_full = load_checkpoint(full.checkpoint)["decoder"]
+    w_cut = load_checkpoint(rest.checkpoint)["decoder"]
     assert all(torch.equal(w_full[k], w_cut[k]) for k in w_full)
     assert not list((tmp_path / "cut" / "checkpoints").glob("*.part"))
 
@@ -88,11 +89,11 @@ def test_keep_last_csv_log_and_samples(train_dirs, tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = T.train(tiny_train_config(train_dirs, out, max_iter=4, checkpoint_every=2, keep_last=1, log_format="csv",
                           log_every=2, sample_every=4))
-    assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000004.pt"]
+    assert [p.name for p in find_checkpoints(out)] == ["ckpt-00000004.pt"]
     rows = T.read_log(out / "log.csv")
     assert [r["iteration"] for r in rows] == [2, 4] and rows == res.log
     assert (out / "samples" / "iter-00000004.png").is_file()
-    ck = T.load_checkpoint(T.find_checkpoints(out)[-1])
+    ck = load_checkpoint(find_checkpoints(out)[-1])
     assert {"decoder", "optimizer", "scaler", "rng", "config", "iteration"} <= set(ck)
     assert ck["config"]["batch_size"] == 2 and ck["iteration"] == 4
 
@@ -108,7 +109,7 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(UserError, match="cannot write .*disk full"):  # one line, not a traceback
         T._save_atomic({"format": T.CHECKPOINT_FORMAT, "x": torch.zeros(3)}, path)
-    assert torch.equal(T.load_checkpoint(path)["x"], torch.ones(3))  # the old file is intact
+    assert torch.equal(load_checkpoint(path)["x"], torch.ones(3))  # the old file is intact
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # and no temporary file is left
 
 
@@ -116,14 +117,14 @@ def test_an_old_run_is_never_mixed_with_a_new_one(train_dirs, tmp_path: Path, ca
     """A fresh run over old checkpoints is refused; ``resume="auto"`` starts, continues, or finds it done."""
     out = tmp_path / "run"
     first = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))  # nothing there: a fresh start
-    assert first.iteration == 3 and [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000003.pt"]
+    assert first.iteration == 3 and [p.name for p in find_checkpoints(out)] == ["ckpt-00000003.pt"]
     with pytest.raises(UserError, match="already holds checkpoints.*set resume") as refused:
         T.train(tiny_train_config(train_dirs, out, max_iter=2))
     from adain_lesson.__main__ import as_flags
 
     assert "--" not in str(refused.value)  # the library speaks in parameters; the CLI maps them to its flags
     assert "set --resume" in as_flags(refused.value) and "the --out folder" in as_flags(refused.value)
-    assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000003.pt"]  # untouched
+    assert [p.name for p in find_checkpoints(out)] == ["ckpt-00000003.pt"]  # untouched
     again = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))  # the same cell, run again
     assert again.checkpoint == first.checkpoint and again.log == first.log
     assert "nothing to train" in capsys.readouterr().err
@@ -151,7 +152,7 @@ def test_bad_configurations_fail_before_any_work(train_dirs, tmp_path: Path) -> 
         T.train(tiny_train_config(train_dirs, blocker / "sub"))
     with pytest.raises(UserError, match="no checkpoint"):
         T.train(tiny_train_config(train_dirs, out, resume="latest"))
-    assert not (out / "log.jsonl").exists() and not T.find_checkpoints(out)
+    assert not (out / "log.jsonl").exists() and not find_checkpoints(out)
 
 
 def test_checkpoint_from_another_architecture_is_refused(train_dirs, tmp_path: Path) -> None:
@@ -193,8 +194,8 @@ def test_ddp_two_processes_on_cpu(train_dirs, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     rows = T.read_log(out / "log.jsonl")
     assert [r["iteration"] for r in rows] == [1, 2, 3]  # written once, by rank 0 only
-    assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000002.pt", "ckpt-00000003.pt"]
-    assert T.load_checkpoint(T.find_checkpoints(out)[-1])["world_size"] == 2
+    assert [p.name for p in find_checkpoints(out)] == ["ckpt-00000002.pt", "ckpt-00000003.pt"]
+    assert load_checkpoint(find_checkpoints(out)[-1])["world_size"] == 2
     assert proc.stdout.count("checkpoint:") == 1
 
 
@@ -222,9 +223,9 @@ def test_cli_sigterm_writes_a_checkpoint_and_exits_143(train_dirs, tmp_path: Pat
     assert proc.returncode == 143, err[-3000:]
     assert "stopped by SIGTERM" in err and "--resume" in err
     last = T.read_log(out / "log.jsonl")[-1]["iteration"]
-    ckpts = T.find_checkpoints(out)
+    ckpts = find_checkpoints(out)
     assert [p.name for p in ckpts] == [f"ckpt-{last:08d}.pt"]
-    assert T.load_checkpoint(ckpts[0])["iteration"] == last
+    assert load_checkpoint(ckpts[0])["iteration"] == last
 
 
 def test_benchmark_training_reports_both_loops(train_dirs) -> None:
@@ -298,7 +299,7 @@ def test_one_interrupt_stops_a_loop_over_train(train_dirs, tmp_path: Path) -> No
     assert list(results) == ["a"], results  # b and c were not started
     stopped, interrupted, iteration, ckpt = results["a"]
     assert stopped == "SIGINT" and interrupted and 1 <= iteration < 100000
-    assert Path(ckpt).is_file() and T.load_checkpoint(Path(ckpt))["iteration"] == iteration
+    assert Path(ckpt).is_file() and load_checkpoint(Path(ckpt))["iteration"] == iteration
     assert "not starting 'b', 'c'" in err
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 

@@ -19,6 +19,7 @@ from conftest import tiny_train_config
 from adain_lesson import files
 from adain_lesson import train as T
 from adain_lesson.errors import UserError
+from adain_lesson.weights import find_checkpoints, load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def test_two_runs_on_one_out_never_mix_and_a_killed_runs_lock_does_not_block(tra
     assert (out / ".train.lock").exists()
     res = T.train(tiny_train_config(train_dirs, out, max_iter=3, resume="auto"))
     assert res.iteration == 3 and not stale.exists() and not (out / ".train.lock").exists()
-    config = T.load_checkpoint(res.checkpoint)["config"]
+    config = load_checkpoint(res.checkpoint)["config"]
     assert config["max_iter"] == 3 and "400" not in (out / "config.json").read_text()
 
 
@@ -162,9 +163,9 @@ def test_divergence_names_the_last_finite_checkpoint_and_the_advice_works(train_
     text = _one_line(info.value)
     bad = int(text.split("at iteration ")[1].split(";")[0])
     resume = text.split("resume=")[1].split(",")[0]
-    assert Path(resume) == T.find_checkpoints(out)[-1]  # the newest, and no NaN checkpoint was saved after it
+    assert Path(resume) == find_checkpoints(out)[-1]  # the newest, and no NaN checkpoint was saved after it
     assert int(Path(resume).stem.split("-")[1]) < bad
-    assert all(torch.isfinite(v).all() for v in T.load_checkpoint(resume)["decoder"].values())
+    assert all(torch.isfinite(v).all() for v in load_checkpoint(resume)["decoder"].values())
     capsys.readouterr()
     res = T.train(tiny_train_config(train_dirs, out, max_iter=5, resume=resume, lr=5e-5))  # the advice, followed
     assert res.iteration == 5 and "not an exact continuation" in capsys.readouterr().err
@@ -191,7 +192,7 @@ def test_a_checkpoint_without_rng_or_optimizer_resumes_with_a_note(train_dirs, t
     """Before: ``KeyError: 'rng'`` / ``'optimizer'``. The run resumes from the decoder and says it is not exact."""
     out = tmp_path / "run"
     T.train(tiny_train_config(train_dirs, out, max_iter=2, checkpoint_every=2))
-    path = T.find_checkpoints(out)[-1]
+    path = find_checkpoints(out)[-1]
     ckpt = torch.load(path, weights_only=True)
     del ckpt[dropped]
     torch.save(ckpt, path)
@@ -214,10 +215,10 @@ def test_a_users_own_file_in_checkpoints_is_never_resumed_from_nor_deleted(train
     out = tmp_path / "run"
     T.train(tiny_train_config(train_dirs, out, max_iter=2, checkpoint_every=2))
     best = out / "checkpoints" / "ckpt-best.pt"
-    shutil.copy(T.find_checkpoints(out)[-1], best)  # the user keeps iteration 2 as "best"
+    shutil.copy(find_checkpoints(out)[-1], best)  # the user keeps iteration 2 as "best"
     (out / "checkpoints" / "ckpt-notes.pt.txt").write_text("mine")
     T.train(tiny_train_config(train_dirs, out, max_iter=6, checkpoint_every=2, keep_last=1, resume="latest"))
-    assert [p.name for p in T.find_checkpoints(out)] == ["ckpt-00000006.pt"]
+    assert [p.name for p in find_checkpoints(out)] == ["ckpt-00000006.pt"]
     assert best.is_file() and (out / "checkpoints" / "ckpt-notes.pt.txt").is_file()
     res = T.train(tiny_train_config(train_dirs, out, max_iter=8, checkpoint_every=2, keep_last=1, resume="latest"))
     assert res.iteration == 8 and T.read_log(out / "log.jsonl")[-1]["iteration"] == 8  # from 6, not from "best"

@@ -16,7 +16,7 @@ from adain_lesson import train as T
 from adain_lesson.__main__ import main as cli
 from adain_lesson.errors import UserError
 from adain_lesson.model import lesson_model, load_pretrained
-from adain_lesson.weights import find_run, load_encoder
+from adain_lesson.weights import find_run, load_checkpoint, load_encoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
@@ -35,7 +35,7 @@ def test_a_run_folder_loads_its_encoder_and_newest_decoder(short_run: Path) -> N
     assert run.encoder == "random" and run.device == "cpu" and run.config["seed"] == 3
     model = load_pretrained(short_run, "cpu")
     assert model.trained_run == run and model.random_weights  # the run's encoder is random: said as such
-    trained = T.load_checkpoint(run.checkpoint)["decoder"]
+    trained = load_checkpoint(run.checkpoint)["decoder"]
     for key, value in model.decoder.state_dict().items():
         assert torch.equal(value, trained[key]), key
     # the encoder is the one the decoder trained against: the random VGG of the run's seed, not of seed 0

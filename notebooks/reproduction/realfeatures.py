@@ -22,10 +22,9 @@ import torch
 
 from adain_lesson import evaluation as E
 from adain_lesson import figures, norms
-from adain_lesson import train as T
 from adain_lesson.gatys import PAPER_TABLE1_GATYS, gatys_encoder, optimize_image
 from adain_lesson.model import StyleTransfer
-from adain_lesson.weights import load_encoder
+from adain_lesson.weights import decoder_from_checkpoint, load_encoder
 
 MIRROR = Path(__file__).resolve().parents[2].parent / "shared"
 torch.set_num_threads(2)
@@ -35,7 +34,7 @@ def fig3(side: str, steps: str, every: str, texture_steps: str, out: str, checkp
     load = E._loader(False, MIRROR)
     contents = [load(n, int(side)) for n in ("chicago.jpg", "sailboat.jpg")]
     styles = [load("asheville.jpg", int(side))]
-    decoder, _ = T.decoder_from_checkpoint(checkpoint)
+    decoder, _ = decoder_from_checkpoint(checkpoint)
     model = StyleTransfer(load_encoder("vgg19-pip", "relu4_1", "cpu"), decoder)
     start = time.time()
     r = E.fig3_losses(model, contents, styles, gatys_encoder("vgg19-pip", "cpu"), gatys_steps=int(steps),
@@ -69,7 +68,7 @@ def fig1(side: str, crops: str, steps: str, out: str, checkpoint: str) -> None:
     target, normalizer = load("la_muse.jpg", int(side)), load("brushstrokes.jpg", int(side))
     gen = torch.Generator().manual_seed(0)
     contents = torch.stack([c for img in sources for c in E._random_crops(img, int(crops), int(side), gen)])
-    decoder, _ = T.decoder_from_checkpoint(checkpoint)
+    decoder, _ = decoder_from_checkpoint(checkpoint)
     model = StyleTransfer(load_encoder("vgg19-pip", "relu4_1", "cpu"), decoder)  # panel (c)'s style normaliser
     start = time.time()
     r = E.fig1_curves(model, contents, target, normalizer, steps=int(steps), batch_size=4, width=16, progress=True)
