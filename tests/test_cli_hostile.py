@@ -39,8 +39,14 @@ def no_weights(monkeypatch) -> list[str]:
         calls.append("weights")
         raise AssertionError("the weights were loaded before the output was checked")
 
-    monkeypatch.setattr(model, "load_pretrained", refuse)
-    monkeypatch.setattr(gatys, "gatys_encoder", refuse)
+    # every module that binds the loaders by name, imported first (a module first imported while the patch is on
+    # would keep the refusing stand-in for the rest of the session) and patched too
+    from adain_lesson import bench, reproduce
+
+    for module in (model, bench, reproduce):
+        monkeypatch.setattr(module, "load_pretrained", refuse)
+    for module in (gatys, reproduce):
+        monkeypatch.setattr(module, "gatys_encoder", refuse)
     return calls
 
 

@@ -117,6 +117,8 @@ def test_figures_smoke_names_settings_and_pixels(tmp_path: Path, capsys) -> None
         settings = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
         assert settings.pop("torch") == torch.__version__ and "python" in settings
         settings.pop("python")
+        # issue 21 added, on purpose, the weights' provenance label (none beside "weights": "random")
+        assert settings.pop("weights_label") is None and settings["weights"] == "random"
         # issue 13 added, on purpose, the label drawn on each tile and the "random weights" title strip;
         # everything else is pinned as before
         layout = settings["layout"]
